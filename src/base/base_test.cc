@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "base/base64.h"
+#include "base/clock.h"
+#include "base/json_writer.h"
+#include "base/status.h"
+
+namespace cairn {
+namespace {
+
+TEST(StatusTest, OkHasNoMessageAndCopies) {
+  Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.message(), "");
+  Status e(Code::kSql, "boom", 19);
+  Status copy = e;
+  EXPECT_FALSE(copy.ok());
+  EXPECT_EQ(copy.code(), Code::kSql);
+  EXPECT_EQ(copy.sqlite_code(), 19);
+  EXPECT_EQ(copy.ToString(), "Sql: boom");
+}
+
+Result<int> Half(int x) {
+  if (x % 2) return Status(Code::kInvalidRequest, "odd");
+  return x / 2;
+}
+
+Status UseHalf(int x, int* out) {
+  CAIRN_ASSIGN_OR_RETURN(int h, Half(x));
+  *out = h;
+  return Status::Ok();
+}
+
+TEST(ResultTest, AssignOrReturn) {
+  int out = 0;
+  EXPECT_TRUE(UseHalf(8, &out).ok());
+  EXPECT_EQ(out, 4);
+  Status s = UseHalf(3, &out);
+  EXPECT_EQ(s.code(), Code::kInvalidRequest);
+  EXPECT_EQ(out, 4);
+}
+
+TEST(JsonWriterTest, NestingCommasAndEscapes) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("a").Int(-5).Key("b").BeginArray().String("x\"y\\\n\x01").Null().Bool(true)
+      .EndArray().Key("c").IntAsString(9223372036854775807LL).Key("d").Double(0.1)
+      .Key("e").Double(std::numeric_limits<double>::infinity()).EndObject();
+  EXPECT_EQ(out,
+            R"({"a":-5,"b":["x\"y\\\n\u0001",null,true],"c":"9223372036854775807","d":0.1,"e":null})");
+}
+
+TEST(JsonWriterTest, Utf8PassesThrough) {
+  std::string out;
+  JsonWriter(&out).String("héllo ☃ 😀");
+  EXPECT_EQ(out, "\"héllo ☃ 😀\"");
+}
+
+TEST(Base64Test, RoundTripAllLengths) {
+  std::string data;
+  for (int n = 0; n < 40; ++n) {
+    std::string enc;
+    Base64Encode(data, &enc);
+    EXPECT_EQ(enc.size() % 4, 0u);
+    auto dec = Base64Decode(enc);
+    ASSERT_TRUE(dec.has_value());
+    EXPECT_EQ(*dec, data);
+    std::string url;
+    Base64UrlEncode(data, &url);
+    EXPECT_EQ(Base64Decode(url).value(), data);
+    data.push_back(static_cast<char>(n * 37 + 200));
+  }
+}
+
+TEST(Base64Test, KnownVectorsAndRejects) {
+  EXPECT_EQ(Base64Decode("Zm9vYmFy").value(), "foobar");
+  EXPECT_EQ(Base64Decode("Zm9vYg==").value(), "foob");
+  EXPECT_EQ(Base64Decode("Zm9vYg").value(), "foob");
+  EXPECT_FALSE(Base64Decode("Zm9v!").has_value());
+  EXPECT_FALSE(Base64Decode("Z").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9vYg=").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v\n").has_value());
+}
+
+TEST(ClockTest, ManualClockAdvances) {
+  ManualClock c;
+  int64_t t0 = c.MonotonicMicros();
+  c.Advance(std::chrono::seconds(2));
+  EXPECT_EQ(c.MonotonicMicros() - t0, 2'000'000);
+}
+
+}  // namespace
+}  // namespace cairn

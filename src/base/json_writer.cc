@@ -1,0 +1,88 @@
+#include "base/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace cairn {
+
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  Sep();
+  out_->push_back('"');
+  AppendEscaped(out_, key);
+  out_->append("\":");
+  first_ = true;  // the value that follows needs no comma
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view s) {
+  Sep();
+  out_->push_back('"');
+  AppendEscaped(out_, s);
+  out_->push_back('"');
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t v) {
+  Sep();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Uint(uint64_t v) {
+  Sep();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::IntAsString(int64_t v) {
+  Sep();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_->push_back('"');
+  out_->append(buf, r.ptr);
+  out_->push_back('"');
+  return *this;
+}
+
+JsonWriter& JsonWriter::Double(double v) {
+  Sep();
+  if (!std::isfinite(v)) {
+    out_->append("null");
+    return *this;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t run = 0;  // start of the current run of bytes that need no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, 6);
+      }
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+}
+
+}  // namespace cairn

@@ -1,0 +1,213 @@
+#include "engine/database.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace cairn::engine {
+
+ReaderLease& ReaderLease::operator=(ReaderLease&& o) noexcept {
+  if (this != &o) {
+    Release();
+    db_ = o.db_;
+    conn_ = std::move(o.conn_);
+    o.db_ = nullptr;
+  }
+  return *this;
+}
+
+void ReaderLease::Release() {
+  if (conn_ && db_) db_->ReturnReader(std::move(conn_));
+  conn_.reset();
+  db_ = nullptr;
+}
+
+Database::Database(std::string name, std::string path, const DatabaseOptions& opts)
+    : name_(std::move(name)), path_(std::move(path)), opts_(opts) {}
+
+Database::~Database() { Close(); }
+
+Database::OwnerId Database::NewOwnerId() {
+  static std::atomic<OwnerId> next{1};
+  return next.fetch_add(1);
+}
+
+sqlite::OpenOptions Database::ReaderOpenOptions() const {
+  sqlite::OpenOptions o;
+  o.query_only = true;
+  o.statement_cache_capacity = opts_.statement_cache;
+  return o;
+}
+
+Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string path,
+                                                 const DatabaseOptions& opts, bool create) {
+  std::shared_ptr<Database> db(new Database(std::move(name), std::move(path), opts));
+  sqlite::OpenOptions wo;
+  wo.create = create;
+  wo.statement_cache_capacity = opts.statement_cache;
+  CAIRN_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(db->path_, wo));
+  return db;
+}
+
+Result<ReaderLease> Database::AcquireReader() {
+  std::unique_lock lk(readers_mu_);
+  for (;;) {
+    {
+      std::lock_guard s(state_mu_);
+      if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+    }
+    if (!free_readers_.empty()) {
+      ReaderLease lease;
+      lease.db_ = this;
+      lease.conn_ = std::move(free_readers_.back());
+      free_readers_.pop_back();
+      return lease;
+    }
+    if (open_readers_ < opts_.max_readers) {
+      ++open_readers_;
+      lk.unlock();
+      auto conn = sqlite::Connection::Open(path_, ReaderOpenOptions());
+      if (!conn.ok()) {
+        lk.lock();
+        --open_readers_;
+        readers_cv_.notify_one();
+        return conn.TakeStatus();
+      }
+      ReaderLease lease;
+      lease.db_ = this;
+      lease.conn_ = std::move(conn).value();
+      return lease;
+    }
+    readers_cv_.wait(lk);
+  }
+}
+
+void Database::ReturnReader(std::unique_ptr<sqlite::Connection> conn) {
+  // A reader must never keep a transaction (and so a WAL snapshot) open after its lease.
+  if (!conn->autocommit()) (void)conn->Exec("ROLLBACK");
+  {
+    std::lock_guard s(state_mu_);
+    if (closed_) return;  // dropped: the connection closes here
+  }
+  std::lock_guard lk(readers_mu_);
+  free_readers_.push_back(std::move(conn));
+  readers_cv_.notify_one();
+}
+
+Status Database::AcquireWriter(OwnerId owner, bool may_block) {
+  std::unique_lock lk(state_mu_);
+  if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  if (owner_ == owner) return Status::Ok();
+  if (owner_ == 0) {
+    owner_ = owner;
+    owner_txn_deadline_ = 0;
+    return Status::Ok();
+  }
+  if (!may_block) return Status(Code::kWouldBlock, "write lock busy");
+  const int64_t wait_deadline =
+      opts_.clock->MonotonicMicros() +
+      std::chrono::duration_cast<std::chrono::microseconds>(opts_.write_lock_wait).count();
+  for (;;) {
+    if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+    if (owner_ == 0) break;
+    int64_t now = opts_.clock->MonotonicMicros();
+    if (owner_txn_deadline_ != 0 && now >= owner_txn_deadline_) {
+      // The holder kept a transaction open too long: take the lock. Its transaction is rolled back
+      // below, once no statement of its runs on the writer.
+      spdlog::warn("db {}: transaction of owner {} exceeded {} ms; rolling it back", name_, owner_,
+                   opts_.txn_timeout.count());
+      break;
+    }
+    if (now >= wait_deadline)
+      return Status(Code::kTransactionBusy,
+                    "the database is locked by another transaction; try again later");
+    int64_t until = wait_deadline;
+    if (owner_txn_deadline_ != 0 && owner_txn_deadline_ < until) until = owner_txn_deadline_;
+    writer_cv_.wait_for(lk, std::chrono::microseconds(until - now + 100));
+  }
+  const bool stolen = owner_ != 0;
+  owner_ = owner;
+  owner_txn_deadline_ = 0;
+  lk.unlock();
+  if (stolen) {
+    std::lock_guard ex(exec_mu_);
+    if (writer_ && !writer_->autocommit()) (void)writer_->Exec("ROLLBACK");
+    if (writer_) (void)writer_->ResetSessionState();
+  }
+  return Status::Ok();
+}
+
+Status Database::WithWriter(OwnerId owner, const std::function<Status(sqlite::Connection*)>& fn) {
+  std::lock_guard ex(exec_mu_);
+  {
+    std::lock_guard lk(state_mu_);
+    if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+    if (owner_ != owner)
+      return Status(Code::kTransactionTimeout,
+                    "the transaction was rolled back because it held the write lock for too long");
+  }
+  return fn(writer_.get());
+}
+
+void Database::KeepForTransaction(OwnerId owner) {
+  std::lock_guard lk(state_mu_);
+  if (owner_ == owner && owner_txn_deadline_ == 0)
+    owner_txn_deadline_ =
+        opts_.clock->MonotonicMicros() +
+        std::chrono::duration_cast<std::chrono::microseconds>(opts_.txn_timeout).count();
+}
+
+void Database::ReleaseWriter(OwnerId owner) {
+  {
+    std::lock_guard ex(exec_mu_);
+    std::lock_guard lk(state_mu_);
+    if (owner_ != owner) return;
+    if (writer_ && !writer_->autocommit()) (void)writer_->Exec("ROLLBACK");
+    owner_ = 0;
+    owner_txn_deadline_ = 0;
+  }
+  writer_cv_.notify_one();
+}
+
+bool Database::HoldsWriter(OwnerId owner) const {
+  std::lock_guard lk(state_mu_);
+  return owner_ == owner;
+}
+
+Status Database::Checkpoint() {
+  std::lock_guard ex(exec_mu_);
+  if (!writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  return writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+bool Database::Idle() const {
+  {
+    std::lock_guard lk(state_mu_);
+    if (owner_ != 0) return false;
+  }
+  std::lock_guard r(readers_mu_);
+  return static_cast<int>(free_readers_.size()) == open_readers_;
+}
+
+void Database::Close() {
+  {
+    std::lock_guard lk(state_mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  writer_cv_.notify_all();
+  {
+    std::lock_guard r(readers_mu_);
+    free_readers_.clear();
+    readers_cv_.notify_all();
+  }
+  std::lock_guard ex(exec_mu_);
+  if (writer_) {
+    if (!writer_->autocommit()) (void)writer_->Exec("ROLLBACK");
+    Status st = writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!st.ok()) spdlog::warn("db {}: final checkpoint failed: {}", name_, st.ToString());
+    writer_.reset();
+  }
+}
+
+}  // namespace cairn::engine

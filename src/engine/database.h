@@ -1,0 +1,125 @@
+// Database: one SQLite file in WAL mode, owned by the server.
+//
+// It has exactly one writer connection and a pool of reader connections (query_only). Readers never
+// wait for the writer: WAL gives each reader a snapshot. The write lock is an ownership token: a
+// Session that starts a transaction keeps it across requests until COMMIT/ROLLBACK/close. An owner
+// that keeps it in an open transaction longer than `txn_timeout` loses it to the next writer that
+// waits: its transaction is rolled back and its next statement fails with kTransactionTimeout.
+//
+// Thread-safety: all methods are thread-safe. The writer connection is used only inside WithWriter,
+// which serializes access; a ReaderLease gives one thread exclusive use of one reader.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "sqlite/connection.h"
+
+namespace cairn::engine {
+
+struct DatabaseOptions {
+  int max_readers = 8;
+  std::chrono::milliseconds txn_timeout{5000};        // write lock held by an open transaction
+  std::chrono::milliseconds write_lock_wait{5000};    // wait for the write lock, then TRANSACTION_BUSY
+  std::chrono::milliseconds statement_timeout{5000};  // interrupt statements running longer
+  size_t statement_cache = 64;
+  Clock* clock = Clock::Real();
+};
+
+class Database;
+
+// Exclusive use of one reader connection; returns it to the pool on destruction.
+class ReaderLease {
+ public:
+  ReaderLease() = default;
+  ReaderLease(ReaderLease&& o) noexcept : db_(o.db_), conn_(std::move(o.conn_)) { o.db_ = nullptr; }
+  ReaderLease& operator=(ReaderLease&& o) noexcept;
+  ~ReaderLease() { Release(); }
+  sqlite::Connection* conn() const { return conn_.get(); }
+  explicit operator bool() const { return conn_ != nullptr; }
+  void Release();
+
+ private:
+  friend class Database;
+  Database* db_ = nullptr;
+  std::unique_ptr<sqlite::Connection> conn_;
+};
+
+class Database {
+ public:
+  using OwnerId = uint64_t;
+
+  // Opens (or with create=true creates) the database file at `path`.
+  static Result<std::shared_ptr<Database>> Open(std::string name, std::string path,
+                                                const DatabaseOptions& opts, bool create);
+  ~Database();
+
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+  const DatabaseOptions& options() const { return opts_; }
+
+  // A reader connection; waits only for other readers when all max_readers are in use.
+  Result<ReaderLease> AcquireReader();
+
+  // Makes `owner` the holder of the write lock. Returns at once if it already is. When the lock is
+  // held by another owner: with may_block=false returns kWouldBlock; otherwise waits up to
+  // write_lock_wait (stealing from an owner whose transaction outlived txn_timeout) and then fails
+  // with kTransactionBusy.
+  Status AcquireWriter(OwnerId owner, bool may_block);
+  // Runs fn on the writer connection if `owner` holds the write lock, else kTransactionTimeout
+  // (its lock was taken away). Serialized with every other use of the writer.
+  Status WithWriter(OwnerId owner, const std::function<Status(sqlite::Connection*)>& fn);
+  // Tells the database that `owner` keeps the lock for an open transaction (starts txn_timeout).
+  void KeepForTransaction(OwnerId owner);
+  // Gives the write lock back, rolling back any transaction still open on the writer.
+  void ReleaseWriter(OwnerId owner);
+  bool HoldsWriter(OwnerId owner) const;
+
+  // A new owner id, unique within this process.
+  static OwnerId NewOwnerId();
+
+  // Checkpoints the WAL into the database file (TRUNCATE when nothing reads).
+  Status Checkpoint();
+  // Closes every connection after a final checkpoint. Further use fails with kUnavailable.
+  void Close();
+
+  // True when nothing holds the writer or a reader (the registry may close it).
+  bool Idle() const;
+
+ private:
+  friend class ReaderLease;
+  Database(std::string name, std::string path, const DatabaseOptions& opts);
+  void ReturnReader(std::unique_ptr<sqlite::Connection> conn);
+  sqlite::OpenOptions ReaderOpenOptions() const;
+
+  const std::string name_;
+  const std::string path_;
+  const DatabaseOptions opts_;
+
+  // Write lock ownership.
+  mutable std::mutex state_mu_;
+  std::condition_variable writer_cv_;
+  OwnerId owner_ = 0;               // guarded by state_mu_
+  int64_t owner_txn_deadline_ = 0;  // guarded by state_mu_; 0 while not in an open transaction
+  bool closed_ = false;             // guarded by state_mu_
+
+  // The writer connection itself; used only with exec_mu_ held.
+  std::mutex exec_mu_;
+  std::unique_ptr<sqlite::Connection> writer_;
+
+  // Reader pool.
+  mutable std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<sqlite::Connection>> free_readers_;  // guarded by readers_mu_
+  int open_readers_ = 0;                                           // guarded by readers_mu_
+};
+
+}  // namespace cairn::engine

@@ -1,0 +1,218 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "engine/registry.h"
+#include "engine/session.h"
+
+namespace cairn::engine {
+namespace {
+
+// Collects rows as strings ("1|a|NULL").
+class CollectSink : public RowSink {
+ public:
+  Status Columns(std::span<const ColumnInfo> cols) override {
+    ncols = cols.size();
+    return Status::Ok();
+  }
+  Status Row(std::span<const ValueRef> vals) override {
+    std::string r;
+    for (size_t i = 0; i < vals.size(); ++i) {
+      if (i) r += "|";
+      switch (vals[i].type) {
+        case Value::Type::kNull: r += "NULL"; break;
+        case Value::Type::kInteger: r += std::to_string(vals[i].integer); break;
+        case Value::Type::kFloat: r += std::to_string(vals[i].real); break;
+        default: r += std::string(vals[i].bytes);
+      }
+    }
+    rows.push_back(r);
+    return Status::Ok();
+  }
+  size_t ncols = 0;
+  std::vector<std::string> rows;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-engine-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    RegistryOptions o;
+    o.data_dir = dir_.string();
+    o.database.clock = &clock_;
+    o.database.txn_timeout = std::chrono::milliseconds(100);
+    o.database.write_lock_wait = std::chrono::milliseconds(2000);
+    auto r = Registry::Open(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    reg_ = std::move(r).value();
+    db_ = reg_->Get("default").value();
+  }
+  void TearDown() override {
+    db_.reset();
+    reg_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Result<ExecStats> Exec(Session& s, std::string_view sql, CollectSink* sink = nullptr,
+                         std::vector<Value> args = {}) {
+    StmtSpec spec{sql, args, {}, true};
+    return s.Execute(spec, sink, true);
+  }
+  ManualClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<Registry> reg_;
+  std::shared_ptr<Database> db_;
+};
+
+TEST_F(EngineTest, WritesAndReadsWithStats) {
+  Session s(db_);
+  ASSERT_TRUE(Exec(s, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)").ok());
+  auto ins = Exec(s, "INSERT INTO t(v) VALUES (?), (?)", nullptr,
+                  {Value::Text("a"), Value::Text("b")});
+  ASSERT_TRUE(ins.ok()) << ins.status().ToString();
+  EXPECT_EQ(ins->affected_row_count, 2);
+  EXPECT_EQ(ins->last_insert_rowid, 2);
+  EXPECT_EQ(ins->rows_written, 2u);
+  CollectSink sink;
+  auto sel = Exec(s, "SELECT id, v FROM t ORDER BY id", &sink);
+  ASSERT_TRUE(sel.ok());
+  EXPECT_EQ(sink.rows, (std::vector<std::string>{"1|a", "2|b"}));
+  EXPECT_EQ(sel->rows_read, 2u);
+  EXPECT_EQ(sel->affected_row_count, 0);
+  EXPECT_FALSE(sel->last_insert_rowid.has_value());
+  EXPECT_TRUE(s.autocommit());
+}
+
+TEST_F(EngineTest, ArgumentErrors) {
+  Session s(db_);
+  EXPECT_EQ(Exec(s, "SELECT ?", nullptr, {Value::Integer(1), Value::Integer(2)}).status().code(),
+            Code::kArgsInvalid);
+  std::vector<Value> args{Value::Integer(1)};
+  std::vector<std::pair<std::string, Value>> named{{"a", Value::Integer(2)}};
+  StmtSpec both{"SELECT :a", args, named, true};
+  EXPECT_EQ(s.Execute(both, nullptr, true).status().code(), Code::kArgsBothPositionalAndNamed);
+  CollectSink sink;
+  StmtSpec by_name{"SELECT :a, @b", {}, named, true};
+  ASSERT_TRUE(s.Execute(by_name, &sink, true).ok());
+  EXPECT_EQ(sink.rows, (std::vector<std::string>{"2|NULL"}));
+}
+
+TEST_F(EngineTest, TransactionPinsWriterAndBlocksOthers) {
+  Session a(db_), b(db_);
+  ASSERT_TRUE(Exec(a, "CREATE TABLE t(x)").ok());
+  ASSERT_TRUE(Exec(a, "BEGIN").ok());
+  EXPECT_FALSE(a.autocommit());
+  ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
+  // Another session's write would have to wait: without blocking it says so and does nothing.
+  StmtSpec w{"INSERT INTO t VALUES (2)", {}, {}, false};
+  EXPECT_EQ(b.Execute(w, nullptr, false).status().code(), Code::kWouldBlock);
+  // Reads are not blocked and do not see the uncommitted row.
+  CollectSink sink;
+  ASSERT_TRUE(Exec(b, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "0");
+  ASSERT_TRUE(Exec(a, "COMMIT").ok());
+  EXPECT_TRUE(a.autocommit());
+  EXPECT_TRUE(b.Execute(w, nullptr, false).ok());
+}
+
+TEST_F(EngineTest, StatementErrorKeepsTransaction) {
+  Session a(db_);
+  ASSERT_TRUE(Exec(a, "CREATE TABLE t(x UNIQUE)").ok());
+  ASSERT_TRUE(Exec(a, "BEGIN").ok());
+  ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
+  auto dup = Exec(a, "INSERT INTO t VALUES (1)");
+  EXPECT_EQ(dup.status().code(), Code::kSql);
+  EXPECT_FALSE(a.autocommit());
+  ASSERT_TRUE(Exec(a, "COMMIT").ok());
+  CollectSink sink;
+  ASSERT_TRUE(Exec(a, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "1");
+}
+
+TEST_F(EngineTest, ReadonlyTransactionRefusesWrites) {
+  Session a(db_);
+  ASSERT_TRUE(Exec(a, "CREATE TABLE t(x)").ok());
+  ASSERT_TRUE(Exec(a, "BEGIN TRANSACTION READONLY").ok());
+  EXPECT_FALSE(a.autocommit());
+  auto w = Exec(a, "INSERT INTO t VALUES (1)");
+  EXPECT_EQ(w.status().code(), Code::kSql);
+  ASSERT_TRUE(Exec(a, "COMMIT").ok());
+  EXPECT_TRUE(a.autocommit());
+  CollectSink sink;
+  ASSERT_TRUE(Exec(a, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "0");
+}
+
+TEST_F(EngineTest, AbandonedTransactionLosesLockAfterTimeout) {
+  Session a(db_), b(db_);
+  ASSERT_TRUE(Exec(a, "CREATE TABLE t(x)").ok());
+  ASSERT_TRUE(Exec(a, "BEGIN").ok());
+  ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
+  clock_.Advance(std::chrono::milliseconds(150));  // past txn_timeout
+  ASSERT_TRUE(Exec(b, "INSERT INTO t VALUES (2)").ok());
+  EXPECT_EQ(Exec(a, "COMMIT").status().code(), Code::kTransactionTimeout);
+  CollectSink sink;
+  ASSERT_TRUE(Exec(b, "SELECT group_concat(x) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "2");
+}
+
+TEST_F(EngineTest, ClosingSessionRollsBack) {
+  {
+    Session a(db_);
+    ASSERT_TRUE(Exec(a, "CREATE TABLE t(x)").ok());
+    ASSERT_TRUE(Exec(a, "BEGIN").ok());
+    ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
+  }
+  Session b(db_);
+  CollectSink sink;
+  ASSERT_TRUE(Exec(b, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "0");
+  EXPECT_TRUE(db_->Idle());
+}
+
+TEST_F(EngineTest, PragmaAssignmentDoesNotLeakToOtherSessions) {
+  Session a(db_), b(db_);
+  ASSERT_TRUE(Exec(a, "PRAGMA foreign_keys=ON").ok());
+  a.Close();
+  CollectSink sink;
+  ASSERT_TRUE(Exec(b, "BEGIN").ok());  // pins the writer a used
+  ASSERT_TRUE(Exec(b, "PRAGMA foreign_keys", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "0");
+}
+
+TEST_F(EngineTest, RegistryNamesCreateDelete) {
+  EXPECT_EQ(Registry::ValidateName("../etc").code(), Code::kInvalidName);
+  EXPECT_EQ(Registry::ValidateName("A").code(), Code::kInvalidName);
+  EXPECT_EQ(Registry::ValidateName("").code(), Code::kInvalidName);
+  EXPECT_EQ(Registry::ValidateName("-x").code(), Code::kInvalidName);
+  EXPECT_TRUE(Registry::ValidateName("tenant-1_a").ok());
+  EXPECT_EQ(reg_->Get("nope").status().code(), Code::kNotFound);
+  ASSERT_TRUE(reg_->Create("t1").ok());
+  EXPECT_EQ(reg_->Create("t1").code(), Code::kAlreadyExists);
+  EXPECT_EQ(reg_->List(), (std::vector<std::string>{"default", "t1"}));
+  {
+    auto t1 = reg_->Get("t1").value();
+    Session s(t1);
+    ASSERT_TRUE(Exec(s, "CREATE TABLE only_in_t1(x)").ok());
+  }
+  Session s(db_);
+  EXPECT_EQ(Exec(s, "SELECT * FROM only_in_t1").status().code(), Code::kSql);
+  ASSERT_TRUE(reg_->Delete("t1").ok());
+  EXPECT_EQ(reg_->Get("t1").status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "databases" / "t1"));
+}
+
+TEST_F(EngineTest, IdleHandlesAreClosed) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(reg_->Create("d" + std::to_string(i)).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(reg_->Get("d" + std::to_string(i)).ok());
+  EXPECT_GE(reg_->open_count(), 5u);
+  clock_.Advance(std::chrono::seconds(1000));
+  reg_->CloseIdle();
+  EXPECT_EQ(reg_->open_count(), 1u);  // `default` is held by the fixture
+}
+
+}  // namespace
+}  // namespace cairn::engine

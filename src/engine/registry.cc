@@ -1,0 +1,173 @@
+#include "engine/registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace cairn::engine {
+
+namespace fs = std::filesystem;
+
+Registry::Registry(const RegistryOptions& opts) : opts_(opts) {}
+
+Registry::~Registry() { CloseAll(); }
+
+Status Registry::ValidateName(std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    return Status(Code::kInvalidName, "invalid database name '" + std::string(name) + "': " + why);
+  };
+  if (name.empty()) return bad("it is empty");
+  if (name.size() > 63) return bad("it is longer than 63 characters");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return bad("only lower-case letters, digits, '-' and '_' are allowed");
+  }
+  if (name[0] == '-' || name[0] == '_') return bad("it must start with a letter or digit");
+  return Status::Ok();
+}
+
+std::string Registry::DirOf(std::string_view name) const {
+  return opts_.data_dir + "/databases/" + std::string(name);
+}
+std::string Registry::FileOf(std::string_view name) const { return DirOf(name) + "/data.sqlite"; }
+
+Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& opts) {
+  std::unique_ptr<Registry> r(new Registry(opts));
+  std::error_code ec;
+  fs::create_directories(opts.data_dir + "/databases", ec);
+  if (ec) return Status(Code::kIOError, "cannot create " + opts.data_dir + ": " + ec.message());
+  for (const auto& entry : fs::directory_iterator(opts.data_dir + "/databases", ec)) {
+    std::string name = entry.path().filename().string();
+    if (!entry.is_directory() || !ValidateName(name).ok()) continue;
+    if (fs::exists(entry.path() / "data.sqlite")) r->known_.insert(name);
+  }
+  if (ec) return Status(Code::kIOError, "cannot list " + opts.data_dir + ": " + ec.message());
+  if (!r->known_.count("default")) CAIRN_RETURN_IF_ERROR(r->Create("default"));
+  return r;
+}
+
+bool Registry::Exists(std::string_view name) const {
+  std::lock_guard lk(mu_);
+  return known_.count(std::string(name)) != 0;
+}
+
+std::vector<std::string> Registry::List() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> names(known_.begin(), known_.end());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+size_t Registry::open_count() const {
+  std::lock_guard lk(mu_);
+  return open_.size();
+}
+
+Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
+  const int64_t now = opts_.database.clock->MonotonicMicros();
+  std::string key(name);
+  {
+    std::lock_guard lk(mu_);
+    auto it = open_.find(key);
+    if (it != open_.end()) {
+      it->second.last_used = now;
+      return it->second.db;
+    }
+    if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
+  }
+  // Open outside the lock; another thread may race us, and the first to insert wins.
+  CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), opts_.database, false));
+  bool over = false;
+  std::shared_ptr<Database> result;
+  {
+    std::lock_guard lk(mu_);
+    if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
+    auto [it, inserted] = open_.try_emplace(key, OpenDb{db, now});
+    result = it->second.db;
+    over = open_.size() > opts_.max_open;
+  }
+  if (over) CloseIdle();
+  return result;
+}
+
+Status Registry::Create(std::string_view name) {
+  CAIRN_RETURN_IF_ERROR(ValidateName(name));
+  std::string key(name);
+  {
+    std::lock_guard lk(mu_);
+    if (known_.count(key))
+      return Status(Code::kAlreadyExists, "database '" + key + "' already exists");
+  }
+  std::error_code ec;
+  fs::create_directories(DirOf(key), ec);
+  if (ec) return Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message());
+  {
+    // Creating the file through SQLite puts it in WAL mode from the first byte.
+    CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), opts_.database, true));
+    db->Close();
+  }
+  std::lock_guard lk(mu_);
+  known_.insert(key);
+  return Status::Ok();
+}
+
+Status Registry::Delete(std::string_view name) {
+  CAIRN_RETURN_IF_ERROR(ValidateName(name));
+  std::string key(name);
+  std::shared_ptr<Database> db;
+  {
+    std::lock_guard lk(mu_);
+    if (!known_.erase(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
+    auto it = open_.find(key);
+    if (it != open_.end()) {
+      db = std::move(it->second.db);
+      open_.erase(it);
+    }
+  }
+  if (db) db->Close();
+  std::error_code ec;
+  // Move aside first so a half-finished removal never leaves a database that looks valid.
+  std::string trash = opts_.data_dir + "/databases/.deleted-" + key + "-" +
+                      std::to_string(opts_.database.clock->WallMicros());
+  fs::rename(DirOf(key), trash, ec);
+  if (ec) return Status(Code::kIOError, "cannot remove database '" + key + "': " + ec.message());
+  fs::remove_all(trash, ec);
+  if (ec) spdlog::warn("leftover files of deleted database {} in {}", key, trash);
+  return Status::Ok();
+}
+
+void Registry::CloseIdle() {
+  const int64_t now = opts_.database.clock->MonotonicMicros();
+  const int64_t idle_micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(opts_.idle_close).count();
+  std::vector<std::shared_ptr<Database>> to_close;
+  {
+    std::lock_guard lk(mu_);
+    std::vector<std::pair<int64_t, std::string>> candidates;
+    for (auto& [name, od] : open_)
+      if (od.db.use_count() == 1 && od.db->Idle()) candidates.emplace_back(od.last_used, name);
+    std::sort(candidates.begin(), candidates.end());
+    size_t excess = open_.size() > opts_.max_open ? open_.size() - opts_.max_open : 0;
+    for (auto& [last, name] : candidates) {
+      if (excess == 0 && now - last < idle_micros) break;
+      auto it = open_.find(name);
+      to_close.push_back(std::move(it->second.db));
+      open_.erase(it);
+      if (excess) --excess;
+    }
+  }
+  for (auto& db : to_close) db->Close();
+}
+
+void Registry::CloseAll() {
+  std::unordered_map<std::string, OpenDb> all;
+  {
+    std::lock_guard lk(mu_);
+    all.swap(open_);
+  }
+  for (auto& [name, od] : all) od.db->Close();
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,70 @@
+// Registry: every database this server owns, by name.
+//
+// Databases live in <data_dir>/databases/<name>/data.sqlite (plus its -wal and -shm). Handles are
+// opened lazily on first use and closed again when idle, keeping at most max_open open (least
+// recently used first). Names are validated here, once: lower-case letters, digits, '-' and '_',
+// starting with a letter or digit, at most 63 characters — so a name can never address a path.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/database.h"
+
+namespace cairn::engine {
+
+struct RegistryOptions {
+  std::string data_dir = "cairn-data";
+  size_t max_open = 256;                        // open database handles kept at most
+  std::chrono::seconds idle_close{300};         // close a handle unused this long
+  DatabaseOptions database;
+};
+
+class Registry {
+ public:
+  // Opens the data directory (creating it and the `default` database when missing).
+  static Result<std::unique_ptr<Registry>> Open(const RegistryOptions& opts);
+  ~Registry();
+
+  static Status ValidateName(std::string_view name);
+
+  // The database called `name`, opened if needed. kNotFound when there is none.
+  Result<std::shared_ptr<Database>> Get(std::string_view name);
+  bool Exists(std::string_view name) const;
+  Status Create(std::string_view name);
+  // Closes the database (its sessions fail from now on) and removes its files.
+  Status Delete(std::string_view name);
+  std::vector<std::string> List() const;
+  size_t open_count() const;
+
+  // Closes handles idle past idle_close, and the least recently used beyond max_open.
+  void CloseIdle();
+  // Checkpoints and closes every open database (shutdown).
+  void CloseAll();
+
+ private:
+  explicit Registry(const RegistryOptions& opts);
+  std::string DirOf(std::string_view name) const;
+  std::string FileOf(std::string_view name) const;
+
+  const RegistryOptions opts_;
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> known_;  // guarded by mu_
+  struct OpenDb {
+    std::shared_ptr<Database> db;
+    int64_t last_used;
+  };
+  std::unordered_map<std::string, OpenDb> open_;  // guarded by mu_
+};
+
+}  // namespace cairn::engine

@@ -1,0 +1,354 @@
+#include "engine/session.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cstring>
+
+namespace cairn::engine {
+
+Status SqliteStatusOf(sqlite3_stmt* stmt, int rc);
+
+namespace {
+
+// Statements that certainly need the writer, so they skip the trial prepare on a reader.
+bool IsWriteKeyword(const std::string& kw) {
+  static constexpr std::array<const char*, 13> kWrites = {
+      "INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER",
+      "BEGIN",  "SAVEPOINT", "VACUUM", "REINDEX", "ANALYZE", "UPSERT"};
+  for (const char* w : kWrites)
+    if (kw == w) return true;
+  return false;
+}
+
+// A PRAGMA with an assignment or argument may change connection state: it runs on the writer, and
+// the writer's settings are restored when the session lets the writer go.
+bool IsPragmaAssignment(const std::string& kw, std::string_view sql) {
+  return kw == "PRAGMA" && (sql.find('=') != std::string_view::npos);
+}
+
+Status BindValue(sqlite3_stmt* stmt, int idx, const Value& v) {
+  int rc = SQLITE_OK;
+  switch (v.type) {
+    case Value::Type::kNull: rc = sqlite3_bind_null(stmt, idx); break;
+    case Value::Type::kInteger: rc = sqlite3_bind_int64(stmt, idx, v.integer); break;
+    case Value::Type::kFloat: rc = sqlite3_bind_double(stmt, idx, v.real); break;
+    case Value::Type::kText:
+      rc = sqlite3_bind_text64(stmt, idx, v.bytes.data(), v.bytes.size(), SQLITE_STATIC,
+                               SQLITE_UTF8);
+      break;
+    case Value::Type::kBlob:
+      // A zero-length blob stays a blob (sqlite3_bind_blob with a null pointer would bind NULL).
+      rc = v.bytes.empty() ? sqlite3_bind_zeroblob(stmt, idx, 0)
+                           : sqlite3_bind_blob64(stmt, idx, v.bytes.data(), v.bytes.size(),
+                                                 SQLITE_STATIC);
+      break;
+  }
+  if (rc != SQLITE_OK) return SqliteStatusOf(stmt, rc);
+  return Status::Ok();
+}
+
+Status Bind(sqlite3_stmt* stmt, const StmtSpec& spec) {
+  if (!spec.args.empty() && !spec.named_args.empty())
+    return Status(Code::kArgsBothPositionalAndNamed,
+                  "statement has both positional and named arguments");
+  const int count = sqlite3_bind_parameter_count(stmt);
+  if (spec.args.size() > static_cast<size_t>(count))
+    return Status(Code::kArgsInvalid, "statement takes " + std::to_string(count) +
+                                          " arguments, but " + std::to_string(spec.args.size()) +
+                                          " were given");
+  for (size_t i = 0; i < spec.args.size(); ++i)
+    CAIRN_RETURN_IF_ERROR(BindValue(stmt, static_cast<int>(i + 1), spec.args[i]));
+  std::string key;
+  for (const auto& [name, value] : spec.named_args) {
+    int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+    if (idx == 0 && !name.empty() && name[0] != ':' && name[0] != '@' && name[0] != '$') {
+      for (char prefix : {':', '@', '$'}) {
+        key.assign(1, prefix);
+        key += name;
+        idx = sqlite3_bind_parameter_index(stmt, key.c_str());
+        if (idx != 0) break;
+      }
+    }
+    if (idx == 0) return Status(Code::kArgsInvalid, "statement has no parameter named " + name);
+    CAIRN_RETURN_IF_ERROR(BindValue(stmt, idx, value));
+  }
+  return Status::Ok();
+}
+
+uint64_t RowsVisited(sqlite3_stmt* stmt) {
+  uint64_t total = 0;
+  for (int i = 0;; ++i) {
+    sqlite3_int64 n = 0;
+    if (sqlite3_stmt_scanstatus_v2(stmt, i, SQLITE_SCANSTAT_NVISIT, 0, &n) != 0) break;
+    if (n > 0) total += static_cast<uint64_t>(n);
+  }
+  sqlite3_stmt_scanstatus_reset(stmt);
+  return total;
+}
+
+}  // namespace
+
+Status SqliteStatusOf(sqlite3_stmt* stmt, int rc) {
+  return sqlite::SqliteStatus(sqlite3_db_handle(stmt), rc);
+}
+
+Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& spec, RowSink* sink,
+                               std::chrono::milliseconds timeout, Clock* clock) {
+  const int64_t start = clock->MonotonicMicros();
+  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared, conn->Prepare(spec.sql));
+  sqlite3_stmt* stmt = prepared.raw();
+  CAIRN_RETURN_IF_ERROR(Bind(stmt, spec));
+  sqlite3* db = conn->raw();
+
+  const int ncols = sqlite3_column_count(stmt);
+  if (sink != nullptr) {
+    ColumnInfo stack_cols[16];
+    std::vector<ColumnInfo> heap_cols;
+    ColumnInfo* cols = stack_cols;
+    if (ncols > 16) {
+      heap_cols.resize(static_cast<size_t>(ncols));
+      cols = heap_cols.data();
+    }
+    for (int i = 0; i < ncols; ++i) {
+      const char* name = sqlite3_column_name(stmt, i);
+      const char* decl = sqlite3_column_decltype(stmt, i);
+      cols[i].name = name ? std::string_view(name) : std::string_view();
+      cols[i].decltype_ = decl ? std::optional<std::string_view>(decl) : std::nullopt;
+    }
+    CAIRN_RETURN_IF_ERROR(sink->Columns({cols, static_cast<size_t>(ncols)}));
+  }
+
+  const bool readonly = sqlite3_stmt_readonly(stmt) != 0;
+  const int64_t changes_before = sqlite3_total_changes64(db);
+  conn->SetDeadline(start + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count());
+
+  ValueRef stack_vals[16];
+  std::vector<ValueRef> heap_vals;
+  ValueRef* vals = stack_vals;
+  if (ncols > 16) {
+    heap_vals.resize(static_cast<size_t>(ncols));
+    vals = heap_vals.data();
+  }
+  uint64_t rows = 0;
+  Status failure;
+  for (;;) {
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      failure = SqliteStatusOf(stmt, rc);
+      break;
+    }
+    ++rows;
+    if (sink == nullptr || !spec.want_rows) continue;
+    for (int i = 0; i < ncols; ++i) {
+      ValueRef& v = vals[i];
+      switch (sqlite3_column_type(stmt, i)) {
+        case SQLITE_INTEGER:
+          v.type = Value::Type::kInteger;
+          v.integer = sqlite3_column_int64(stmt, i);
+          break;
+        case SQLITE_FLOAT:
+          v.type = Value::Type::kFloat;
+          v.real = sqlite3_column_double(stmt, i);
+          break;
+        case SQLITE_TEXT: {
+          v.type = Value::Type::kText;
+          const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+          v.bytes = std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+          break;
+        }
+        case SQLITE_BLOB: {
+          v.type = Value::Type::kBlob;
+          const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+          v.bytes = std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+          break;
+        }
+        default:
+          v.type = Value::Type::kNull;
+      }
+    }
+    failure = sink->Row({vals, static_cast<size_t>(ncols)});
+    if (!failure.ok()) break;
+  }
+  conn->SetDeadline(0);
+  ExecStats stats;
+  stats.rows_read = RowsVisited(stmt);
+  if (stats.rows_read == 0) stats.rows_read = rows;
+  if (!failure.ok()) {
+    sqlite3_reset(stmt);
+    return failure;
+  }
+  const int64_t written = sqlite3_total_changes64(db) - changes_before;
+  if (!readonly && written > 0) {
+    stats.rows_written = static_cast<uint64_t>(written);
+    stats.affected_row_count = sqlite3_changes64(db);
+    std::string kw = sqlite::LeadingKeyword(spec.sql);
+    if (kw == "INSERT" || kw == "REPLACE" || kw == "WITH")
+      stats.last_insert_rowid = sqlite3_last_insert_rowid(db);
+  }
+  stats.query_duration_ms = static_cast<double>(clock->MonotonicMicros() - start) / 1000.0;
+  return stats;
+}
+
+Session::Session(std::shared_ptr<Database> db)
+    : db_(std::move(db)), id_(Database::NewOwnerId()) {}
+
+Session::~Session() { Close(); }
+
+void Session::Close() {
+  txn_reader_.Release();
+  if (db_->HoldsWriter(id_)) {
+    if (dirty_pragmas_) {
+      (void)db_->WithWriter(id_, [](sqlite::Connection* c) { return c->ResetSessionState(); });
+      dirty_pragmas_ = false;
+    }
+    db_->ReleaseWriter(id_);
+  }
+  mode_ = Mode::kAutocommit;
+}
+
+void Session::AfterWriterStatement(bool autocommit_now) {
+  if (!autocommit_now) {
+    mode_ = Mode::kWriteTxn;
+    db_->KeepForTransaction(id_);
+    return;
+  }
+  mode_ = Mode::kAutocommit;
+  Close();
+}
+
+Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block) {
+  CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
+  Result<ExecStats> result = Status(Code::kInternal, "not run");
+  bool autocommit_now = true;
+  Status st = db_->WithWriter(id_, [&](sqlite::Connection* conn) {
+    result = RunStatement(conn, stmt, sink, db_->options().statement_timeout,
+                          db_->options().clock);
+    autocommit_now = conn->autocommit();
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    // The write lock was taken from this session (transaction timeout): its transaction is gone.
+    mode_ = Mode::kAutocommit;
+    return st;
+  }
+  AfterWriterStatement(autocommit_now);
+  return result;
+}
+
+Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
+  if (mode_ == Mode::kReadTxn) {
+    auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
+                          db_->options().clock);
+    if (txn_reader_.conn()->autocommit()) {
+      txn_reader_.Release();
+      mode_ = Mode::kAutocommit;
+    }
+    return r;
+  }
+  if (mode_ == Mode::kWriteTxn) {
+    if (!db_->HoldsWriter(id_)) {
+      mode_ = Mode::kAutocommit;
+      return Status(Code::kTransactionTimeout,
+                    "the transaction was rolled back because it held the write lock for too long");
+    }
+    return RunOnWriter(stmt, sink, may_block);
+  }
+
+  // Autocommit: pick the connection.
+  if (sqlite::IsBeginReadonly(stmt.sql)) {
+    CAIRN_ASSIGN_OR_RETURN(txn_reader_, db_->AcquireReader());
+    Status st = txn_reader_.conn()->Exec("BEGIN DEFERRED");
+    if (!st.ok()) {
+      txn_reader_.Release();
+      return st;
+    }
+    mode_ = Mode::kReadTxn;
+    return ExecStats{};
+  }
+  const std::string kw = sqlite::LeadingKeyword(stmt.sql);
+  if (IsWriteKeyword(kw)) return RunOnWriter(stmt, sink, may_block);
+  if (IsPragmaAssignment(kw, stmt.sql)) {
+    dirty_pragmas_ = true;
+    return RunOnWriter(stmt, sink, may_block);
+  }
+  {
+    CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
+    if (sqlite3_stmt_readonly(probe.raw())) {
+      probe = sqlite::Statement();  // back to the cache, so RunStatement finds it
+      return RunStatement(reader.conn(), stmt, sink, db_->options().statement_timeout,
+                          db_->options().clock);
+    }
+  }
+  return RunOnWriter(stmt, sink, may_block);
+}
+
+Status Session::ExecuteScript(std::string_view sql, bool may_block) {
+  if (mode_ != Mode::kReadTxn) CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
+  auto run = [&](sqlite::Connection* conn) -> Status {
+    std::string_view rest = sql;
+    for (;;) {
+      std::string_view tail;
+      CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->PrepareFirst(rest, &tail));
+      rest = tail;
+      if (!s) {
+        if (rest.empty()) return Status::Ok();
+        continue;
+      }
+      if (sqlite::IsBeginReadonly(s.sql()))
+        return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
+      StmtSpec spec{s.sql(), {}, {}, false};
+      s = sqlite::Statement();
+      CAIRN_ASSIGN_OR_RETURN(ExecStats ignored, RunStatement(conn, spec, nullptr,
+                                                             db_->options().statement_timeout,
+                                                             db_->options().clock));
+      (void)ignored;
+    }
+  };
+  if (mode_ == Mode::kReadTxn) {
+    Status st = run(txn_reader_.conn());
+    if (txn_reader_.conn()->autocommit()) {
+      txn_reader_.Release();
+      mode_ = Mode::kAutocommit;
+    }
+    return st;
+  }
+  Status result;
+  bool autocommit_now = true;
+  Status st = db_->WithWriter(id_, [&](sqlite::Connection* conn) {
+    result = run(conn);
+    autocommit_now = conn->autocommit();
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    mode_ = Mode::kAutocommit;
+    return st;
+  }
+  AfterWriterStatement(autocommit_now);
+  return result;
+}
+
+Result<DescribeResult> Session::Describe(std::string_view sql) {
+  CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, reader.conn()->Prepare(sql));
+  sqlite3_stmt* stmt = s.raw();
+  DescribeResult d;
+  const int np = sqlite3_bind_parameter_count(stmt);
+  for (int i = 1; i <= np; ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    d.params.push_back({name ? std::optional<std::string>(name) : std::nullopt});
+  }
+  const int nc = sqlite3_column_count(stmt);
+  for (int i = 0; i < nc; ++i) {
+    const char* decl = sqlite3_column_decltype(stmt, i);
+    d.cols.push_back({sqlite3_column_name(stmt, i),
+                      decl ? std::optional<std::string>(decl) : std::nullopt});
+  }
+  d.is_explain = sqlite3_stmt_isexplain(stmt) != 0;
+  d.is_readonly = sqlite3_stmt_readonly(stmt) != 0;
+  return d;
+}
+
+}  // namespace cairn::engine

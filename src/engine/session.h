@@ -1,0 +1,64 @@
+// Session: what one client connection (a Hrana stream) has open on one database.
+//
+// Outside a transaction every statement runs in autocommit mode on the connection that fits it:
+// statements SQLite reports read-only run on a pooled reader; everything else (writes, DDL, BEGIN,
+// SAVEPOINT, PRAGMA assignments) takes the database's write lock for the statement. A statement that
+// opens a transaction pins the connection it ran on to the session until the transaction ends:
+// BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] pins the writer, libSQL's BEGIN TRANSACTION READONLY pins a
+// query_only reader (so every write inside it fails).
+//
+// Execute() may be called with may_block=false (on a network thread): when it would have to wait for
+// the write lock it returns kWouldBlock before doing anything, and the caller retries the same call
+// where blocking is fine.
+//
+// Thread-safety: a Session is used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "base/status.h"
+#include "engine/database.h"
+#include "engine/result.h"
+
+namespace cairn::engine {
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<Database> db);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Database& database() const { return *db_; }
+
+  // Runs one statement; rows go to `sink` (when want_rows) as they are produced.
+  Result<ExecStats> Execute(const StmtSpec& stmt, RowSink* sink, bool may_block);
+  // Runs SQL text holding any number of statements, discarding rows (Hrana `sequence`).
+  Status ExecuteScript(std::string_view sql, bool may_block);
+  // Describes one statement without running it.
+  Result<DescribeResult> Describe(std::string_view sql);
+
+  // True when no transaction is open on this session.
+  bool autocommit() const { return mode_ == Mode::kAutocommit; }
+  // Rolls back any open transaction and releases every connection.
+  void Close();
+
+ private:
+  enum class Mode { kAutocommit, kWriteTxn, kReadTxn };
+  Result<ExecStats> RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block);
+  // Called after a statement ran on the writer: keeps or releases the write lock.
+  void AfterWriterStatement(bool autocommit_now);
+
+  std::shared_ptr<Database> db_;
+  const Database::OwnerId id_;
+  Mode mode_ = Mode::kAutocommit;
+  ReaderLease txn_reader_;  // pinned reader while in kReadTxn
+  bool dirty_pragmas_ = false;  // a PRAGMA assignment ran on the writer under this session
+};
+
+// Runs one prepared-on-the-spot statement on `conn` (binding, stepping, stats). Exposed for tests.
+Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& stmt, RowSink* sink,
+                               std::chrono::milliseconds timeout, Clock* clock);
+
+}  // namespace cairn::engine

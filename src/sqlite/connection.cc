@@ -1,0 +1,293 @@
+#include "sqlite/connection.h"
+
+#include <sqlite3.h>
+#include <strings.h>
+
+#include <cctype>
+#include <chrono>
+
+namespace cairn::sqlite {
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool EqualsNoCase(const char* a, const char* b) { return a && b && strcasecmp(a, b) == 0; }
+
+// PRAGMAs a client may read but never set: they change durability, locking, checkpointing, the
+// file layout, or would lift the read-only guard of reader connections.
+constexpr const char* kPragmasNotSettable[] = {
+    "journal_mode", "locking_mode", "synchronous", "mmap_size", "wal_autocheckpoint",
+    "journal_size_limit", "query_only", "trusted_schema", "page_size", "busy_timeout",
+    "temp_store_directory", "data_store_directory", "cell_size_check", "max_page_count",
+    "schema_version", "cache_spill", "hard_heap_limit", "soft_heap_limit", "threads"};
+// PRAGMAs a client may not run at all.
+constexpr const char* kPragmasForbidden[] = {"writable_schema", "wal_checkpoint"};
+
+// The security authorizer shared by every connection. Its user-data is the Connection's
+// "trusted" flag, set only while Cairn itself runs set-up statements.
+int Authorize(void* trusted_flag, int action, const char* a1, const char* a2, const char* db,
+              const char* /*trigger*/) {
+  if (*static_cast<bool*>(trusted_flag)) return SQLITE_OK;
+  switch (action) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      return SQLITE_DENY;
+    case SQLITE_PRAGMA:
+      for (const char* p : kPragmasForbidden)
+        if (EqualsNoCase(a1, p)) return SQLITE_DENY;
+      if (a2 != nullptr)
+        for (const char* p : kPragmasNotSettable)
+          if (EqualsNoCase(a1, p)) return SQLITE_DENY;
+      return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      if (EqualsNoCase(a2, "load_extension")) return SQLITE_DENY;
+      return SQLITE_OK;
+    case SQLITE_READ:
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_VTABLE:
+      // Page-level access to the file is Cairn's (replication), never a client's.
+      if (EqualsNoCase(a1, "sqlite_dbpage") || EqualsNoCase(a2, "sqlite_dbpage"))
+        return SQLITE_DENY;
+      return SQLITE_OK;
+    default:
+      return SQLITE_OK;
+  }
+  (void)db;
+}
+
+// Skips whitespace and SQL comments.
+size_t SkipSpace(std::string_view s, size_t i) {
+  while (i < s.size()) {
+    char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      while (i < s.size() && s[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      size_t end = s.find("*/", i + 2);
+      i = end == std::string_view::npos ? s.size() : end + 2;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+// Reads one identifier-like word at i (letters, digits, underscore), upper-cased.
+std::string Word(std::string_view s, size_t* i) {
+  std::string w;
+  while (*i < s.size() && (std::isalnum(static_cast<unsigned char>(s[*i])) || s[*i] == '_')) {
+    w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[*i]))));
+    ++*i;
+  }
+  return w;
+}
+
+}  // namespace
+
+Status SqliteStatus(sqlite3* db, int rc) {
+  if ((rc & 0xff) == SQLITE_INTERRUPT)
+    return Status(Code::kTimeout, "statement interrupted: it ran past its time limit", rc);
+  const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  int code = db ? sqlite3_extended_errcode(db) : rc;
+  if ((code & 0xff) != (rc & 0xff)) code = rc;
+  return Status(Code::kSql, msg ? msg : "unknown SQLite error", code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statement
+
+Statement& Statement::operator=(Statement&& o) noexcept {
+  if (this != &o) {
+    this->~Statement();
+    conn_ = o.conn_;
+    stmt_ = o.stmt_;
+    sql_ = std::move(o.sql_);
+    cached_ = o.cached_;
+    o.stmt_ = nullptr;
+    o.conn_ = nullptr;
+  }
+  return *this;
+}
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  if (cached_ && conn_ != nullptr) {
+    conn_->ReturnToCache(std::move(sql_), stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection
+
+Connection::Connection(sqlite3* db, const OpenOptions& opts)
+    : db_(db), query_only_(opts.query_only), cache_capacity_(opts.statement_cache_capacity) {}
+
+Connection::~Connection() {
+  for (auto& e : lru_) sqlite3_finalize(e.stmt);
+  lru_.clear();
+  cache_.clear();
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
+                                                     const OpenOptions& opts) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
+              SQLITE_OPEN_EXRESCODE;
+  if (opts.create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status st = SqliteStatus(db, rc);
+    sqlite3_close_v2(db);
+    if ((rc & 0xff) == SQLITE_CANTOPEN) return Status(Code::kNotFound, "cannot open " + path);
+    return st;
+  }
+  std::unique_ptr<Connection> conn(new Connection(db, opts));
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, opts.busy_timeout_ms);
+  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_STMT_SCANSTATUS, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
+  sqlite3_progress_handler(db, 1000, &Connection::ProgressHandler, conn.get());
+
+  std::string setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+  if (opts.query_only) setup = "PRAGMA query_only=1;";
+  CAIRN_RETURN_IF_ERROR(conn->Exec(setup));
+  // Installed last so that set-up above is not subject to it.
+  sqlite3_set_authorizer(db, &Authorize, &conn->trusted_);
+  return conn;
+}
+
+int Connection::ProgressHandler(void* self) {
+  auto* c = static_cast<Connection*>(self);
+  int64_t deadline = c->deadline_.load(std::memory_order_relaxed);
+  return deadline != 0 && NowMicros() > deadline ? 1 : 0;
+}
+
+void Connection::Interrupt() { sqlite3_interrupt(db_); }
+
+bool Connection::autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+
+Status Connection::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    Status st = (rc & 0xff) == SQLITE_INTERRUPT
+                    ? SqliteStatus(db_, rc)
+                    : Status(Code::kSql, err ? err : sqlite3_errstr(rc), rc);
+    sqlite3_free(err);
+    return st;
+  }
+  return Status::Ok();
+}
+
+Status Connection::ResetSessionState() {
+  trusted_ = true;
+  Status st = Exec(
+      "PRAGMA foreign_keys=OFF; PRAGMA recursive_triggers=OFF; PRAGMA defer_foreign_keys=OFF;"
+      "PRAGMA case_sensitive_like=OFF; PRAGMA ignore_check_constraints=OFF;"
+      "PRAGMA legacy_alter_table=OFF; PRAGMA reverse_unordered_selects=OFF;");
+  trusted_ = false;
+  return st;
+}
+
+Result<Statement> Connection::PrepareFirst(std::string_view sql, std::string_view* tail) {
+  sqlite3_stmt* stmt = nullptr;
+  const char* end = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, &end);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc);
+  *tail = sql.substr(static_cast<size_t>(end - sql.data()));
+  Statement s;
+  s.conn_ = this;
+  s.stmt_ = stmt;
+  s.sql_ = std::make_shared<const std::string>(sql.substr(0, sql.size() - tail->size()));
+  return s;
+}
+
+Result<Statement> Connection::Prepare(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    Statement s;
+    s.conn_ = this;
+    s.stmt_ = it->second->stmt;
+    s.sql_ = std::move(it->second->sql);
+    s.cached_ = true;
+    lru_.erase(it->second);
+    cache_.erase(it);
+    return s;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const char* end = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, &end);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc);
+  if (stmt == nullptr) return Status(Code::kSqlNoStatement, "SQL string does not contain any statement");
+  std::string_view rest = sql.substr(static_cast<size_t>(end - sql.data()));
+  size_t after = SkipSpace(rest, 0);
+  // A lone trailing ';' (or several) is not another statement.
+  while (after < rest.size() && rest[after] == ';') after = SkipSpace(rest, after + 1);
+  if (after < rest.size()) {
+    sqlite3_finalize(stmt);
+    return Status(Code::kSqlManyStatements, "SQL string contains more than one statement");
+  }
+  Statement s;
+  s.conn_ = this;
+  s.stmt_ = stmt;
+  s.sql_ = std::make_shared<const std::string>(sql);
+  s.cached_ = cache_capacity_ > 0;
+  return s;
+}
+
+void Connection::ReturnToCache(std::shared_ptr<const std::string> sql, sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (cache_.count(*sql) != 0) {  // another copy was prepared meanwhile
+    sqlite3_finalize(stmt);
+    return;
+  }
+  lru_.push_front(CacheEntry{std::move(sql), stmt});
+  cache_.emplace(*lru_.front().sql, lru_.begin());
+  while (lru_.size() > cache_capacity_) {
+    auto& victim = lru_.back();
+    cache_.erase(*victim.sql);
+    sqlite3_finalize(victim.stmt);
+    lru_.pop_back();
+  }
+}
+
+std::string LeadingKeyword(std::string_view sql) {
+  size_t i = SkipSpace(sql, 0);
+  return Word(sql, &i);
+}
+
+bool IsBeginReadonly(std::string_view sql) {
+  size_t i = SkipSpace(sql, 0);
+  if (Word(sql, &i) != "BEGIN") return false;
+  i = SkipSpace(sql, i);
+  std::string w = Word(sql, &i);
+  if (w == "TRANSACTION") {
+    i = SkipSpace(sql, i);
+    w = Word(sql, &i);
+  }
+  if (w != "READONLY") return false;
+  i = SkipSpace(sql, i);
+  while (i < sql.size() && sql[i] == ';') i = SkipSpace(sql, i + 1);
+  return i == sql.size();
+}
+
+}  // namespace cairn::sqlite
