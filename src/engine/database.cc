@@ -177,7 +177,7 @@ bool Database::HoldsWriter(OwnerId owner) const {
 Status Database::Checkpoint() {
   std::lock_guard ex(exec_mu_);
   if (!writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
-  return writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  return writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 bool Database::Idle() const {
@@ -204,7 +204,7 @@ void Database::Close() {
   std::lock_guard ex(exec_mu_);
   if (writer_) {
     if (!writer_->autocommit()) (void)writer_->Exec("ROLLBACK");
-    Status st = writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    Status st = writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!st.ok()) spdlog::warn("db {}: final checkpoint failed: {}", name_, st.ToString());
     writer_.reset();
   }

@@ -196,14 +196,18 @@ Status Connection::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
-Status Connection::ResetSessionState() {
+Status Connection::ExecTrusted(std::string_view sql) {
   trusted_ = true;
-  Status st = Exec(
+  Status st = Exec(sql);
+  trusted_ = false;
+  return st;
+}
+
+Status Connection::ResetSessionState() {
+  return ExecTrusted(
       "PRAGMA foreign_keys=OFF; PRAGMA recursive_triggers=OFF; PRAGMA defer_foreign_keys=OFF;"
       "PRAGMA case_sensitive_like=OFF; PRAGMA ignore_check_constraints=OFF;"
       "PRAGMA legacy_alter_table=OFF; PRAGMA reverse_unordered_selects=OFF;");
-  trusted_ = false;
-  return st;
 }
 
 Result<Statement> Connection::PrepareFirst(std::string_view sql, std::string_view* tail) {

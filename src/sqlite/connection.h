@@ -93,6 +93,8 @@ class Connection {
 
   // Runs SQL text with any number of statements and no results; for set-up and control statements.
   Status Exec(std::string_view sql);
+  // Exec for Cairn's own maintenance (checkpoints, resets): not subject to the client authorizer.
+  Status ExecTrusted(std::string_view sql);
 
   // Prepares exactly one statement. Errors: kSqlNoStatement for empty/comment-only text,
   // kSqlManyStatements when more than one statement follows, kSql for SQLite errors. Statements are

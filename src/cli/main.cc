@@ -1,0 +1,109 @@
+// cairn: the one binary. Subcommands: serve, shell.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+#include "base/log.h"
+#include "server/server.h"
+#ifdef CAIRN_WITH_SHELL
+#include "shell/shell.h"
+#endif
+
+namespace {
+
+// Every serve flag may also come from the environment as CAIRN_<FLAG> (e.g. CAIRN_LISTEN).
+template <typename T>
+CLI::Option* Flag(CLI::App* app, const std::string& name, T& var, const std::string& help) {
+  std::string env = "CAIRN_";
+  for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return app->add_option("--" + name, var, help)->envname(env)->capture_default_str();
+}
+
+int Serve(const cairn::server::ServerOptions& opts, const std::string& log_level, bool log_json) {
+  cairn::InitLogging(log_level, log_json);
+  // Block the shutdown signals in every thread; RunUntilSignal waits for them synchronously.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto server = cairn::server::Server::Create(opts);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  cairn::Status st = (*server)->Start();
+  if (!st.ok()) {
+    spdlog::error("cannot start: {}", st.ToString());
+    return 1;
+  }
+  (*server)->RunUntilSignal();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Cairn: SQLite over HTTP, compatible with libSQL clients"};
+  app.require_subcommand(1);
+
+  // serve
+  cairn::server::ServerOptions so;
+  std::string log_level = "info";
+  bool log_json = false;
+  int statement_timeout_ms = 5000, txn_timeout_ms = 5000, stream_idle_timeout_ms = 10000;
+  int max_readers = 8;
+  size_t max_response_bytes = so.hrana.max_response_bytes;
+  size_t max_open = so.registry.max_open;
+  auto* serve = app.add_subcommand("serve", "Serve databases over HTTP (Hrana) and the admin API");
+  Flag(serve, "listen", so.listen, "Address for Hrana over HTTP (HOST:PORT)");
+  Flag(serve, "admin-listen", so.admin_listen, "Address for the admin API; empty disables it");
+  Flag(serve, "data-dir", so.registry.data_dir, "Directory holding the databases");
+  Flag(serve, "network-threads", so.network_threads, "Network threads (0: one per core)");
+  Flag(serve, "blocking-threads", so.blocking_threads,
+       "Threads for requests that wait for the write lock");
+  Flag(serve, "max-body-bytes", so.max_body_bytes, "Largest request body accepted");
+  Flag(serve, "max-response-bytes", max_response_bytes, "Largest response produced");
+  Flag(serve, "statement-timeout-ms", statement_timeout_ms,
+       "Interrupt a statement running longer than this");
+  Flag(serve, "txn-timeout-ms", txn_timeout_ms,
+       "A transaction holding the write lock longer than this loses it when another writer waits");
+  Flag(serve, "stream-idle-timeout-ms", stream_idle_timeout_ms,
+       "Close a stream (rolling back its transaction) after this much idleness");
+  Flag(serve, "max-open-databases", max_open, "Open database handles kept at most");
+  Flag(serve, "max-readers", max_readers, "Reader connections per database");
+  Flag(serve, "log-level", log_level, "trace, debug, info, warn, error or off");
+  serve->add_flag("--log-json", log_json, "Log one JSON object per line")->envname("CAIRN_LOG_JSON");
+
+#ifdef CAIRN_WITH_SHELL
+  // shell
+  cairn::shell::ShellOptions sh;
+  auto* shell = app.add_subcommand("shell", "Interactive SQL shell against a Cairn (or sqld) URL");
+  shell->add_option("url", sh.url, "Server URL")->capture_default_str();
+  shell->add_option("sql", sh.commands, "SQL or dot-commands to run instead of an interactive session");
+  shell->add_option("--auth-token", sh.auth_token, "Bearer token")->envname("CAIRN_AUTH_TOKEN");
+  shell->add_option("--namespace", sh.ns, "Database to use (x-namespace header)");
+  shell->add_flag("--json", sh.json, "Print rows as JSON objects, one per line");
+#endif
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) {
+    so.hrana.max_response_bytes = max_response_bytes;
+    so.hrana.stream_idle_timeout = std::chrono::milliseconds(stream_idle_timeout_ms);
+    so.registry.max_open = max_open;
+    so.registry.database.statement_timeout = std::chrono::milliseconds(statement_timeout_ms);
+    so.registry.database.txn_timeout = std::chrono::milliseconds(txn_timeout_ms);
+    so.registry.database.max_readers = max_readers;
+    return Serve(so, log_level, log_json);
+  }
+#ifdef CAIRN_WITH_SHELL
+  if (shell->parsed()) return cairn::shell::RunShell(sh);
+#endif
+  return 0;
+}

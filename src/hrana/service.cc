@@ -1,0 +1,584 @@
+#include "hrana/service.h"
+
+#include <charconv>
+#include <vector>
+
+#include "base/base64.h"
+#include "base/json_writer.h"
+#include "hrana/errors.h"
+
+namespace cairn::hrana {
+namespace {
+
+using engine::ColumnInfo;
+using engine::ExecStats;
+using engine::RowSink;
+using engine::StmtSpec;
+using engine::ValueRef;
+
+void AppendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+void AppendString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  JsonWriter::AppendEscaped(out, s);
+  out->push_back('"');
+}
+
+void AppendValue(std::string* out, const ValueRef& v) {
+  switch (v.type) {
+    case engine::Value::Type::kNull:
+      out->append(R"({"type":"null"})");
+      break;
+    case engine::Value::Type::kInteger:
+      out->append(R"({"type":"integer","value":")");
+      AppendInt(out, v.integer);
+      out->append("\"}");
+      break;
+    case engine::Value::Type::kFloat: {
+      out->append(R"({"type":"float","value":)");
+      JsonWriter(out).Double(v.real);
+      out->push_back('}');
+      break;
+    }
+    case engine::Value::Type::kText:
+      out->append(R"({"type":"text","value":)");
+      AppendString(out, v.bytes);
+      out->push_back('}');
+      break;
+    case engine::Value::Type::kBlob:
+      out->append(R"({"type":"blob","base64":")");
+      Base64Encode(v.bytes, out);
+      out->append("\"}");
+      break;
+  }
+}
+
+void AppendCols(std::string* out, std::span<const ColumnInfo> cols) {
+  out->push_back('[');
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (i) out->push_back(',');
+    out->append(R"({"name":)");
+    AppendString(out, cols[i].name);
+    out->append(R"(,"decltype":)");
+    if (cols[i].decltype_) {
+      AppendString(out, *cols[i].decltype_);
+    } else {
+      out->append("null");
+    }
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+void AppendRow(std::string* out, std::span<const ValueRef> vals) {
+  out->push_back('[');
+  for (size_t i = 0; i < vals.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendValue(out, vals[i]);
+  }
+  out->push_back(']');
+}
+
+void AppendErrorObject(std::string* out, const Status& st) {
+  JsonWriter w(out);
+  WriteError(w, st);
+}
+
+// Tracks the size of one HTTP response across every sink that writes into it.
+struct Budget {
+  size_t used = 0;
+  size_t limit = 0;
+  Status Charge(size_t bytes) {
+    used += bytes;
+    if (used > limit)
+      return Status(Code::kResponseTooLarge,
+                    "the response is larger than the limit of " + std::to_string(limit) +
+                        " bytes; select fewer rows or columns");
+    return Status::Ok();
+  }
+};
+
+// Writes a StmtResult's "cols" and "rows" straight into the response.
+class StmtResultSink final : public RowSink {
+ public:
+  StmtResultSink(std::string* out, Budget* budget) : out_(out), budget_(budget) {}
+  Status Columns(std::span<const ColumnInfo> cols) override {
+    size_t before = out_->size();
+    out_->append(R"({"cols":)");
+    AppendCols(out_, cols);
+    out_->append(R"(,"rows":[)");
+    return budget_->Charge(out_->size() - before);
+  }
+  Status Row(std::span<const ValueRef> vals) override {
+    size_t before = out_->size();
+    if (rows_++) out_->push_back(',');
+    AppendRow(out_, vals);
+    return budget_->Charge(out_->size() - before);
+  }
+  // Completes the StmtResult object.
+  void Finish(const ExecStats& s) {
+    size_t before = out_->size();
+    out_->append(R"(],"affected_row_count":)");
+    AppendInt(out_, s.affected_row_count);
+    out_->append(R"(,"last_insert_rowid":)");
+    if (s.last_insert_rowid) {
+      out_->push_back('"');
+      AppendInt(out_, *s.last_insert_rowid);
+      out_->push_back('"');
+    } else {
+      out_->append("null");
+    }
+    out_->append(R"(,"replication_index":null,"rows_read":)");
+    AppendInt(out_, static_cast<int64_t>(s.rows_read));
+    out_->append(R"(,"rows_written":)");
+    AppendInt(out_, static_cast<int64_t>(s.rows_written));
+    out_->append(R"(,"query_duration_ms":)");
+    JsonWriter(out_).Double(s.query_duration_ms);
+    out_->push_back('}');
+    budget_->used += out_->size() - before;
+  }
+
+ private:
+  std::string* out_;
+  Budget* budget_;
+  size_t rows_ = 0;
+};
+
+// Writes cursor entries (one JSON object per line) for one step.
+class CursorSink final : public RowSink {
+ public:
+  CursorSink(std::string* out, Budget* budget, uint32_t step)
+      : out_(out), budget_(budget), step_(step) {}
+  Status Columns(std::span<const ColumnInfo> cols) override {
+    size_t before = out_->size();
+    out_->append(R"({"type":"step_begin","step":)");
+    AppendInt(out_, step_);
+    out_->append(R"(,"cols":)");
+    AppendCols(out_, cols);
+    out_->append("}\n");
+    return budget_->Charge(out_->size() - before);
+  }
+  Status Row(std::span<const ValueRef> vals) override {
+    size_t before = out_->size();
+    out_->append(R"({"type":"row","row":)");
+    AppendRow(out_, vals);
+    out_->append("}\n");
+    return budget_->Charge(out_->size() - before);
+  }
+  void Finish(const ExecStats& s) {
+    out_->append(R"({"type":"step_end","affected_row_count":)");
+    AppendInt(out_, s.affected_row_count);
+    out_->append(R"(,"last_insert_rowid":)");
+    if (s.last_insert_rowid) {
+      out_->push_back('"');
+      AppendInt(out_, *s.last_insert_rowid);
+      out_->push_back('"');
+    } else {
+      out_->append("null");
+    }
+    out_->append(R"(,"rows_read":)");
+    AppendInt(out_, static_cast<int64_t>(s.rows_read));
+    out_->append(R"(,"rows_written":)");
+    AppendInt(out_, static_cast<int64_t>(s.rows_written));
+    out_->append(R"(,"query_duration_ms":)");
+    JsonWriter(out_).Double(s.query_duration_ms);
+    out_->append("}\n");
+  }
+
+ private:
+  std::string* out_;
+  Budget* budget_;
+  uint32_t step_;
+};
+
+// State shared by pipeline and cursor calls: the stream and how statements find their SQL.
+class StreamCall : public Call {
+ protected:
+  StreamCall(Service* service, std::string db) : service_(service), db_(std::move(db)) {
+    budget_.limit = service->options().max_response_bytes;
+  }
+  ~StreamCall() override = default;
+
+  // Opens the stream named by the baton, or a new one. On failure the whole call fails.
+  Status OpenStream(const std::optional<std::string>& baton) {
+    if (baton) {
+      CAIRN_ASSIGN_OR_RETURN(stream_, service_->streams().Checkout(*baton, db_));
+      return Status::Ok();
+    }
+    CAIRN_ASSIGN_OR_RETURN(auto db, service_->registry().Get(db_));
+    stream_ = std::make_unique<Stream>();
+    stream_->db = db_;
+    stream_->session = std::make_unique<engine::Session>(std::move(db));
+    return Status::Ok();
+  }
+
+  Status Resolve(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
+                 std::string_view* out) const {
+    if (sql) {
+      *out = *sql;
+      return Status::Ok();
+    }
+    auto it = stream_->stored_sql.find(*sql_id);
+    if (it == stream_->stored_sql.end())
+      return Status(Code::kSqlUnknownId,
+                    "SQL text with id " + std::to_string(*sql_id) + " was not stored");
+    *out = it->second;
+    return Status::Ok();
+  }
+
+  Status StreamAvailable() const {
+    if (!stream_)
+      return Status(Code::kStreamInvalid, "the stream was closed by an earlier request");
+    return Status::Ok();
+  }
+
+  // Runs one statement through `sink`. kWouldBlock means nothing happened.
+  template <typename Sink>
+  Result<ExecStats> RunStmt(const Stmt& stmt, Sink* sink, bool may_block) {
+    CAIRN_RETURN_IF_ERROR(StreamAvailable());
+    std::string_view sql;
+    CAIRN_RETURN_IF_ERROR(Resolve(stmt.sql, stmt.sql_id, &sql));
+    StmtSpec spec{sql, stmt.args, stmt.named_args, stmt.want_rows};
+    return stream_->session->Execute(spec, sink, may_block);
+  }
+
+  bool Eval(const Condition& c, const std::vector<int8_t>& outcome) const {
+    switch (c.kind) {
+      case Condition::Kind::kOk: return outcome[c.step] == 1;
+      case Condition::Kind::kError: return outcome[c.step] == 0;
+      case Condition::Kind::kNot: return !Eval(c.conds[0], outcome);
+      case Condition::Kind::kAnd:
+        for (const auto& x : c.conds)
+          if (!Eval(x, outcome)) return false;
+        return true;
+      case Condition::Kind::kOr:
+        for (const auto& x : c.conds)
+          if (Eval(x, outcome)) return true;
+        return false;
+      case Condition::Kind::kIsAutocommit:
+        return !stream_ || stream_->session->autocommit();
+    }
+    return false;
+  }
+
+  // Hands the stream back to the table (or closes it) and returns the baton JSON value.
+  std::string FinishStream() {
+    if (!stream_) return "null";
+    if (stream_->id == 0) stream_->id = service_->streams().NewId();
+    auto baton = service_->streams().Return(std::move(stream_));
+    if (!baton.ok()) return "null";
+    std::string out;
+    AppendString(&out, *baton);
+    return out;
+  }
+
+  void Fail(const Status& st) {
+    response_.status = HttpStatus(st);
+    response_.content_type = "application/json";
+    response_.body = ErrorBody(st);
+  }
+
+  Service* const service_;
+  const std::string db_;
+  std::unique_ptr<Stream> stream_;
+  Budget budget_;
+  bool started_ = false;
+};
+
+class PipelineCall final : public StreamCall {
+ public:
+  PipelineCall(Service* service, Version version, std::string db, std::string body)
+      : StreamCall(service, std::move(db)), version_(version), body_(std::move(body)) {}
+
+  bool Run(bool may_block) override {
+    if (!started_) {
+      started_ = true;
+      auto req = DecodePipeline(body_, version_);
+      if (!req.ok()) {
+        Fail(req.status());
+        return true;
+      }
+      req_ = std::move(req).value();
+      body_ = std::string();
+      Status st = OpenStream(req_.baton);
+      if (!st.ok()) {
+        Fail(st);
+        return true;
+      }
+      out_.reserve(512);
+      out_ = R"({"results":[)";
+    }
+    while (next_ < req_.requests.size()) {
+      size_t mark = out_.size();
+      if (next_ > 0) out_.push_back(',');
+      Status st = RunRequest(req_.requests[next_], may_block);
+      if (st.code() == Code::kWouldBlock) {
+        out_.resize(mark);
+        return false;
+      }
+      ++next_;
+    }
+    out_.append(R"(],"baton":)");
+    out_.append(FinishStream());
+    out_.append(R"(,"base_url":null})");
+    response_.body = std::move(out_);
+    return true;
+  }
+
+ private:
+  void OkHeader(std::string_view type) {
+    out_.append(R"({"type":"ok","response":{"type":")");
+    out_.append(type);
+    out_.push_back('"');
+  }
+  void ErrorResult(const Status& st) {
+    out_.append(R"({"type":"error","error":)");
+    AppendErrorObject(&out_, st);
+    out_.push_back('}');
+  }
+
+  // Appends the result of one request; kWouldBlock (with nothing appended) to be retried.
+  Status RunRequest(const Request& r, bool may_block) {
+    const size_t mark = out_.size();
+    Status st = RunRequestInner(r, may_block);
+    if (!st.ok()) {
+      out_.resize(mark);
+      if (st.code() == Code::kWouldBlock) return st;
+      ErrorResult(st);
+    }
+    return Status::Ok();
+  }
+
+  Status RunRequestInner(const Request& r, bool may_block) {
+    switch (r.kind) {
+      case Request::Kind::kExecute: {
+        OkHeader("execute");
+        out_.append(R"(,"result":)");
+        StmtResultSink sink(&out_, &budget_);
+        CAIRN_ASSIGN_OR_RETURN(ExecStats stats, RunStmt(r.stmt, &sink, may_block));
+        sink.Finish(stats);
+        out_.append("}}");
+        return Status::Ok();
+      }
+      case Request::Kind::kBatch:
+        return RunBatch(r.batch, may_block);
+      case Request::Kind::kSequence: {
+        CAIRN_RETURN_IF_ERROR(StreamAvailable());
+        std::string_view sql;
+        CAIRN_RETURN_IF_ERROR(Resolve(r.sql, r.sql_id, &sql));
+        CAIRN_RETURN_IF_ERROR(stream_->session->ExecuteScript(sql, may_block));
+        OkHeader("sequence");
+        out_.append("}}");
+        return Status::Ok();
+      }
+      case Request::Kind::kDescribe: {
+        CAIRN_RETURN_IF_ERROR(StreamAvailable());
+        std::string_view sql;
+        CAIRN_RETURN_IF_ERROR(Resolve(r.sql, r.sql_id, &sql));
+        CAIRN_ASSIGN_OR_RETURN(engine::DescribeResult d, stream_->session->Describe(sql));
+        OkHeader("describe");
+        out_.append(R"(,"result":{"params":[)");
+        for (size_t i = 0; i < d.params.size(); ++i) {
+          if (i) out_.push_back(',');
+          out_.append(R"({"name":)");
+          if (d.params[i].name) {
+            AppendString(&out_, *d.params[i].name);
+          } else {
+            out_.append("null");
+          }
+          out_.push_back('}');
+        }
+        out_.append(R"(],"cols":[)");
+        for (size_t i = 0; i < d.cols.size(); ++i) {
+          if (i) out_.push_back(',');
+          out_.append(R"({"name":)");
+          AppendString(&out_, d.cols[i].name);
+          out_.append(R"(,"decltype":)");
+          if (d.cols[i].decltype_) {
+            AppendString(&out_, *d.cols[i].decltype_);
+          } else {
+            out_.append("null");
+          }
+          out_.push_back('}');
+        }
+        out_.append(R"(],"is_explain":)");
+        out_.append(d.is_explain ? "true" : "false");
+        out_.append(R"(,"is_readonly":)");
+        out_.append(d.is_readonly ? "true" : "false");
+        out_.append("}}}");
+        return Status::Ok();
+      }
+      case Request::Kind::kStoreSql: {
+        CAIRN_RETURN_IF_ERROR(StreamAvailable());
+        auto& stored = stream_->stored_sql;
+        if (stored.count(*r.sql_id))
+          return Status(Code::kInvalidRequest,
+                        "SQL text with id " + std::to_string(*r.sql_id) + " is already stored");
+        if (stored.size() >= service_->options().max_stored_sql)
+          return Status(Code::kInvalidRequest,
+                        "too many stored SQL texts on this stream (limit " +
+                            std::to_string(service_->options().max_stored_sql) + ")");
+        stored.emplace(*r.sql_id, *r.sql);
+        OkHeader("store_sql");
+        out_.append("}}");
+        return Status::Ok();
+      }
+      case Request::Kind::kCloseSql:
+        CAIRN_RETURN_IF_ERROR(StreamAvailable());
+        stream_->stored_sql.erase(*r.sql_id);
+        OkHeader("close_sql");
+        out_.append("}}");
+        return Status::Ok();
+      case Request::Kind::kClose:
+        stream_.reset();  // closes the session: an open transaction rolls back
+        OkHeader("close");
+        out_.append("}}");
+        return Status::Ok();
+      case Request::Kind::kGetAutocommit:
+        CAIRN_RETURN_IF_ERROR(StreamAvailable());
+        OkHeader("get_autocommit");
+        out_.append(R"(,"is_autocommit":)");
+        out_.append(stream_->session->autocommit() ? "true" : "false");
+        out_.append("}}");
+        return Status::Ok();
+    }
+    return Status(Code::kInternal, "unhandled request kind");
+  }
+
+  // A batch is resumable step by step: a step that would block leaves earlier steps' results.
+  Status RunBatch(const Batch& b, bool may_block) {
+    const size_t n = b.steps.size();
+    if (step_outcome_.size() != n) {
+      step_outcome_.assign(n, -1);
+      step_results_.assign(n, std::string());
+      step_errors_.assign(n, std::string());
+      next_step_ = 0;
+    }
+    for (; next_step_ < n; ++next_step_) {
+      const BatchStep& step = b.steps[next_step_];
+      if (step.condition && !Eval(*step.condition, step_outcome_)) continue;
+      std::string& res = step_results_[next_step_];
+      res.clear();
+      StmtResultSink sink(&res, &budget_);
+      auto stats = RunStmt(step.stmt, &sink, may_block);
+      if (!stats.ok()) {
+        if (stats.status().code() == Code::kWouldBlock) return stats.TakeStatus();
+        res.clear();
+        step_outcome_[next_step_] = 0;
+        AppendErrorObject(&step_errors_[next_step_], stats.status());
+        continue;
+      }
+      sink.Finish(*stats);
+      step_outcome_[next_step_] = 1;
+    }
+    OkHeader("batch");
+    out_.append(R"(,"result":{"step_results":[)");
+    for (size_t i = 0; i < n; ++i) {
+      if (i) out_.push_back(',');
+      out_.append(step_outcome_[i] == 1 ? step_results_[i] : std::string("null"));
+    }
+    out_.append(R"(],"step_errors":[)");
+    for (size_t i = 0; i < n; ++i) {
+      if (i) out_.push_back(',');
+      out_.append(step_outcome_[i] == 0 ? step_errors_[i] : std::string("null"));
+    }
+    out_.append("]}}}");
+    step_outcome_.clear();
+    step_results_.clear();
+    step_errors_.clear();
+    return Status::Ok();
+  }
+
+  const Version version_;
+  std::string body_;
+  PipelineRequest req_;
+  size_t next_ = 0;
+  std::string out_;
+  // In-progress batch.
+  size_t next_step_ = 0;
+  std::vector<int8_t> step_outcome_;  // -1 not run, 0 error, 1 ok
+  std::vector<std::string> step_results_;
+  std::vector<std::string> step_errors_;
+};
+
+class CursorCall final : public StreamCall {
+ public:
+  CursorCall(Service* service, std::string db, std::string body)
+      : StreamCall(service, std::move(db)), body_(std::move(body)) {}
+
+  bool Run(bool may_block) override {
+    if (!started_) {
+      started_ = true;
+      auto req = DecodeCursor(body_);
+      if (!req.ok()) {
+        Fail(req.status());
+        return true;
+      }
+      req_ = std::move(req).value();
+      body_ = std::string();
+      Status st = OpenStream(req_.baton);
+      if (!st.ok()) {
+        Fail(st);
+        return true;
+      }
+      outcome_.assign(req_.batch.steps.size(), -1);
+    }
+    const auto& steps = req_.batch.steps;
+    for (; next_step_ < steps.size(); ++next_step_) {
+      const BatchStep& step = steps[next_step_];
+      if (step.condition && !Eval(*step.condition, outcome_)) continue;
+      const size_t mark = entries_.size();
+      CursorSink sink(&entries_, &budget_, static_cast<uint32_t>(next_step_));
+      auto stats = RunStmt(step.stmt, &sink, may_block);
+      if (!stats.ok()) {
+        entries_.resize(mark);
+        if (stats.status().code() == Code::kWouldBlock) return false;
+        outcome_[next_step_] = 0;
+        entries_.append(R"({"type":"step_error","step":)");
+        AppendInt(&entries_, static_cast<int64_t>(next_step_));
+        entries_.append(R"(,"error":)");
+        AppendErrorObject(&entries_, stats.status());
+        entries_.append("}\n");
+        if (stats.status().code() == Code::kResponseTooLarge) break;
+        continue;
+      }
+      sink.Finish(*stats);
+      outcome_[next_step_] = 1;
+    }
+    std::string body = R"({"baton":)";
+    body.append(FinishStream());
+    body.append(",\"base_url\":null}\n");
+    body.append(entries_);
+    response_.body = std::move(body);
+    response_.content_type = "text/plain";
+    return true;
+  }
+
+ private:
+  std::string body_;
+  CursorRequest req_;
+  size_t next_step_ = 0;
+  std::vector<int8_t> outcome_;
+  std::string entries_;
+};
+
+}  // namespace
+
+Service::Service(engine::Registry* registry, const ServiceOptions& opts)
+    : registry_(registry),
+      opts_(opts),
+      streams_(opts.clock, opts.stream_idle_timeout, opts.max_streams) {}
+
+std::unique_ptr<Call> Service::Pipeline(Version version, std::string db, std::string body) {
+  return std::make_unique<PipelineCall>(this, version, std::move(db), std::move(body));
+}
+
+std::unique_ptr<Call> Service::Cursor(std::string db, std::string body) {
+  return std::make_unique<CursorCall>(this, std::move(db), std::move(body));
+}
+
+}  // namespace cairn::hrana

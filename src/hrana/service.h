@@ -1,0 +1,69 @@
+// Service: Hrana over HTTP without the HTTP library — request bodies in, response bodies out.
+//
+// Each HTTP request becomes a Call. Run(may_block=false) does all the work it can without waiting;
+// if a statement needs the write lock while another session holds it, Run returns false having
+// done nothing for that statement, and the server calls Run(true) again on a thread that may wait.
+// This keeps reads (and uncontended writes) on the network threads and never makes a read queue
+// behind a waiting writer.
+//
+// Thread-safety: a Service is shared by all threads; a Call is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+#include "engine/registry.h"
+#include "hrana/protocol.h"
+#include "hrana/streams.h"
+
+namespace cairn::hrana {
+
+struct ServiceOptions {
+  std::chrono::milliseconds stream_idle_timeout{10'000};
+  size_t max_streams = 10'000;
+  size_t max_response_bytes = 16 << 20;
+  size_t max_stored_sql = 150;  // per stream
+  Clock* clock = Clock::Real();
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class Call {
+ public:
+  virtual ~Call() = default;
+  // Advances the call; true when response() is ready. See the file comment for may_block.
+  virtual bool Run(bool may_block) = 0;
+  Response& response() { return response_; }
+
+ protected:
+  Response response_;
+};
+
+class Service {
+ public:
+  Service(engine::Registry* registry, const ServiceOptions& opts);
+
+  // POST /v2/pipeline, /v3/pipeline on database `db`.
+  std::unique_ptr<Call> Pipeline(Version version, std::string db, std::string body);
+  // POST /v3/cursor on database `db`: newline-delimited JSON entries.
+  std::unique_ptr<Call> Cursor(std::string db, std::string body);
+
+  StreamTable& streams() { return streams_; }
+  engine::Registry& registry() { return *registry_; }
+  const ServiceOptions& options() const { return opts_; }
+
+ private:
+  engine::Registry* const registry_;
+  const ServiceOptions opts_;
+  StreamTable streams_;
+};
+
+}  // namespace cairn::hrana

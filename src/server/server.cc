@@ -1,0 +1,364 @@
+#include "server/server.h"
+
+// GCC 12 with -std=c++20 needs <utility> before Asio's awaitable header.
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/base64.h"
+#include "base/json_writer.h"
+#include "hrana/errors.h"
+#include "server/admin.h"
+#include "server/routing.h"
+
+namespace cairn::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::chrono::seconds kIdleConnectionTimeout{120};
+
+Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos)
+    return Status(Code::kInvalidRequest, "address '" + spec + "' must be HOST:PORT");
+  std::string host = spec.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(spec.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535)
+    return Status(Code::kInvalidRequest, "address '" + spec + "' has an invalid port");
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) return Status(Code::kInvalidRequest, "address '" + spec + "': " + ec.message());
+  return tcp::endpoint(addr, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(const ServerOptions& opts)
+      : opts_(opts), blocking_(static_cast<size_t>(std::max(1, opts.blocking_threads))) {}
+
+  ~Impl() { Stop(); }
+
+  Status Init() {
+    CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(opts_.registry));
+    service_ = std::make_unique<hrana::Service>(registry_.get(), opts_.hrana);
+    admin_ = std::make_unique<AdminApi>(registry_.get());
+    return Status::Ok();
+  }
+
+  Status Start() {
+    int n = opts_.network_threads > 0 ? opts_.network_threads
+                                      : static_cast<int>(std::thread::hardware_concurrency());
+    if (n <= 0) n = 2;
+    for (int i = 0; i < n; ++i) ios_.push_back(std::make_unique<asio::io_context>(1));
+
+    CAIRN_ASSIGN_OR_RETURN(tcp::endpoint ep, ParseEndpoint(opts_.listen));
+    for (int i = 0; i < n; ++i) {
+      CAIRN_RETURN_IF_ERROR(Listen(*ios_[i], ep, false));
+      if (ep.port() == 0) ep.port(port_);  // the other threads share the port chosen first
+    }
+    if (!opts_.admin_listen.empty()) {
+      CAIRN_ASSIGN_OR_RETURN(tcp::endpoint aep, ParseEndpoint(opts_.admin_listen));
+      CAIRN_RETURN_IF_ERROR(Listen(*ios_[0], aep, true));
+    }
+    for (auto& io : ios_) {
+      threads_.emplace_back([ioc = io.get()] {
+        auto guard = asio::make_work_guard(*ioc);
+        ioc->run();
+      });
+    }
+    janitor_ = std::thread([this] { JanitorLoop(); });
+    spdlog::info("cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
+                 ep.address().to_string(), port_, opts_.registry.data_dir,
+                 opts_.admin_listen.empty() ? "(disabled)"
+                                            : fmt::format("{}:{}", opts_.admin_listen.substr(
+                                                                       0, opts_.admin_listen.rfind(':')),
+                                                          admin_port_));
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    stopping_ = true;
+    for (auto& a : acceptors_) {
+      asio::post(a->get_executor(), [a] {
+        boost::system::error_code ec;
+        a->close(ec);
+      });
+    }
+    // Let in-flight requests finish.
+    auto deadline = std::chrono::steady_clock::now() + opts_.shutdown_grace;
+    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (in_flight_.load() > 0)
+      spdlog::warn("shutting down with {} requests still running", in_flight_.load());
+    blocking_.join();
+    for (auto& io : ios_) io->stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    {
+      std::lock_guard lk(janitor_mu_);
+      janitor_stop_ = true;
+    }
+    janitor_cv_.notify_all();
+    if (janitor_.joinable()) janitor_.join();
+    acceptors_.clear();
+    ios_.clear();
+    if (service_) service_->streams().CloseAll();
+    if (registry_) registry_->CloseAll();
+    spdlog::info("cairn stopped: databases checkpointed and closed");
+  }
+
+  uint16_t port() const { return port_; }
+  uint16_t admin_port() const { return admin_port_; }
+
+ private:
+  Status Listen(asio::io_context& io, const tcp::endpoint& ep, bool admin) {
+    auto acceptor = std::make_shared<tcp::acceptor>(io);
+    boost::system::error_code ec;
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && !admin) {
+      int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status(Code::kUnavailable, "cannot listen on " + ep.address().to_string() + ":" +
+                                            std::to_string(ep.port()) + ": " + ec.message());
+    uint16_t bound = acceptor->local_endpoint().port();
+    if (admin) {
+      admin_port_ = bound;
+    } else {
+      port_ = bound;
+    }
+    acceptors_.push_back(acceptor);
+    asio::co_spawn(io, Accept(acceptor, admin), asio::detached);
+    return Status::Ok();
+  }
+
+  asio::awaitable<void> Accept(std::shared_ptr<tcp::acceptor> acceptor, bool admin) {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket sock = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor->is_open() || stopping_) co_return;
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(acceptor->get_executor(), Connection(std::move(sock), admin), asio::detached);
+    }
+  }
+
+  static http::response<http::string_body> MakeResponse(unsigned version, int status,
+                                                        std::string content_type,
+                                                        std::string body) {
+    http::response<http::string_body> res{static_cast<http::status>(status), version};
+    res.set(http::field::server, "cairn");
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+  }
+
+  asio::awaitable<void> Connection(tcp::socket sock, bool admin) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(opts_.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      stream.expires_after(kIdleConnectionTimeout);
+      boost::system::error_code ec;
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
+                                           std::to_string(opts_.max_body_bytes) + " bytes");
+        auto res = MakeResponse(11, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+        res.keep_alive(false);
+        res.prepare_payload();
+        stream.expires_after(std::chrono::seconds(10));
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      if (ec) break;
+      stream.expires_never();
+      http::request<http::string_body> req = parser.release();
+      in_flight_++;
+      http::response<http::string_body> res = co_await Handle(req, admin);
+      in_flight_--;
+      res.keep_alive(req.keep_alive() && !stopping_);
+      res.prepare_payload();
+      stream.expires_after(std::chrono::seconds(60));
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<http::response<http::string_body>> Handle(http::request<http::string_body>& req,
+                                                            bool admin) {
+    const unsigned v = req.version();
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    const http::verb method = req.method();
+
+    if (admin) {
+      AdminResponse r = admin_->Handle(std::string_view(req.method_string().data(),
+                                                        req.method_string().size()),
+                                       path, req.body());
+      co_return MakeResponse(v, r.status, "application/json", std::move(r.body));
+    }
+
+    if (method == http::verb::get) {
+      if (path == "/health") co_return MakeResponse(v, 200, "text/plain", "");
+      if (path == "/version") co_return MakeResponse(v, 200, "text/plain", "cairn " CAIRN_VERSION);
+      if (path == "/v2" || path == "/v3") co_return MakeResponse(v, 200, "text/plain", "");
+    }
+
+    hrana::Version version;
+    bool cursor = false;
+    if (path == "/v2/pipeline") {
+      version = hrana::Version::kV2;
+    } else if (path == "/v3/pipeline") {
+      version = hrana::Version::kV3;
+    } else if (path == "/v3/cursor") {
+      version = hrana::Version::kV3;
+      cursor = true;
+    } else {
+      Status st(Code::kNotFound, "no such endpoint: " + std::string(method == http::verb::unknown
+                                                                        ? "?"
+                                                                        : req.method_string()) +
+                                     " " + std::string(path));
+      co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
+    }
+    if (method != http::verb::post) {
+      Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
+      co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
+    }
+
+    auto header = [&](std::string_view name) -> std::string_view {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) return {};
+      return std::string_view(it->value().data(), it->value().size());
+    };
+    Result<std::string> db = SelectDatabase(header("x-namespace"), header("x-namespace-bin"),
+                                            header("host"), *registry_);
+    if (!db.ok()) {
+      co_return MakeResponse(v, hrana::HttpStatus(db.status()), "application/json",
+                             hrana::ErrorBody(db.status()));
+    }
+
+    std::unique_ptr<hrana::Call> call =
+        cursor ? service_->Cursor(std::move(db).value(), std::move(req.body()))
+               : service_->Pipeline(version, std::move(db).value(), std::move(req.body()));
+    if (!call->Run(/*may_block=*/false)) {
+      // The call must wait for the write lock: finish it on a thread that may block, then resume
+      // here on the network thread.
+      co_await asio::co_spawn(
+          blocking_,
+          [&call]() -> asio::awaitable<void> {
+            call->Run(/*may_block=*/true);
+            co_return;
+          },
+          asio::use_awaitable);
+    }
+    hrana::Response& r = call->response();
+    co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+  }
+
+  static std::string NotFoundBody(const Status& st) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("message").String(st.message()).Key("code").String("NOT_FOUND").EndObject();
+    return out;
+  }
+
+  void JanitorLoop() {
+    std::unique_lock lk(janitor_mu_);
+    while (!janitor_stop_) {
+      janitor_cv_.wait_for(lk, std::chrono::seconds(1));
+      if (janitor_stop_) break;
+      lk.unlock();
+      service_->streams().Sweep();
+      registry_->CloseIdle();
+      lk.lock();
+    }
+  }
+
+  const ServerOptions opts_;
+  std::unique_ptr<engine::Registry> registry_;
+  std::unique_ptr<hrana::Service> service_;
+  std::unique_ptr<AdminApi> admin_;
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  std::vector<std::thread> threads_;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
+  asio::thread_pool blocking_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
+
+  std::thread janitor_;
+  std::mutex janitor_mu_;
+  std::condition_variable janitor_cv_;
+  bool janitor_stop_ = false;  // guarded by janitor_mu_
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& opts) {
+  auto impl = std::make_unique<Impl>(opts);
+  CAIRN_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::admin_port() const { return impl_->admin_port(); }
+void Server::Stop() { impl_->Stop(); }
+
+void Server::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  Stop();
+}
+
+}  // namespace cairn::server

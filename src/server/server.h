@@ -1,0 +1,52 @@
+// Server: Cairn's HTTP front door. Owns the listeners (Hrana on the public port, the admin API on a
+// separate port), the network threads and the pool of threads allowed to block, routing, database
+// selection from the request, and orderly shutdown. Everything protocol-specific is in `hrana`;
+// everything about databases in `engine`.
+//
+// Thread-safety: Start/Stop/Wait are called from one thread (main); the rest is internal.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "engine/registry.h"
+#include "hrana/service.h"
+
+namespace cairn::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";        // Hrana over HTTP
+  std::string admin_listen = "127.0.0.1:8081";  // admin API; empty disables it
+  int network_threads = 0;                      // 0: one per core
+  int blocking_threads = 16;                    // for requests that wait for the write lock
+  size_t max_body_bytes = 8 << 20;
+  std::chrono::seconds shutdown_grace{10};      // wait this long for in-flight requests
+  engine::RegistryOptions registry;
+  hrana::ServiceOptions hrana;
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& opts);
+  ~Server();
+
+  // Binds the listeners and starts serving; returns once they accept connections.
+  Status Start();
+  // The ports actually bound (useful with port 0).
+  uint16_t port() const;
+  uint16_t admin_port() const;
+  // Blocks until SIGINT or SIGTERM, then shuts down: stops accepting, lets in-flight requests
+  // finish (up to shutdown_grace), closes streams (rolling back), checkpoints and closes databases.
+  void RunUntilSignal();
+  void Stop();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::server
