@@ -1,1 +1,188 @@
+#include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "hrana/errors.h"
+#include "hrana/protocol.h"
+#include "hrana/service.h"
+#include "hrana/streams.h"
+
+namespace cairn::hrana {
+namespace {
+
+TEST(DecodeTest, ExecuteWithAllValueTypes) {
+  auto r = DecodePipeline(R"({"baton":null,"requests":[{"type":"execute","stmt":{"sql":"SELECT ?",
+    "args":[{"type":"null"},{"type":"integer","value":"-9223372036854775808"},
+            {"type":"float","value":42},{"type":"text","value":"a\u0000b"},
+            {"type":"blob","base64":"AAEC"},{"type":"blob","base64":"AAE"},{"type":"blob","base64":""}],
+    "named_args":[],"want_rows":false}},{"type":"close"}]})",
+                          Version::kV2);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->requests.size(), 2u);
+  const Stmt& s = r->requests[0].stmt;
+  EXPECT_FALSE(r->baton.has_value());
+  EXPECT_FALSE(s.want_rows);
+  ASSERT_EQ(s.args.size(), 7u);
+  EXPECT_EQ(s.args[0].type, Value::Type::kNull);
+  EXPECT_EQ(s.args[1].integer, INT64_MIN);
+  EXPECT_EQ(s.args[2].type, Value::Type::kFloat);
+  EXPECT_EQ(s.args[2].real, 42.0);
+  EXPECT_EQ(s.args[3].bytes, std::string("a\0b", 3));
+  EXPECT_EQ(s.args[4].bytes, std::string("\0\1\2", 3));
+  EXPECT_EQ(s.args[5].bytes, std::string("\0\1", 2));
+  EXPECT_EQ(s.args[6].type, Value::Type::kBlob);
+  EXPECT_TRUE(s.args[6].bytes.empty());
+  EXPECT_EQ(r->requests[1].kind, Request::Kind::kClose);
+}
+
+TEST(DecodeTest, RejectsMalformedRequests) {
+  const char* bad[] = {
+      "{",
+      "[]",
+      R"({"requests":{}})",
+      R"({"requests":[{"type":"frobnicate"}]})",
+      R"({"requests":[{"type":"execute","stmt":{}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"x","sql_id":1}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":1}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"x","args":[{"type":"integer","value":"1.5"}]}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"x","args":[{"type":"integer","value":"99999999999999999999"}]}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"x","args":[{"type":"blob","base64":"!!"}]}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"x","want_rows":"yes"}}]})",
+      R"({"requests":[{"type":"batch","batch":{"steps":[{"stmt":{"sql":"x"},"condition":{"type":"ok","step":0}}]}}]})",
+      R"({"requests":[{"type":"batch","batch":{"steps":[{"stmt":{"sql":"x"}},{"stmt":{"sql":"y"},"condition":{"type":"ok","step":5}}]}}]})",
+      R"({"requests":[{"type":"store_sql","sql_id":1}]})",
+      R"({"requests":[{"type":"sequence"}]})",
+      R"({"requests":[{"type":"get_autocommit"}]})",  // v3 only
+      R"({"baton":5,"requests":[]})",
+  };
+  for (const char* body : bad) {
+    auto r = DecodePipeline(body, Version::kV2);
+    EXPECT_FALSE(r.ok()) << body;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kInvalidRequest) << body;
+      EXPECT_EQ(HttpStatus(r.status()), 400);
+    }
+  }
+}
+
+TEST(DecodeTest, BatchConditionsAndV3Kinds) {
+  auto r = DecodePipeline(R"({"requests":[{"type":"batch","batch":{"steps":[
+    {"stmt":{"sql":"BEGIN"}},
+    {"stmt":{"sql":"X"},"condition":{"type":"and","conds":[{"type":"ok","step":0},
+       {"type":"not","cond":{"type":"error","step":0}},{"type":"is_autocommit"}]}},
+    {"stmt":{"sql":"Y"},"condition":{"type":"or","conds":[]}}]}},
+    {"type":"get_autocommit"}]})",
+                          Version::kV3);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& steps = r->requests[0].batch.steps;
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_FALSE(steps[0].condition.has_value());
+  EXPECT_EQ(steps[1].condition->kind, Condition::Kind::kAnd);
+  EXPECT_EQ(steps[1].condition->conds.size(), 3u);
+  EXPECT_EQ(steps[1].condition->conds[1].conds[0].kind, Condition::Kind::kError);
+  EXPECT_EQ(r->requests[1].kind, Request::Kind::kGetAutocommit);
+}
+
+TEST(ErrorsTest, CodesAndStatuses) {
+  EXPECT_EQ(ErrorCode(Status(Code::kSql, "UNIQUE constraint failed: t.x", 2067)),
+            "SQLITE_CONSTRAINT");
+  EXPECT_EQ(ErrorCode(Status(Code::kSqlManyStatements, "")), "SQL_MANY_STATEMENTS");
+  EXPECT_EQ(ErrorCode(Status(Code::kStreamExpired, "")), "STREAM_EXPIRED");
+  EXPECT_EQ(HttpStatus(Status(Code::kNotFound, "")), 404);
+  EXPECT_EQ(ErrorBody(Status(Code::kArgsInvalid, "bad \"x\"")),
+            R"({"message":"bad \"x\"","code":"ARGS_INVALID"})");
+}
+
+class StreamTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-hrana-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    engine::RegistryOptions o;
+    o.data_dir = dir_.string();
+    reg_ = engine::Registry::Open(o).value();
+    ASSERT_TRUE(reg_->Create("other").ok());
+  }
+  void TearDown() override {
+    reg_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::unique_ptr<Stream> NewStream(StreamTable& t, const std::string& db) {
+    auto s = std::make_unique<Stream>();
+    s->id = t.NewId();
+    s->db = db;
+    s->session = std::make_unique<engine::Session>(reg_->Get(db).value());
+    return s;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<engine::Registry> reg_;
+};
+
+TEST_F(StreamTableTest, BatonsAreSingleUseAndBoundToTheirDatabase) {
+  ManualClock clock;
+  StreamTable t(&clock, std::chrono::seconds(10), 100);
+  std::string b1 = t.Return(NewStream(t, "default")).value();
+  // Wrong database: the MAC does not match.
+  EXPECT_EQ(t.Checkout(b1, "other").status().code(), Code::kStreamInvalid);
+  auto s = t.Checkout(b1, "default");
+  ASSERT_TRUE(s.ok());
+  // While checked out, and after, the same baton is refused.
+  EXPECT_EQ(t.Checkout(b1, "default").status().code(), Code::kStreamInvalid);
+  std::string b2 = t.Return(std::move(s).value()).value();
+  EXPECT_NE(b1, b2);
+  EXPECT_EQ(t.Checkout(b1, "default").status().code(), Code::kStreamInvalid);
+  // A forged baton (one bit flipped) is refused.
+  std::string forged = b2;
+  forged[3] = forged[3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(t.Checkout(forged, "default").status().code(), Code::kStreamInvalid);
+  EXPECT_EQ(t.Checkout("garbage", "default").status().code(), Code::kStreamInvalid);
+  EXPECT_TRUE(t.Checkout(b2, "default").ok());
+}
+
+TEST_F(StreamTableTest, IdleStreamsExpireAndRollBack) {
+  ManualClock clock;
+  StreamTable t(&clock, std::chrono::seconds(10), 100);
+  auto s = NewStream(t, "default");
+  engine::StmtSpec begin{"BEGIN IMMEDIATE", {}, {}, false};
+  ASSERT_TRUE(s->session->Execute(begin, nullptr, true).ok());
+  auto db = reg_->Get("default").value();
+  EXPECT_FALSE(db->Idle());
+  std::string baton = t.Return(std::move(s)).value();
+  clock.Advance(std::chrono::seconds(5));
+  t.Sweep();
+  EXPECT_EQ(t.size(), 1u);
+  clock.Advance(std::chrono::seconds(6));
+  t.Sweep();
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_TRUE(db->Idle());  // the write lock was released
+  EXPECT_EQ(t.Checkout(baton, "default").status().code(), Code::kStreamExpired);
+}
+
+TEST_F(StreamTableTest, PipelineRunsResumablyWhenWriterIsBusy) {
+  ServiceOptions so;
+  Service service(reg_.get(), so);
+  auto setup = service.Pipeline(Version::kV2, "default",
+                                R"J({"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE t(x)"}},
+                                   {"type":"execute","stmt":{"sql":"BEGIN"}}]})J");
+  ASSERT_TRUE(setup->Run(false));
+  ASSERT_EQ(setup->response().status, 200);
+  // Another call that reads, then writes: the write must wait for the open transaction.
+  auto call = service.Pipeline(Version::kV2, "default",
+                               R"J({"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM t"}},
+                                  {"type":"execute","stmt":{"sql":"INSERT INTO t VALUES (1)"}},
+                                  {"type":"close"}]})J");
+  EXPECT_FALSE(call->Run(false));
+  EXPECT_FALSE(call->Run(false));  // still blocked, and still nothing repeated
+  service.streams().CloseAll();    // the holder goes away: its transaction rolls back
+  ASSERT_TRUE(call->Run(true));
+  const std::string& body = call->response().body;
+  EXPECT_EQ(call->response().status, 200);
+  EXPECT_NE(body.find(R"("rows":[[{"type":"integer","value":"0"}]])"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("affected_row_count":1)"), std::string::npos) << body;
+  EXPECT_EQ(body.find("error"), std::string::npos) << body;
+}
+
+}  // namespace
+}  // namespace cairn::hrana
