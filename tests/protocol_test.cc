@@ -228,6 +228,22 @@ TEST_P(ProtocolCase, Run) {
     if (!expect["body_raw"].get(sv)) {
       EXPECT_EQ(r.body, sv);
     }
+    element lines;
+    if (!expect["lines"].get(lines)) {  // newline-delimited JSON, one expected object per line
+      std::vector<std::string> got;
+      std::istringstream in(r.body);
+      for (std::string line; std::getline(in, line);) got.push_back(line);
+      simdjson::dom::array want = lines.get_array().value();
+      ASSERT_EQ(got.size(), want.size()) << r.body;
+      size_t i = 0;
+      for (element w : want) {
+        simdjson::dom::parser p2;
+        element actual;
+        ASSERT_FALSE(p2.parse(got[i]).get(actual)) << "line is not JSON: " << got[i];
+        EXPECT_EQ(matcher.Match(w, actual, "line" + std::to_string(i)), "") << r.body;
+        ++i;
+      }
+    }
     element eb;
     if (!expect["body"].get(eb)) {
       simdjson::dom::parser p2;

@@ -97,6 +97,12 @@ Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& spec, R
                                std::chrono::milliseconds timeout, Clock* clock) {
   const int64_t start = clock->MonotonicMicros();
   CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared, conn->Prepare(spec.sql));
+  return RunPrepared(conn, prepared, spec, sink, timeout, clock, start);
+}
+
+Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepared,
+                              const StmtSpec& spec, RowSink* sink,
+                              std::chrono::milliseconds timeout, Clock* clock, int64_t start) {
   sqlite3_stmt* stmt = prepared.raw();
   CAIRN_RETURN_IF_ERROR(Bind(stmt, spec));
   sqlite3* db = conn->raw();
@@ -300,10 +306,10 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
       if (sqlite::IsBeginReadonly(s.sql()))
         return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       StmtSpec spec{s.sql(), {}, {}, false};
-      s = sqlite::Statement();
-      CAIRN_ASSIGN_OR_RETURN(ExecStats ignored, RunStatement(conn, spec, nullptr,
-                                                             db_->options().statement_timeout,
-                                                             db_->options().clock));
+      CAIRN_ASSIGN_OR_RETURN(ExecStats ignored,
+                             RunPrepared(conn, s, spec, nullptr, db_->options().statement_timeout,
+                                         db_->options().clock,
+                                         db_->options().clock->MonotonicMicros()));
       (void)ignored;
     }
   };

@@ -57,8 +57,13 @@ class Session {
   bool dirty_pragmas_ = false;  // a PRAGMA assignment ran on the writer under this session
 };
 
-// Runs one prepared-on-the-spot statement on `conn` (binding, stepping, stats). Exposed for tests.
+// Prepares (through the statement cache) and runs one statement on `conn`: binding, stepping under
+// a deadline of `timeout`, statistics.
 Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& stmt, RowSink* sink,
                                std::chrono::milliseconds timeout, Clock* clock);
+// Runs an already prepared statement; `start` is when the work began (for query_duration_ms).
+Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepared,
+                              const StmtSpec& stmt, RowSink* sink,
+                              std::chrono::milliseconds timeout, Clock* clock, int64_t start);
 
 }  // namespace cairn::engine

@@ -107,6 +107,7 @@ class StmtResultSink final : public RowSink {
  public:
   StmtResultSink(std::string* out, Budget* budget) : out_(out), budget_(budget) {}
   Status Columns(std::span<const ColumnInfo> cols) override {
+    started_ = true;
     size_t before = out_->size();
     out_->append(R"({"cols":)");
     AppendCols(out_, cols);
@@ -119,8 +120,10 @@ class StmtResultSink final : public RowSink {
     AppendRow(out_, vals);
     return budget_->Charge(out_->size() - before);
   }
-  // Completes the StmtResult object.
+  // Completes the StmtResult object (statements that ran no SQL, like libSQL's BEGIN READONLY,
+  // never reported columns).
   void Finish(const ExecStats& s) {
+    if (!started_) (void)Columns({});
     size_t before = out_->size();
     out_->append(R"(],"affected_row_count":)");
     AppendInt(out_, s.affected_row_count);
@@ -146,6 +149,7 @@ class StmtResultSink final : public RowSink {
   std::string* out_;
   Budget* budget_;
   size_t rows_ = 0;
+  bool started_ = false;
 };
 
 // Writes cursor entries (one JSON object per line) for one step.
@@ -154,6 +158,7 @@ class CursorSink final : public RowSink {
   CursorSink(std::string* out, Budget* budget, uint32_t step)
       : out_(out), budget_(budget), step_(step) {}
   Status Columns(std::span<const ColumnInfo> cols) override {
+    started_ = true;
     size_t before = out_->size();
     out_->append(R"({"type":"step_begin","step":)");
     AppendInt(out_, step_);
@@ -170,6 +175,7 @@ class CursorSink final : public RowSink {
     return budget_->Charge(out_->size() - before);
   }
   void Finish(const ExecStats& s) {
+    if (!started_) (void)Columns({});
     out_->append(R"({"type":"step_end","affected_row_count":)");
     AppendInt(out_, s.affected_row_count);
     out_->append(R"(,"last_insert_rowid":)");
@@ -193,6 +199,7 @@ class CursorSink final : public RowSink {
   std::string* out_;
   Budget* budget_;
   uint32_t step_;
+  bool started_ = false;
 };
 
 // State shared by pipeline and cursor calls: the stream and how statements find their SQL.
@@ -344,9 +351,11 @@ class PipelineCall final : public StreamCall {
   // Appends the result of one request; kWouldBlock (with nothing appended) to be retried.
   Status RunRequest(const Request& r, bool may_block) {
     const size_t mark = out_.size();
+    const size_t budget_mark = budget_.used;
     Status st = RunRequestInner(r, may_block);
     if (!st.ok()) {
       out_.resize(mark);
+      budget_.used = budget_mark;  // what a failed request wrote is not sent
       if (st.code() == Code::kWouldBlock) return st;
       ErrorResult(st);
     }
@@ -463,9 +472,11 @@ class PipelineCall final : public StreamCall {
       if (step.condition && !Eval(*step.condition, step_outcome_)) continue;
       std::string& res = step_results_[next_step_];
       res.clear();
+      const size_t budget_mark = budget_.used;
       StmtResultSink sink(&res, &budget_);
       auto stats = RunStmt(step.stmt, &sink, may_block);
       if (!stats.ok()) {
+        budget_.used = budget_mark;
         if (stats.status().code() == Code::kWouldBlock) return stats.TakeStatus();
         res.clear();
         step_outcome_[next_step_] = 0;
@@ -532,10 +543,12 @@ class CursorCall final : public StreamCall {
       const BatchStep& step = steps[next_step_];
       if (step.condition && !Eval(*step.condition, outcome_)) continue;
       const size_t mark = entries_.size();
+      const size_t budget_mark = budget_.used;
       CursorSink sink(&entries_, &budget_, static_cast<uint32_t>(next_step_));
       auto stats = RunStmt(step.stmt, &sink, may_block);
       if (!stats.ok()) {
         entries_.resize(mark);
+        budget_.used = budget_mark;
         if (stats.status().code() == Code::kWouldBlock) return false;
         outcome_[next_step_] = 0;
         entries_.append(R"({"type":"step_error","step":)");
