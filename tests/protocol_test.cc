@@ -9,7 +9,8 @@
 //               "request": {"method": "POST", "path": "/v2/pipeline", "headers": {...},
 //                           "body": {...JSON...} | "body_raw": "text"},
 //               "expect": {"status": 200, "content_type": "application/json",
-//                          "body": {...} | "body_raw": "text"}}]}
+//                          "body": {...} | "body_raw": "text" | "body_contains": ["text"],
+//                          "lines": [{...}, ...]}}]}
 // Expected JSON is matched as a subset for objects (extra keys in the response are fine) and
 // exactly for arrays and scalars. "$any" matches any value; "$save:NAME" matches any value and
 // saves it; a request string "$NAME" is replaced by the saved value (e.g. a baton).
@@ -227,6 +228,14 @@ TEST_P(ProtocolCase, Run) {
     }
     if (!expect["body_raw"].get(sv)) {
       EXPECT_EQ(r.body, sv);
+    }
+    element contains;
+    if (!expect["body_contains"].get(contains)) {  // raw substrings (for what JSON parsers refuse)
+      simdjson::dom::array parts = contains.get_array().value();
+      for (element part : parts) {
+        std::string_view needle = part.get_string().value();
+        EXPECT_NE(r.body.find(needle), std::string::npos) << needle << " not in " << r.body;
+      }
     }
     element lines;
     if (!expect["lines"].get(lines)) {  // newline-delimited JSON, one expected object per line

@@ -13,6 +13,9 @@ std::string_view CodeName(Code code) {
     case Code::kSqlNoStatement: return "SqlNoStatement";
     case Code::kSqlManyStatements: return "SqlManyStatements";
     case Code::kSqlUnknownId: return "SqlUnknownId";
+    case Code::kSqlParse: return "SqlParse";
+    case Code::kSqlInput: return "SqlInput";
+    case Code::kSqlStoreLimit: return "SqlStoreLimit";
     case Code::kSql: return "Sql";
     case Code::kStreamInvalid: return "StreamInvalid";
     case Code::kStreamExpired: return "StreamExpired";

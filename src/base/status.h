@@ -26,6 +26,9 @@ enum class Code : uint8_t {
   kSqlNoStatement,              // the SQL text holds no statement
   kSqlManyStatements,           // the SQL text holds more than one statement where one is allowed
   kSqlUnknownId,                // a sql_id that was never stored (or was closed)
+  kSqlParse,                    // the SQL text does not parse
+  kSqlInput,                    // the SQL parses but refers to something wrong (no such table, ...)
+  kSqlStoreLimit,               // too many or too large stored SQL texts on one stream
   kSql,                         // SQLite reported an error; Status::sqlite_code() has the extended code
   // Streams and transactions.
   kStreamInvalid,       // baton forged, malformed or already used

@@ -46,16 +46,14 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
   wo.create = create;
   wo.statement_cache_capacity = opts.statement_cache;
   CAIRN_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(db->path_, wo));
+  CAIRN_ASSIGN_OR_RETURN(db->anchor_, sqlite::SharedLockAnchor::Acquire(db->path_));
   return db;
 }
 
 Result<ReaderLease> Database::AcquireReader() {
   std::unique_lock lk(readers_mu_);
   for (;;) {
-    {
-      std::lock_guard s(state_mu_);
-      if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
-    }
+    if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
     if (!free_readers_.empty()) {
       ReaderLease lease;
       lease.db_ = this;
@@ -85,10 +83,7 @@ Result<ReaderLease> Database::AcquireReader() {
 void Database::ReturnReader(std::unique_ptr<sqlite::Connection> conn) {
   // A reader must never keep a transaction (and so a WAL snapshot) open after its lease.
   if (!conn->autocommit()) (void)conn->Exec("ROLLBACK");
-  {
-    std::lock_guard s(state_mu_);
-    if (closed_) return;  // dropped: the connection closes here
-  }
+  if (closed_) return;  // dropped: the connection closes here
   std::lock_guard lk(readers_mu_);
   free_readers_.push_back(std::move(conn));
   readers_cv_.notify_one();
@@ -196,6 +191,7 @@ void Database::Close() {
     closed_ = true;
   }
   writer_cv_.notify_all();
+  anchor_.reset();
   {
     std::lock_guard r(readers_mu_);
     free_readers_.clear();

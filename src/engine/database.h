@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -28,7 +29,9 @@ namespace cairn::engine {
 struct DatabaseOptions {
   int max_readers = 8;
   std::chrono::milliseconds txn_timeout{5000};        // write lock held by an open transaction
-  std::chrono::milliseconds write_lock_wait{5000};    // wait for the write lock, then TRANSACTION_BUSY
+  // How long a writer waits for the lock before TRANSACTION_BUSY. Longer than txn_timeout, so a
+  // waiter always outlives an abandoned transaction and takes the lock from it.
+  std::chrono::milliseconds write_lock_wait{10000};
   std::chrono::milliseconds statement_timeout{5000};  // interrupt statements running longer
   size_t statement_cache = 64;
   Clock* clock = Clock::Real();
@@ -109,11 +112,12 @@ class Database {
   std::condition_variable writer_cv_;
   OwnerId owner_ = 0;               // guarded by state_mu_
   int64_t owner_txn_deadline_ = 0;  // guarded by state_mu_; 0 while not in an open transaction
-  bool closed_ = false;             // guarded by state_mu_
+  std::atomic<bool> closed_{false};
 
   // The writer connection itself; used only with exec_mu_ held.
   std::mutex exec_mu_;
   std::unique_ptr<sqlite::Connection> writer_;
+  std::unique_ptr<sqlite::SharedLockAnchor> anchor_;  // see SharedLockAnchor
 
   // Reader pool.
   mutable std::mutex readers_mu_;

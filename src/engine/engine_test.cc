@@ -94,10 +94,16 @@ TEST_F(EngineTest, ArgumentErrors) {
   std::vector<std::pair<std::string, Value>> named{{"a", Value::Integer(2)}};
   StmtSpec both{"SELECT :a", args, named, true};
   EXPECT_EQ(s.Execute(both, nullptr, true).status().code(), Code::kArgsBothPositionalAndNamed);
+  // Every parameter needs a value; names match with or without their prefix.
+  StmtSpec missing{"SELECT :a, @b", {}, named, true};
+  EXPECT_EQ(s.Execute(missing, nullptr, true).status().code(), Code::kArgsInvalid);
+  EXPECT_EQ(Exec(s, "SELECT ?, ?", nullptr, {Value::Integer(1)}).status().code(), Code::kArgsInvalid);
+  std::vector<std::pair<std::string, Value>> both_named{{"a", Value::Integer(2)},
+                                                        {"@b", Value::Text("x")}};
   CollectSink sink;
-  StmtSpec by_name{"SELECT :a, @b", {}, named, true};
+  StmtSpec by_name{"SELECT :a, @b", {}, both_named, true};
   ASSERT_TRUE(s.Execute(by_name, &sink, true).ok());
-  EXPECT_EQ(sink.rows, (std::vector<std::string>{"2|NULL"}));
+  EXPECT_EQ(sink.rows, (std::vector<std::string>{"2|x"}));
 }
 
 TEST_F(EngineTest, TransactionPinsWriterAndBlocksOthers) {
@@ -199,7 +205,7 @@ TEST_F(EngineTest, RegistryNamesCreateDelete) {
     ASSERT_TRUE(Exec(s, "CREATE TABLE only_in_t1(x)").ok());
   }
   Session s(db_);
-  EXPECT_EQ(Exec(s, "SELECT * FROM only_in_t1").status().code(), Code::kSql);
+  EXPECT_EQ(Exec(s, "SELECT * FROM only_in_t1").status().code(), Code::kSqlInput);
   ASSERT_TRUE(reg_->Delete("t1").ok());
   EXPECT_EQ(reg_->Get("t1").status().code(), Code::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "databases" / "t1"));

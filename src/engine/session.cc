@@ -48,30 +48,42 @@ Status BindValue(sqlite3_stmt* stmt, int idx, const Value& v) {
   return Status::Ok();
 }
 
+Status ArgsMismatch(const std::string& what) {
+  return Status(Code::kArgsInvalid, "Arguments do not match SQL parameters: " + what);
+}
+
+// Binds a Stmt's arguments as sqld does: positional arguments must match the parameter count
+// exactly; with named arguments every parameter of the statement needs a value, found under its
+// name with or without the prefix (":a", "@a", "$a" or "a").
 Status Bind(sqlite3_stmt* stmt, const StmtSpec& spec) {
   if (!spec.args.empty() && !spec.named_args.empty())
     return Status(Code::kArgsBothPositionalAndNamed,
-                  "statement has both positional and named arguments");
+                  "Specifying both positional and named arguments is not supported");
   const int count = sqlite3_bind_parameter_count(stmt);
-  if (spec.args.size() > static_cast<size_t>(count))
-    return Status(Code::kArgsInvalid, "statement takes " + std::to_string(count) +
-                                          " arguments, but " + std::to_string(spec.args.size()) +
-                                          " were given");
-  for (size_t i = 0; i < spec.args.size(); ++i)
-    CAIRN_RETURN_IF_ERROR(BindValue(stmt, static_cast<int>(i + 1), spec.args[i]));
-  std::string key;
-  for (const auto& [name, value] : spec.named_args) {
-    int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
-    if (idx == 0 && !name.empty() && name[0] != ':' && name[0] != '@' && name[0] != '$') {
-      for (char prefix : {':', '@', '$'}) {
-        key.assign(1, prefix);
-        key += name;
-        idx = sqlite3_bind_parameter_index(stmt, key.c_str());
-        if (idx != 0) break;
+  if (spec.named_args.empty()) {
+    if (spec.args.size() > static_cast<size_t>(count))
+      return ArgsMismatch("too many parameters, expected " + std::to_string(count) + " found " +
+                          std::to_string(spec.args.size()));
+    if (spec.args.size() < static_cast<size_t>(count))
+      return ArgsMismatch("value for parameter " + std::to_string(spec.args.size() + 1) +
+                          " not found");
+    for (size_t i = 0; i < spec.args.size(); ++i)
+      CAIRN_RETURN_IF_ERROR(BindValue(stmt, static_cast<int>(i + 1), spec.args[i]));
+    return Status::Ok();
+  }
+  for (int i = 1; i <= count; ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    if (name == nullptr) return ArgsMismatch("value for parameter " + std::to_string(i) + " not found");
+    std::string_view full(name), bare = full.substr(1);  // parameters start with ':', '@', '$', '?'
+    const Value* found = nullptr;
+    for (const auto& [arg_name, value] : spec.named_args) {
+      if (arg_name == full || arg_name == bare) {
+        found = &value;
+        break;
       }
     }
-    if (idx == 0) return Status(Code::kArgsInvalid, "statement has no parameter named " + name);
-    CAIRN_RETURN_IF_ERROR(BindValue(stmt, idx, value));
+    if (found == nullptr) return ArgsMismatch("value for parameter " + std::string(full) + " not found");
+    CAIRN_RETURN_IF_ERROR(BindValue(stmt, i, *found));
   }
   return Status::Ok();
 }
@@ -224,6 +236,15 @@ void Session::AfterWriterStatement(bool autocommit_now) {
   Close();
 }
 
+Status Session::TimedOut() {
+  timed_out_reported_ = true;
+  return Status(Code::kTransactionTimeout, "Transaction timed out");
+}
+
+void Session::StartRequest() {
+  if (timed_out_reported_) timed_out_ = timed_out_reported_ = false;
+}
+
 Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block) {
   CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   Result<ExecStats> result = Status(Code::kInternal, "not run");
@@ -235,15 +256,18 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
     return Status::Ok();
   });
   if (!st.ok()) {
-    // The write lock was taken from this session (transaction timeout): its transaction is gone.
     mode_ = Mode::kAutocommit;
-    return st;
+    if (st.code() != Code::kTransactionTimeout) return st;
+    // The write lock was taken from this session: its transaction is gone.
+    timed_out_ = true;
+    return TimedOut();
   }
   AfterWriterStatement(autocommit_now);
   return result;
 }
 
 Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
+  if (timed_out_) return TimedOut();
   if (mode_ == Mode::kReadTxn) {
     auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
                           db_->options().clock);
@@ -256,8 +280,8 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
   if (mode_ == Mode::kWriteTxn) {
     if (!db_->HoldsWriter(id_)) {
       mode_ = Mode::kAutocommit;
-      return Status(Code::kTransactionTimeout,
-                    "the transaction was rolled back because it held the write lock for too long");
+      timed_out_ = true;
+      return TimedOut();
     }
     return RunOnWriter(stmt, sink, may_block);
   }
@@ -280,18 +304,23 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
     return RunOnWriter(stmt, sink, may_block);
   }
   {
+    const int64_t start = db_->options().clock->MonotonicMicros();
     CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
     CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
-    if (sqlite3_stmt_readonly(probe.raw())) {
-      probe = sqlite::Statement();  // back to the cache, so RunStatement finds it
-      return RunStatement(reader.conn(), stmt, sink, db_->options().statement_timeout,
-                          db_->options().clock);
-    }
+    if (sqlite3_stmt_readonly(probe.raw()))
+      return RunPrepared(reader.conn(), probe, stmt, sink, db_->options().statement_timeout,
+                         db_->options().clock, start);
   }
   return RunOnWriter(stmt, sink, may_block);
 }
 
 Status Session::ExecuteScript(std::string_view sql, bool may_block) {
+  if (timed_out_) return TimedOut();
+  if (mode_ == Mode::kWriteTxn && !db_->HoldsWriter(id_)) {
+    mode_ = Mode::kAutocommit;
+    timed_out_ = true;
+    return TimedOut();
+  }
   if (mode_ != Mode::kReadTxn) CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   auto run = [&](sqlite::Connection* conn) -> Status {
     std::string_view rest = sql;
@@ -330,7 +359,9 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
   });
   if (!st.ok()) {
     mode_ = Mode::kAutocommit;
-    return st;
+    if (st.code() != Code::kTransactionTimeout) return st;
+    timed_out_ = true;
+    return TimedOut();
   }
   AfterWriterStatement(autocommit_now);
   return result;

@@ -39,6 +39,11 @@ class Session {
   // Describes one statement without running it.
   Result<DescribeResult> Describe(std::string_view sql);
 
+  // Marks the start of a client request. When a session's transaction was rolled back because it
+  // held the write lock too long, every statement of the request that notices it fails with
+  // kTransactionTimeout; the next request starts afresh in autocommit mode.
+  void StartRequest();
+
   // True when no transaction is open on this session.
   bool autocommit() const { return mode_ == Mode::kAutocommit; }
   // Rolls back any open transaction and releases every connection.
@@ -55,6 +60,9 @@ class Session {
   Mode mode_ = Mode::kAutocommit;
   ReaderLease txn_reader_;  // pinned reader while in kReadTxn
   bool dirty_pragmas_ = false;  // a PRAGMA assignment ran on the writer under this session
+  bool timed_out_ = false;           // the open transaction was taken away (txn_timeout)
+  bool timed_out_reported_ = false;  // ...and a statement has said so
+  Status TimedOut();
 };
 
 // Prepares (through the statement cache) and runs one statement on `conn`: binding, stepping under

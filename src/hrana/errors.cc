@@ -53,10 +53,13 @@ std::string_view ErrorCode(const Status& st) {
     case Code::kSqlNoStatement: return "SQL_NO_STATEMENT";
     case Code::kSqlManyStatements: return "SQL_MANY_STATEMENTS";
     case Code::kSqlUnknownId: return "SQL_NOT_FOUND";
+    case Code::kSqlParse: return "SQL_PARSE_ERROR";
+    case Code::kSqlInput: return "SQL_INPUT_ERROR";
+    case Code::kSqlStoreLimit: return "SQL_STORE_TOO_MANY";
     case Code::kSql:
       // Authorization refusals (ATTACH, forbidden PRAGMAs) surface as SQLITE_AUTH.
       return SqliteCodeName(st.sqlite_code());
-    case Code::kStreamInvalid: return "STREAM_INVALID";
+    case Code::kStreamInvalid: return "BATON_INVALID";
     case Code::kStreamExpired: return "STREAM_EXPIRED";
     case Code::kTransactionTimeout: return "TRANSACTION_TIMEOUT";
     case Code::kTransactionBusy: return "TRANSACTION_BUSY";
@@ -79,8 +82,12 @@ std::string_view ErrorCode(const Status& st) {
 }
 
 std::string ErrorMessage(const Status& st) {
-  if (st.code() == Code::kSql) return "SQLite error: " + st.message();
-  return st.message();
+  switch (st.code()) {
+    case Code::kSql: return "SQLite error: " + st.message();
+    case Code::kSqlParse: return "SQL string could not be parsed: " + st.message();
+    case Code::kSqlInput: return "SQL input error: " + st.message();
+    default: return st.message();
+  }
 }
 
 int HttpStatus(const Status& st) {

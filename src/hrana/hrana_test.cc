@@ -88,6 +88,11 @@ TEST(ErrorsTest, CodesAndStatuses) {
             "SQLITE_CONSTRAINT");
   EXPECT_EQ(ErrorCode(Status(Code::kSqlManyStatements, "")), "SQL_MANY_STATEMENTS");
   EXPECT_EQ(ErrorCode(Status(Code::kStreamExpired, "")), "STREAM_EXPIRED");
+  EXPECT_EQ(ErrorCode(Status(Code::kSqlParse, "")), "SQL_PARSE_ERROR");
+  EXPECT_EQ(ErrorMessage(Status(Code::kSqlInput, "no such table: t (at offset 14)")),
+            "SQL input error: no such table: t (at offset 14)");
+  EXPECT_EQ(ErrorMessage(Status(Code::kSql, "UNIQUE constraint failed: t.x", 2067)),
+            "SQLite error: UNIQUE constraint failed: t.x");
   EXPECT_EQ(HttpStatus(Status(Code::kNotFound, "")), 404);
   EXPECT_EQ(ErrorBody(Status(Code::kArgsInvalid, "bad \"x\"")),
             R"({"message":"bad \"x\"","code":"ARGS_INVALID"})");

@@ -1,6 +1,7 @@
 #include "hrana/service.h"
 
 #include <charconv>
+#include <cmath>
 #include <vector>
 
 #include "base/base64.h"
@@ -40,7 +41,13 @@ void AppendValue(std::string* out, const ValueRef& v) {
       break;
     case engine::Value::Type::kFloat: {
       out->append(R"({"type":"float","value":)");
-      JsonWriter(out).Double(v.real);
+      // JSON has no infinities; 1e999 is valid JSON that JavaScript's JSON.parse reads back as
+      // Infinity (SQLite cannot store NaN: it becomes NULL).
+      if (std::isinf(v.real)) {
+        out->append(v.real > 0 ? "1e999" : "-1e999");
+      } else {
+        JsonWriter(out).Double(v.real);
+      }
       out->push_back('}');
       break;
     }
@@ -223,6 +230,11 @@ class StreamCall : public Call {
     return Status::Ok();
   }
 
+  // Called once the stream is open, before the request's first statement.
+  void BeginRequest() {
+    if (stream_) stream_->session->StartRequest();
+  }
+
   Status Resolve(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
                  std::string_view* out) const {
     if (sql) {
@@ -316,6 +328,7 @@ class PipelineCall final : public StreamCall {
         Fail(st);
         return true;
       }
+      BeginRequest();
       out_.reserve(512);
       out_ = R"({"results":[)";
     }
@@ -428,9 +441,14 @@ class PipelineCall final : public StreamCall {
           return Status(Code::kInvalidRequest,
                         "SQL text with id " + std::to_string(*r.sql_id) + " is already stored");
         if (stored.size() >= service_->options().max_stored_sql)
-          return Status(Code::kInvalidRequest,
-                        "too many stored SQL texts on this stream (limit " +
-                            std::to_string(service_->options().max_stored_sql) + ")");
+          return Status(Code::kSqlStoreLimit,
+                        "The server already stores " +
+                            std::to_string(service_->options().max_stored_sql) +
+                            " SQL texts, it cannot store more");
+        if (r.sql->size() > service_->options().max_stored_sql_bytes)
+          return Status(Code::kSqlStoreLimit,
+                        "The statement is too large to be stored: " +
+                            std::to_string(r.sql->size()) + " bytes");
         stored.emplace(*r.sql_id, *r.sql);
         OkHeader("store_sql");
         out_.append("}}");
@@ -536,6 +554,7 @@ class CursorCall final : public StreamCall {
         Fail(st);
         return true;
       }
+      BeginRequest();
       outcome_.assign(req_.batch.steps.size(), -1);
     }
     const auto& steps = req_.batch.steps;

@@ -26,7 +26,8 @@ struct ServiceOptions {
   std::chrono::milliseconds stream_idle_timeout{10'000};
   size_t max_streams = 10'000;
   size_t max_response_bytes = 16 << 20;
-  size_t max_stored_sql = 150;  // per stream
+  size_t max_stored_sql = 150;              // per stream (SQL_STORE_TOO_MANY beyond)
+  size_t max_stored_sql_bytes = 64 << 10;  // per text
   Clock* clock = Clock::Real();
 };
 

@@ -29,8 +29,9 @@ uint64_t GetU64(const unsigned char* p) {
   return v;
 }
 
-Status Invalid() {
-  return Status(Code::kStreamInvalid, "the baton is invalid: it was forged, altered or already used");
+Status Invalid() { return Status(Code::kStreamInvalid, "Received an invalid baton"); }
+Status Reused() {
+  return Status(Code::kStreamInvalid, "Received a baton that has already been used");
 }
 
 }  // namespace
@@ -82,11 +83,11 @@ Result<std::unique_ptr<Stream>> StreamTable::Checkout(std::string_view baton, st
   auto it = streams_.find(id);
   if (it == streams_.end()) {
     if (expired_.count(id))
-      return Status(Code::kStreamExpired,
-                    "the stream has expired because it was idle too long; start a new one");
-    return Invalid();
+      return Status(Code::kStreamExpired, "The stream has expired due to inactivity");
+    // A valid MAC for a stream not in the table: in use by another request, or closed.
+    return id < next_id_ ? Reused() : Invalid();
   }
-  if (it->second->seq != seq) return Invalid();
+  if (it->second->seq != seq) return Reused();
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
   return s;
@@ -125,7 +126,7 @@ void StreamTable::Sweep() {
     // Remember expired ids for a while (bounded), then forget them.
     while (!expired_order_.empty() &&
            (expired_order_.size() > kMaxRememberedExpired ||
-            now - expired_[expired_order_.front()] > 60 * idle_micros_)) {
+            now - expired_[expired_order_.front()] > int64_t{300'000'000})) {
       expired_.erase(expired_order_.front());
       expired_order_.pop_front();
     }

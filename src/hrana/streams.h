@@ -4,8 +4,8 @@
 // with a random key per server process: it cannot be forged, it binds the stream to its database,
 // and since every response hands out the next sequence number a baton works exactly once.
 // A stream is checked out (removed from the table) while a request uses it, so two requests can
-// never use one stream at once. Streams idle longer than idle_timeout are closed by Sweep(); their
-// ids are remembered for a while so a late baton gets STREAM_EXPIRED rather than "invalid".
+// // never use one stream at once. Streams idle longer than idle_timeout are closed by Sweep(); their
+// ids are remembered for 5 minutes so a late baton gets STREAM_EXPIRED rather than "invalid".
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once

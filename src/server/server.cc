@@ -243,7 +243,9 @@ class Server::Impl {
     if (method == http::verb::get) {
       if (path == "/health") co_return MakeResponse(v, 200, "text/plain", "");
       if (path == "/version") co_return MakeResponse(v, 200, "text/plain", "cairn " CAIRN_VERSION);
-      if (path == "/v2" || path == "/v3") co_return MakeResponse(v, 200, "text/plain", "");
+      if (path == "/v2" || path == "/v3")
+        co_return MakeResponse(v, 200, "text/plain",
+                               "Hello, this is HTTP API v2 (Hrana over HTTP)");
     }
 
     hrana::Version version;

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstring>
 
 namespace cairn::sqlite {
 namespace {
@@ -90,6 +91,20 @@ std::string Word(std::string_view s, size_t* i) {
   return w;
 }
 
+// A failure to prepare: syntax errors and references to unknown objects are the client's input
+// errors (SQL_PARSE_ERROR / SQL_INPUT_ERROR, as sqld reports them); anything else is a SQLite error.
+Status PrepareStatus(sqlite3* db, int rc) {
+  if ((rc & 0xff) != SQLITE_ERROR) return SqliteStatus(db, rc);
+  std::string msg = sqlite3_errmsg(db);
+  const int offset = sqlite3_error_offset(db);
+  if (msg.find("syntax error") != std::string::npos ||
+      msg.find("unrecognized token") != std::string::npos ||
+      msg.find("incomplete input") != std::string::npos)
+    return Status(Code::kSqlParse, msg, rc);
+  if (offset >= 0) msg += " (at offset " + std::to_string(offset) + ")";
+  return Status(Code::kSqlInput, msg, rc);
+}
+
 }  // namespace
 
 Status SqliteStatus(sqlite3* db, int rc) {
@@ -164,8 +179,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   sqlite3_progress_handler(db, 1000, &Connection::ProgressHandler, conn.get());
 
-  std::string setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
-  if (opts.query_only) setup = "PRAGMA query_only=1;";
+  // Reads go through a memory map: no pread() per page, and one copy of hot pages shared by every
+  // connection through the OS page cache.
+  std::string setup = "PRAGMA mmap_size=" + std::to_string(opts.mmap_size) + ";";
+  setup += opts.query_only ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
   CAIRN_RETURN_IF_ERROR(conn->Exec(setup));
   // Installed last so that set-up above is not subject to it.
   sqlite3_set_authorizer(db, &Authorize, &conn->trusted_);
@@ -214,7 +231,7 @@ Result<Statement> Connection::PrepareFirst(std::string_view sql, std::string_vie
   sqlite3_stmt* stmt = nullptr;
   const char* end = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, &end);
-  if (rc != SQLITE_OK) return SqliteStatus(db_, rc);
+  if (rc != SQLITE_OK) return PrepareStatus(db_, rc);
   *tail = sql.substr(static_cast<size_t>(end - sql.data()));
   Statement s;
   s.conn_ = this;
@@ -239,7 +256,7 @@ Result<Statement> Connection::Prepare(std::string_view sql) {
   const char* end = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, &end);
-  if (rc != SQLITE_OK) return SqliteStatus(db_, rc);
+  if (rc != SQLITE_OK) return PrepareStatus(db_, rc);
   if (stmt == nullptr) return Status(Code::kSqlNoStatement, "SQL string does not contain any statement");
   std::string_view rest = sql.substr(static_cast<size_t>(end - sql.data()));
   size_t after = SkipSpace(rest, 0);
@@ -274,6 +291,36 @@ void Connection::ReturnToCache(std::shared_ptr<const std::string> sql, sqlite3_s
   }
 }
 
+Result<std::unique_ptr<SharedLockAnchor>> SharedLockAnchor::Acquire(const std::string& path) {
+  sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+  std::unique_ptr<SharedLockAnchor> a(new SharedLockAnchor());
+  auto* file = static_cast<sqlite3_file*>(sqlite3_malloc(vfs->szOsFile));
+  if (file == nullptr) return Status(Code::kInternal, "out of memory");
+  std::memset(file, 0, static_cast<size_t>(vfs->szOsFile));
+  int out_flags = 0;
+  int rc = vfs->xOpen(vfs, path.c_str(), file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MAIN_DB,
+                      &out_flags);
+  if (rc != SQLITE_OK) {
+    if (file->pMethods) file->pMethods->xClose(file);
+    sqlite3_free(file);
+    return Status(Code::kIOError, "cannot open " + path + " for its lock anchor", rc);
+  }
+  a->file_ = file;
+  rc = file->pMethods->xLock(file, SQLITE_LOCK_SHARED);
+  if (rc != SQLITE_OK) return Status(Code::kIOError, "cannot take a shared lock on " + path, rc);
+  return a;
+}
+
+SharedLockAnchor::~SharedLockAnchor() {
+  auto* file = static_cast<sqlite3_file*>(file_);
+  if (file == nullptr) return;
+  if (file->pMethods) {
+    file->pMethods->xUnlock(file, SQLITE_LOCK_NONE);
+    file->pMethods->xClose(file);
+  }
+  sqlite3_free(file);
+}
+
 std::string LeadingKeyword(std::string_view sql) {
   size_t i = SkipSpace(sql, 0);
   return Word(sql, &i);
@@ -290,6 +337,8 @@ bool IsBeginReadonly(std::string_view sql) {
   }
   if (w != "READONLY") return false;
   i = SkipSpace(sql, i);
+  size_t after_word = i;
+  if (Word(sql, &after_word) == "TRANSACTION") i = SkipSpace(sql, after_word);  // libSQL's order
   while (i < sql.size() && sql[i] == ';') i = SkipSpace(sql, i + 1);
   return i == sql.size();
 }

@@ -53,6 +53,7 @@ struct OpenOptions {
   bool query_only = false;    // refuse every write (reader connections)
   int busy_timeout_ms = 5000;
   size_t statement_cache_capacity = 64;
+  int64_t mmap_size = int64_t{1} << 30;  // bytes of the file read through a memory map
 };
 
 // Result of an error from SQLite as a Status (Code::kSql with the extended code, or kTimeout when
@@ -135,6 +136,25 @@ class Connection {
   size_t cache_capacity_;
   std::list<CacheEntry> lru_;
   std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> cache_;
+};
+
+// Holds a SHARED lock on a database file for as long as it lives, through a file handle of its own.
+//
+// In WAL mode every read transaction takes a SHARED lock on the database file and drops it at the
+// end: two fcntl() calls per statement. SQLite's unix VFS counts locks per process, so while one
+// handle in the process holds SHARED, the others' SHARED locks are only counter updates. A SHARED
+// lock blocks nothing in WAL mode except switching journal mode (refused anyway) and deleting the
+// WAL on last close; it is released before the database's final checkpoint and close.
+class SharedLockAnchor {
+ public:
+  static Result<std::unique_ptr<SharedLockAnchor>> Acquire(const std::string& path);
+  ~SharedLockAnchor();
+  SharedLockAnchor(const SharedLockAnchor&) = delete;
+  SharedLockAnchor& operator=(const SharedLockAnchor&) = delete;
+
+ private:
+  SharedLockAnchor() = default;
+  void* file_ = nullptr;  // sqlite3_file of the default VFS
 };
 
 // True when `sql` is BEGIN [TRANSACTION] READONLY (libSQL's read-only transaction), which stock

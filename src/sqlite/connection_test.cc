@@ -43,8 +43,11 @@ TEST_F(ConnectionTest, PrepareRejectsEmptyAndMany) {
   EXPECT_EQ(conn_->Prepare("SELECT 1; SELECT 2").status().code(), Code::kSqlManyStatements);
   EXPECT_TRUE(conn_->Prepare("SELECT 1;  -- trailing\n ;").ok());
   auto bad = conn_->Prepare("SELEC 1");
-  EXPECT_EQ(bad.status().code(), Code::kSql);
+  EXPECT_EQ(bad.status().code(), Code::kSqlParse);
   EXPECT_EQ(bad.status().sqlite_code() & 0xff, SQLITE_ERROR);
+  auto missing = conn_->Prepare("SELECT * FROM nope");
+  EXPECT_EQ(missing.status().code(), Code::kSqlInput);
+  EXPECT_EQ(missing.status().message().rfind("no such table: nope", 0), 0u);
 }
 
 TEST_F(ConnectionTest, CachedStatementIsReused) {
@@ -97,6 +100,8 @@ TEST(KeywordTest, BeginReadonlyAndLeadingKeyword) {
   EXPECT_TRUE(IsBeginReadonly("BEGIN TRANSACTION READONLY"));
   EXPECT_TRUE(IsBeginReadonly("  begin readonly ; "));
   EXPECT_TRUE(IsBeginReadonly("/* c */ BEGIN -- x\n TRANSACTION READONLY"));
+  EXPECT_TRUE(IsBeginReadonly("BEGIN READONLY TRANSACTION;"));
+  EXPECT_FALSE(IsBeginReadonly("BEGIN READONLY TRANSACTION x"));
   EXPECT_FALSE(IsBeginReadonly("BEGIN IMMEDIATE"));
   EXPECT_FALSE(IsBeginReadonly("BEGIN TRANSACTION READONLY; INSERT INTO t VALUES(1)"));
   EXPECT_EQ(LeadingKeyword("  -- c\n  insert into t"), "INSERT");
