@@ -10,16 +10,33 @@ ReaderLease& ReaderLease::operator=(ReaderLease&& o) noexcept {
   if (this != &o) {
     Release();
     db_ = o.db_;
-    conn_ = std::move(o.conn_);
+    reader_ = std::move(o.reader_);
     o.db_ = nullptr;
   }
   return *this;
 }
 
 void ReaderLease::Release() {
-  if (conn_ && db_) db_->ReturnReader(std::move(conn_));
-  conn_.reset();
+  if (reader_.conn && db_) db_->ReturnReader(std::move(reader_));
+  reader_.conn.reset();
   db_ = nullptr;
+}
+
+Status ReaderLease::BeginFreshRead() {
+  sqlite::Connection* c = reader_.conn.get();
+  const uint64_t seq = db_->commit_seq();
+  if (!c->autocommit()) {
+    if (reader_.snapshot_seq == seq) return Status::Ok();
+    CAIRN_RETURN_IF_ERROR(c->ExecCached("COMMIT"));
+  }
+  // Recorded before BEGIN: the snapshot taken by the first read is at least this new.
+  reader_.snapshot_seq = seq;
+  return c->ExecCached("BEGIN DEFERRED");
+}
+
+Status ReaderLease::EndRead() {
+  if (reader_.conn->autocommit()) return Status::Ok();
+  return reader_.conn->ExecCached("COMMIT");
 }
 
 Database::Database(std::string name, std::string path, const DatabaseOptions& opts)
@@ -57,7 +74,7 @@ Result<ReaderLease> Database::AcquireReader() {
     if (!free_readers_.empty()) {
       ReaderLease lease;
       lease.db_ = this;
-      lease.conn_ = std::move(free_readers_.back());
+      lease.reader_ = std::move(free_readers_.back());
       free_readers_.pop_back();
       return lease;
     }
@@ -73,20 +90,28 @@ Result<ReaderLease> Database::AcquireReader() {
       }
       ReaderLease lease;
       lease.db_ = this;
-      lease.conn_ = std::move(conn).value();
+      lease.reader_.conn = std::move(conn).value();
       return lease;
     }
     readers_cv_.wait(lk);
   }
 }
 
-void Database::ReturnReader(std::unique_ptr<sqlite::Connection> conn) {
-  // A reader must never keep a transaction (and so a WAL snapshot) open after its lease.
-  if (!conn->autocommit()) (void)conn->Exec("ROLLBACK");
+void Database::ReturnReader(Reader reader) {
+  // A pooled reader keeps its snapshot only while it is current.
+  if (!reader.conn->autocommit() && reader.snapshot_seq != commit_seq())
+    (void)reader.conn->ExecCached("ROLLBACK");
   if (closed_) return;  // dropped: the connection closes here
   std::lock_guard lk(readers_mu_);
-  free_readers_.push_back(std::move(conn));
+  free_readers_.push_back(std::move(reader));
   readers_cv_.notify_one();
+}
+
+void Database::DropStaleSnapshots() {
+  std::lock_guard lk(readers_mu_);
+  const uint64_t seq = commit_seq();
+  for (Reader& r : free_readers_)
+    if (!r.conn->autocommit() && r.snapshot_seq != seq) (void)r.conn->ExecCached("ROLLBACK");
 }
 
 Status Database::AcquireWriter(OwnerId owner, bool may_block) {
@@ -141,7 +166,10 @@ Status Database::WithWriter(OwnerId owner, const std::function<Status(sqlite::Co
       return Status(Code::kTransactionTimeout,
                     "the transaction was rolled back because it held the write lock for too long");
   }
-  return fn(writer_.get());
+  Status st = fn(writer_.get());
+  // Whatever the statement did is now committed (or nothing changed): readers must look again.
+  if (writer_->autocommit()) commit_seq_.fetch_add(1, std::memory_order_acq_rel);
+  return st;
 }
 
 void Database::KeepForTransaction(OwnerId owner) {

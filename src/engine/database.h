@@ -1,7 +1,11 @@
 // Database: one SQLite file in WAL mode, owned by the server.
 //
 // It has exactly one writer connection and a pool of reader connections (query_only). Readers never
-// wait for the writer: WAL gives each reader a snapshot. The write lock is an ownership token: a
+// wait for the writer: WAL gives each reader a snapshot. Since every write goes through this
+// process's writer, the database counts commits (commit_seq); a pooled reader keeps its read
+// transaction open between statements for as long as nothing was committed, so back-to-back reads
+// skip SQLite's per-transaction locking entirely. Idle readers drop stale snapshots (Release,
+// DropStaleSnapshots) so the WAL can be checkpointed. The write lock is an ownership token: a
 // Session that starts a transaction keeps it across requests until COMMIT/ROLLBACK/close. An owner
 // that keeps it in an open transaction longer than `txn_timeout` loses it to the next writer that
 // waits: its transaction is rolled back and its next statement fails with kTransactionTimeout.
@@ -39,21 +43,36 @@ struct DatabaseOptions {
 
 class Database;
 
+// A pooled reader connection and the snapshot it keeps between statements (see Database).
+struct Reader {
+  std::unique_ptr<sqlite::Connection> conn;
+  uint64_t snapshot_seq = 0;  // the database's commit_seq when the open read transaction began
+};
+
 // Exclusive use of one reader connection; returns it to the pool on destruction.
 class ReaderLease {
  public:
   ReaderLease() = default;
-  ReaderLease(ReaderLease&& o) noexcept : db_(o.db_), conn_(std::move(o.conn_)) { o.db_ = nullptr; }
+  ReaderLease(ReaderLease&& o) noexcept : db_(o.db_), reader_(std::move(o.reader_)) {
+    o.db_ = nullptr;
+  }
   ReaderLease& operator=(ReaderLease&& o) noexcept;
   ~ReaderLease() { Release(); }
-  sqlite::Connection* conn() const { return conn_.get(); }
-  explicit operator bool() const { return conn_ != nullptr; }
+  sqlite::Connection* conn() const { return reader_.conn.get(); }
+  explicit operator bool() const { return reader_.conn != nullptr; }
   void Release();
+
+  // Makes the connection ready for an autocommit-style read that sees every commit acknowledged so
+  // far: keeps its open read transaction when nothing was committed since it began, else starts a
+  // new one.
+  Status BeginFreshRead();
+  // Ends any read transaction the connection keeps (before a client's own BEGIN on it).
+  Status EndRead();
 
  private:
   friend class Database;
   Database* db_ = nullptr;
-  std::unique_ptr<sqlite::Connection> conn_;
+  Reader reader_;
 };
 
 class Database {
@@ -97,10 +116,15 @@ class Database {
   // True when nothing holds the writer or a reader (the registry may close it).
   bool Idle() const;
 
+  // Commits acknowledged so far by the writer (monotonic).
+  uint64_t commit_seq() const { return commit_seq_.load(std::memory_order_acquire); }
+  // Ends the read transactions of pooled readers whose snapshot is older than the last commit.
+  void DropStaleSnapshots();
+
  private:
   friend class ReaderLease;
   Database(std::string name, std::string path, const DatabaseOptions& opts);
-  void ReturnReader(std::unique_ptr<sqlite::Connection> conn);
+  void ReturnReader(Reader reader);
   sqlite::OpenOptions ReaderOpenOptions() const;
 
   const std::string name_;
@@ -113,6 +137,7 @@ class Database {
   OwnerId owner_ = 0;               // guarded by state_mu_
   int64_t owner_txn_deadline_ = 0;  // guarded by state_mu_; 0 while not in an open transaction
   std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> commit_seq_{1};
 
   // The writer connection itself; used only with exec_mu_ held.
   std::mutex exec_mu_;
@@ -122,7 +147,7 @@ class Database {
   // Reader pool.
   mutable std::mutex readers_mu_;
   std::condition_variable readers_cv_;
-  std::vector<std::unique_ptr<sqlite::Connection>> free_readers_;  // guarded by readers_mu_
+  std::vector<Reader> free_readers_;  // guarded by readers_mu_
   int open_readers_ = 0;                                           // guarded by readers_mu_
 };
 

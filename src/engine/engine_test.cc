@@ -86,6 +86,26 @@ TEST_F(EngineTest, WritesAndReadsWithStats) {
   EXPECT_TRUE(s.autocommit());
 }
 
+TEST_F(EngineTest, ReadsSeeEveryAcknowledgedCommit) {
+  Session w(db_), r(db_);
+  ASSERT_TRUE(Exec(w, "CREATE TABLE t(x)").ok());
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(Exec(w, "INSERT INTO t VALUES (" + std::to_string(i) + ")").ok());
+    CollectSink sink;
+    ASSERT_TRUE(Exec(r, "SELECT count(*) FROM t", &sink).ok());  // reuses or refreshes a snapshot
+    ASSERT_EQ(sink.rows[0], std::to_string(i));
+  }
+  // A COMMIT outside a transaction is an error, and never ends a reader's own snapshot.
+  EXPECT_EQ(Exec(r, "COMMIT").status().code(), Code::kSql);
+  // Stale snapshots of idle readers are dropped.
+  db_->DropStaleSnapshots();
+  ASSERT_TRUE(Exec(w, "DELETE FROM t").ok());
+  db_->DropStaleSnapshots();
+  CollectSink sink;
+  ASSERT_TRUE(Exec(r, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "0");
+}
+
 TEST_F(EngineTest, ArgumentErrors) {
   Session s(db_);
   EXPECT_EQ(Exec(s, "SELECT ?", nullptr, {Value::Integer(1), Value::Integer(2)}).status().code(),
@@ -159,7 +179,11 @@ TEST_F(EngineTest, AbandonedTransactionLosesLockAfterTimeout) {
   ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
   clock_.Advance(std::chrono::milliseconds(150));  // past txn_timeout
   ASSERT_TRUE(Exec(b, "INSERT INTO t VALUES (2)").ok());
+  // Nothing more of a's transaction may run, in autocommit or otherwise, until it ends it.
+  EXPECT_EQ(Exec(a, "INSERT INTO t VALUES (3)").status().code(), Code::kTransactionTimeout);
+  EXPECT_EQ(Exec(a, "INSERT INTO t VALUES (4)").status().code(), Code::kTransactionTimeout);
   EXPECT_EQ(Exec(a, "COMMIT").status().code(), Code::kTransactionTimeout);
+  EXPECT_TRUE(Exec(a, "SELECT 1").ok());  // the COMMIT ended it
   CollectSink sink;
   ASSERT_TRUE(Exec(b, "SELECT group_concat(x) FROM t", &sink).ok());
   EXPECT_EQ(sink.rows[0], "2");

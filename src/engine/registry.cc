@@ -142,7 +142,7 @@ void Registry::CloseIdle() {
   const int64_t now = opts_.database.clock->MonotonicMicros();
   const int64_t idle_micros =
       std::chrono::duration_cast<std::chrono::microseconds>(opts_.idle_close).count();
-  std::vector<std::shared_ptr<Database>> to_close;
+  std::vector<std::shared_ptr<Database>> to_close, still_open;
   {
     std::lock_guard lk(mu_);
     std::vector<std::pair<int64_t, std::string>> candidates;
@@ -157,8 +157,10 @@ void Registry::CloseIdle() {
       open_.erase(it);
       if (excess) --excess;
     }
+    for (auto& [name, od] : open_) still_open.push_back(od.db);
   }
   for (auto& db : to_close) db->Close();
+  for (auto& db : still_open) db->DropStaleSnapshots();  // lets checkpoints reach the WAL's end
 }
 
 void Registry::CloseAll() {

@@ -47,7 +47,8 @@ class Registry {
   std::vector<std::string> List() const;
   size_t open_count() const;
 
-  // Closes handles idle past idle_close, and the least recently used beyond max_open.
+  // Closes handles idle past idle_close, and the least recently used beyond max_open; drops stale
+  // reader snapshots of the others. Called periodically by the server's janitor.
   void CloseIdle();
   // Checkpoints and closes every open database (shutdown).
   void CloseAll();

@@ -236,13 +236,18 @@ void Session::AfterWriterStatement(bool autocommit_now) {
   Close();
 }
 
-Status Session::TimedOut() {
-  timed_out_reported_ = true;
-  return Status(Code::kTransactionTimeout, "Transaction timed out");
-}
+Status Session::TimedOut() { return Status(Code::kTransactionTimeout, "Transaction timed out"); }
 
-void Session::StartRequest() {
-  if (timed_out_reported_) timed_out_ = timed_out_reported_ = false;
+Result<ExecStats> Session::AfterTimeout(std::string_view sql) {
+  // The client still believes its transaction is open. Nothing it sends may run in autocommit
+  // mode (that would commit half a transaction) until it ends the transaction itself.
+  const std::string kw = sqlite::LeadingKeyword(sql);
+  if (kw == "ROLLBACK") {
+    timed_out_ = false;
+    return ExecStats{};
+  }
+  if (kw == "COMMIT" || kw == "END") timed_out_ = false;
+  return TimedOut();
 }
 
 Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block) {
@@ -267,7 +272,7 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
 }
 
 Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
-  if (timed_out_) return TimedOut();
+  if (timed_out_) return AfterTimeout(stmt.sql);
   if (mode_ == Mode::kReadTxn) {
     auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
                           db_->options().clock);
@@ -289,7 +294,8 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
   // Autocommit: pick the connection.
   if (sqlite::IsBeginReadonly(stmt.sql)) {
     CAIRN_ASSIGN_OR_RETURN(txn_reader_, db_->AcquireReader());
-    Status st = txn_reader_.conn()->Exec("BEGIN DEFERRED");
+    Status st = txn_reader_.EndRead();
+    if (st.ok()) st = txn_reader_.conn()->ExecCached("BEGIN DEFERRED");
     if (!st.ok()) {
       txn_reader_.Release();
       return st;
@@ -298,7 +304,10 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
     return ExecStats{};
   }
   const std::string kw = sqlite::LeadingKeyword(stmt.sql);
-  if (IsWriteKeyword(kw)) return RunOnWriter(stmt, sink, may_block);
+  // Transaction control outside a transaction goes to the writer too: pooled readers keep read
+  // transactions of their own, which a client's COMMIT must never end.
+  if (IsWriteKeyword(kw) || kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE")
+    return RunOnWriter(stmt, sink, may_block);
   if (IsPragmaAssignment(kw, stmt.sql)) {
     dirty_pragmas_ = true;
     return RunOnWriter(stmt, sink, may_block);
@@ -306,6 +315,7 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
   {
     const int64_t start = db_->options().clock->MonotonicMicros();
     CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+    CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());
     CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
     if (sqlite3_stmt_readonly(probe.raw()))
       return RunPrepared(reader.conn(), probe, stmt, sink, db_->options().statement_timeout,
@@ -369,6 +379,7 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
 
 Result<DescribeResult> Session::Describe(std::string_view sql) {
   CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+  CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());  // the current schema
   CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, reader.conn()->Prepare(sql));
   sqlite3_stmt* stmt = s.raw();
   DescribeResult d;

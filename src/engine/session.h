@@ -11,6 +11,9 @@
 // the write lock it returns kWouldBlock before doing anything, and the caller retries the same call
 // where blocking is fine.
 //
+// A transaction that loses the write lock (txn_timeout) leaves the session refusing every statement
+// with kTransactionTimeout until the client ends it: ROLLBACK succeeds, COMMIT fails.
+//
 // Thread-safety: a Session is used by one thread at a time.
 #pragma once
 
@@ -39,11 +42,6 @@ class Session {
   // Describes one statement without running it.
   Result<DescribeResult> Describe(std::string_view sql);
 
-  // Marks the start of a client request. When a session's transaction was rolled back because it
-  // held the write lock too long, every statement of the request that notices it fails with
-  // kTransactionTimeout; the next request starts afresh in autocommit mode.
-  void StartRequest();
-
   // True when no transaction is open on this session.
   bool autocommit() const { return mode_ == Mode::kAutocommit; }
   // Rolls back any open transaction and releases every connection.
@@ -60,9 +58,11 @@ class Session {
   Mode mode_ = Mode::kAutocommit;
   ReaderLease txn_reader_;  // pinned reader while in kReadTxn
   bool dirty_pragmas_ = false;  // a PRAGMA assignment ran on the writer under this session
-  bool timed_out_ = false;           // the open transaction was taken away (txn_timeout)
-  bool timed_out_reported_ = false;  // ...and a statement has said so
+  // The open transaction was taken away (txn_timeout). Until the client sends ROLLBACK (ok) or
+  // COMMIT (fails), or closes the stream, every statement fails with kTransactionTimeout.
+  bool timed_out_ = false;
   Status TimedOut();
+  Result<ExecStats> AfterTimeout(std::string_view sql);
 };
 
 // Prepares (through the statement cache) and runs one statement on `conn`: binding, stepping under

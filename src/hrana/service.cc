@@ -230,10 +230,6 @@ class StreamCall : public Call {
     return Status::Ok();
   }
 
-  // Called once the stream is open, before the request's first statement.
-  void BeginRequest() {
-    if (stream_) stream_->session->StartRequest();
-  }
 
   Status Resolve(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
                  std::string_view* out) const {
@@ -328,7 +324,6 @@ class PipelineCall final : public StreamCall {
         Fail(st);
         return true;
       }
-      BeginRequest();
       out_.reserve(512);
       out_ = R"({"results":[)";
     }
@@ -554,7 +549,6 @@ class CursorCall final : public StreamCall {
         Fail(st);
         return true;
       }
-      BeginRequest();
       outcome_.assign(req_.batch.steps.size(), -1);
     }
     const auto& steps = req_.batch.steps;

@@ -213,17 +213,40 @@ class Server::Impl {
       if (ec) break;
       stream.expires_never();
       http::request<http::string_body> req = parser.release();
+      const bool head = req.method() == http::verb::head;
+      if (head) req.method(http::verb::get);  // answered like GET, without the body
       in_flight_++;
-      http::response<http::string_body> res = co_await Handle(req, admin);
+      http::response<http::string_body> res =
+          req.method() == http::verb::options ? Preflight(req) : co_await Handle(req, admin);
       in_flight_--;
+      // Browsers (@libsql/client/web) may call from any origin, as with sqld; credentials travel in
+      // the Authorization header, never in cookies.
+      res.set(http::field::access_control_allow_origin, "*");
       res.keep_alive(req.keep_alive() && !stopping_);
       res.prepare_payload();
+      if (head) {
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
       stream.expires_after(std::chrono::seconds(60));
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !res.keep_alive()) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  static http::response<http::string_body> Preflight(const http::request<http::string_body>& req) {
+    http::response<http::string_body> res{http::status::no_content, req.version()};
+    res.set(http::field::server, "cairn");
+    res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+    auto requested = req[http::field::access_control_request_headers];
+    res.set(http::field::access_control_allow_headers,
+            requested.empty() ? beast::string_view("authorization, content-type, x-namespace")
+                              : requested);
+    res.set(http::field::access_control_max_age, "86400");
+    return res;
   }
 
   asio::awaitable<http::response<http::string_body>> Handle(http::request<http::string_body>& req,

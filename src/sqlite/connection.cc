@@ -213,6 +213,15 @@ Status Connection::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
+Status Connection::ExecCached(std::string_view sql) {
+  CAIRN_ASSIGN_OR_RETURN(Statement s, Prepare(sql));
+  int rc;
+  while ((rc = sqlite3_step(s.raw())) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(db_, rc);
+  return Status::Ok();
+}
+
 Status Connection::ExecTrusted(std::string_view sql) {
   trusted_ = true;
   Status st = Exec(sql);

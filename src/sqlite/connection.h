@@ -94,6 +94,8 @@ class Connection {
 
   // Runs SQL text with any number of statements and no results; for set-up and control statements.
   Status Exec(std::string_view sql);
+  // Runs one statement without results through the statement cache (BEGIN, COMMIT, ...).
+  Status ExecCached(std::string_view sql);
   // Exec for Cairn's own maintenance (checkpoints, resets): not subject to the client authorizer.
   Status ExecTrusted(std::string_view sql);
 
