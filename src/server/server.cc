@@ -216,8 +216,13 @@ class Server::Impl {
       const bool head = req.method() == http::verb::head;
       if (head) req.method(http::verb::get);  // answered like GET, without the body
       in_flight_++;
-      http::response<http::string_body> res =
-          req.method() == http::verb::options ? Preflight(req) : co_await Handle(req, admin);
+      // (No co_await inside ?: — GCC 12 miscompiles it.)
+      http::response<http::string_body> res;
+      if (req.method() == http::verb::options) {
+        res = Preflight(req);
+      } else {
+        res = co_await Handle(req, admin);
+      }
       in_flight_--;
       // Browsers (@libsql/client/web) may call from any origin, as with sqld; credentials travel in
       // the Authorization header, never in cookies.
