@@ -19,19 +19,19 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/cairn serve $(ARGS)
+	$(BUILD)/src/cli/cairn serve $(ARGS)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 node: build
 	@scripts/setup.sh test
-	cd tests/node && CAIRN_BIN=$(abspath $(BUILD))/cairn node --test --test-concurrency=1 --test-timeout=300000 'test/*.test.mjs'
+	cd tests/node && CAIRN_BIN=$(abspath $(BUILD))/src/cli/cairn node --test --test-concurrency=1 --test-timeout=300000 test/*.test.mjs
 
 test: build
 	@scripts/setup.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd tests/node && CAIRN_BIN=$(abspath $(BUILD))/cairn node --test --test-concurrency=1 --test-timeout=300000 'test/*.test.mjs'
+	cd tests/node && CAIRN_BIN=$(abspath $(BUILD))/src/cli/cairn node --test --test-concurrency=1 --test-timeout=300000 test/*.test.mjs
 
 bench: build
 	@scripts/setup.sh bench
