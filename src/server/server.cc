@@ -218,7 +218,10 @@ class Server::Impl {
       in_flight_++;
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       http::response<http::string_body> res;
-      if (req.method() == http::verb::options) {
+      if (stopping_) {
+        Status st(Code::kUnavailable, "the server is shutting down");
+        res = MakeResponse(req.version(), 503, "application/json", hrana::ErrorBody(st));
+      } else if (req.method() == http::verb::options) {
         res = Preflight(req);
       } else {
         res = co_await Handle(req, admin);
