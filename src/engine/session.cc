@@ -253,10 +253,17 @@ Result<ExecStats> Session::AfterTimeout(std::string_view sql) {
 Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block) {
   CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   Result<ExecStats> result = Status(Code::kInternal, "not run");
-  bool autocommit_now = true;
-  Status st = db_->WithWriter(id_, [&](sqlite::Connection* conn) {
+  CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
     result = RunStatement(conn, stmt, sink, db_->options().statement_timeout,
                           db_->options().clock);
+  }));
+  return result;
+}
+
+Status Session::OnWriter(const std::function<void(sqlite::Connection*)>& fn) {
+  bool autocommit_now = true;
+  Status st = db_->WithWriter(id_, [&](sqlite::Connection* conn) {
+    fn(conn);
     autocommit_now = conn->autocommit();
     return Status::Ok();
   });
@@ -268,7 +275,7 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
     return TimedOut();
   }
   AfterWriterStatement(autocommit_now);
-  return result;
+  return Status::Ok();
 }
 
 Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
@@ -361,19 +368,7 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
     return st;
   }
   Status result;
-  bool autocommit_now = true;
-  Status st = db_->WithWriter(id_, [&](sqlite::Connection* conn) {
-    result = run(conn);
-    autocommit_now = conn->autocommit();
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    mode_ = Mode::kAutocommit;
-    if (st.code() != Code::kTransactionTimeout) return st;
-    timed_out_ = true;
-    return TimedOut();
-  }
-  AfterWriterStatement(autocommit_now);
+  CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) { result = run(conn); }));
   return result;
 }
 

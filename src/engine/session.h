@@ -17,6 +17,7 @@
 // Thread-safety: a Session is used by one thread at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -50,6 +51,9 @@ class Session {
  private:
   enum class Mode { kAutocommit, kWriteTxn, kReadTxn };
   Result<ExecStats> RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block);
+  // Runs fn on the writer (the lock already held), then keeps or releases the lock; fails with
+  // kTransactionTimeout when the lock was taken away.
+  Status OnWriter(const std::function<void(sqlite::Connection*)>& fn);
   // Called after a statement ran on the writer: keeps or releases the write lock.
   void AfterWriterStatement(bool autocommit_now);
 

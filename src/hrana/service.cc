@@ -212,8 +212,28 @@ class CursorSink final : public RowSink {
 // State shared by pipeline and cursor calls: the stream and how statements find their SQL.
 class StreamCall : public Call {
  protected:
-  StreamCall(Service* service, std::string db) : service_(service), db_(std::move(db)) {
+  StreamCall(Service* service, std::string db, std::string body)
+      : service_(service), db_(std::move(db)), body_(std::move(body)) {
     budget_.limit = service->options().max_response_bytes;
+  }
+
+  // Decodes the body and opens the stream; on failure the response is already set.
+  template <typename Req>
+  bool Start(Result<Req> (*decode)(std::string_view), Req* req) {
+    started_ = true;
+    auto decoded = decode(body_);
+    body_ = std::string();
+    if (!decoded.ok()) {
+      Fail(decoded.status());
+      return false;
+    }
+    *req = std::move(decoded).value();
+    Status st = OpenStream(req->baton);
+    if (!st.ok()) {
+      Fail(st);
+      return false;
+    }
+    return true;
   }
   ~StreamCall() override = default;
 
@@ -299,6 +319,7 @@ class StreamCall : public Call {
 
   Service* const service_;
   const std::string db_;
+  std::string body_;  // the request body, until decoded
   std::unique_ptr<Stream> stream_;
   Budget budget_;
   bool started_ = false;
@@ -307,23 +328,12 @@ class StreamCall : public Call {
 class PipelineCall final : public StreamCall {
  public:
   PipelineCall(Service* service, Version version, std::string db, std::string body)
-      : StreamCall(service, std::move(db)), version_(version), body_(std::move(body)) {}
+      : StreamCall(service, std::move(db), std::move(body)), version_(version) {}
 
   bool Run(bool may_block) override {
     if (!started_) {
-      started_ = true;
-      auto req = DecodePipeline(body_, version_);
-      if (!req.ok()) {
-        Fail(req.status());
-        return true;
-      }
-      req_ = std::move(req).value();
-      body_ = std::string();
-      Status st = OpenStream(req_.baton);
-      if (!st.ok()) {
-        Fail(st);
-        return true;
-      }
+      auto decode = version_ == Version::kV3 ? &DecodeV3 : &DecodeV2;
+      if (!Start(decode, &req_)) return true;
       out_.reserve(512);
       out_ = R"({"results":[)";
     }
@@ -517,8 +527,14 @@ class PipelineCall final : public StreamCall {
     return Status::Ok();
   }
 
+  static Result<PipelineRequest> DecodeV2(std::string_view b) {
+    return DecodePipeline(b, Version::kV2);
+  }
+  static Result<PipelineRequest> DecodeV3(std::string_view b) {
+    return DecodePipeline(b, Version::kV3);
+  }
+
   const Version version_;
-  std::string body_;
   PipelineRequest req_;
   size_t next_ = 0;
   std::string out_;
@@ -532,23 +548,11 @@ class PipelineCall final : public StreamCall {
 class CursorCall final : public StreamCall {
  public:
   CursorCall(Service* service, std::string db, std::string body)
-      : StreamCall(service, std::move(db)), body_(std::move(body)) {}
+      : StreamCall(service, std::move(db), std::move(body)) {}
 
   bool Run(bool may_block) override {
     if (!started_) {
-      started_ = true;
-      auto req = DecodeCursor(body_);
-      if (!req.ok()) {
-        Fail(req.status());
-        return true;
-      }
-      req_ = std::move(req).value();
-      body_ = std::string();
-      Status st = OpenStream(req_.baton);
-      if (!st.ok()) {
-        Fail(st);
-        return true;
-      }
+      if (!Start(&DecodeCursor, &req_)) return true;
       outcome_.assign(req_.batch.steps.size(), -1);
     }
     const auto& steps = req_.batch.steps;
@@ -585,7 +589,6 @@ class CursorCall final : public StreamCall {
   }
 
  private:
-  std::string body_;
   CursorRequest req_;
   size_t next_step_ = 0;
   std::vector<int8_t> outcome_;
