@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sqlite3.h>
+
 #include <atomic>
+
+#include "engine/checkpointer.h"
 
 namespace cairn::engine {
 
@@ -64,6 +68,8 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
   wo.statement_cache_capacity = opts.statement_cache;
   CAIRN_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(db->path_, wo));
   CAIRN_ASSIGN_OR_RETURN(db->anchor_, sqlite::SharedLockAnchor::Acquire(db->path_));
+  // Our hook replaces SQLite's automatic checkpoint (which would run inside a client's commit).
+  if (opts.checkpointer != nullptr) sqlite3_wal_hook(db->writer_->raw(), &Database::WalHook, db.get());
   return db;
 }
 
@@ -203,6 +209,26 @@ Status Database::Checkpoint() {
   return writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
+int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int frames) {
+  auto* d = static_cast<Database*>(self);
+  if (frames >= d->opts_.checkpoint_frames && !d->ckpt_pending_.exchange(true))
+    d->opts_.checkpointer->Request(d->weak_from_this());
+  return SQLITE_OK;
+}
+
+Status Database::CheckpointPassive() {
+  ckpt_pending_ = false;
+  DropStaleSnapshots();  // idle readers must not hold the checkpoint back
+  std::lock_guard lk(ckpt_mu_);
+  if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  if (!ckpt_conn_) {
+    sqlite::OpenOptions o;
+    o.statement_cache_capacity = 4;
+    CAIRN_ASSIGN_OR_RETURN(ckpt_conn_, sqlite::Connection::Open(path_, o));
+  }
+  return ckpt_conn_->ExecTrusted("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
 bool Database::Idle() const {
   {
     std::lock_guard lk(state_mu_);
@@ -219,6 +245,10 @@ void Database::Close() {
     closed_ = true;
   }
   writer_cv_.notify_all();
+  {
+    std::lock_guard lk(ckpt_mu_);
+    ckpt_conn_.reset();
+  }
   anchor_.reset();
   {
     std::lock_guard r(readers_mu_);

@@ -30,6 +30,8 @@
 
 namespace cairn::engine {
 
+class Checkpointer;
+
 struct DatabaseOptions {
   int max_readers = 8;
   std::chrono::milliseconds txn_timeout{5000};        // write lock held by an open transaction
@@ -39,6 +41,10 @@ struct DatabaseOptions {
   std::chrono::milliseconds statement_timeout{5000};  // interrupt statements running longer
   size_t statement_cache = 64;
   Clock* clock = Clock::Real();
+  // When set, checkpoints run there once the WAL holds checkpoint_frames frames; otherwise SQLite
+  // checkpoints inside the committing statement (its default).
+  Checkpointer* checkpointer = nullptr;
+  int checkpoint_frames = 1000;
 };
 
 class Database;
@@ -75,7 +81,7 @@ class ReaderLease {
   Reader reader_;
 };
 
-class Database {
+class Database : public std::enable_shared_from_this<Database> {
  public:
   using OwnerId = uint64_t;
 
@@ -110,6 +116,8 @@ class Database {
 
   // Checkpoints the WAL into the database file (TRUNCATE when nothing reads).
   Status Checkpoint();
+  // A PASSIVE checkpoint on a connection of its own: never blocks the writer or readers.
+  Status CheckpointPassive();
   // Closes every connection after a final checkpoint. Further use fails with kUnavailable.
   void Close();
 
@@ -125,6 +133,7 @@ class Database {
   friend class ReaderLease;
   Database(std::string name, std::string path, const DatabaseOptions& opts);
   void ReturnReader(Reader reader);
+  static int WalHook(void* self, struct sqlite3* db, const char* name, int frames);
   sqlite::OpenOptions ReaderOpenOptions() const;
 
   const std::string name_;
@@ -143,6 +152,11 @@ class Database {
   std::mutex exec_mu_;
   std::unique_ptr<sqlite::Connection> writer_;
   std::unique_ptr<sqlite::SharedLockAnchor> anchor_;  // see SharedLockAnchor
+
+  // Background checkpoints.
+  std::mutex ckpt_mu_;
+  std::unique_ptr<sqlite::Connection> ckpt_conn_;  // guarded by ckpt_mu_
+  std::atomic<bool> ckpt_pending_{false};
 
   // Reader pool.
   mutable std::mutex readers_mu_;

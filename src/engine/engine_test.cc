@@ -106,6 +106,27 @@ TEST_F(EngineTest, ReadsSeeEveryAcknowledgedCommit) {
   EXPECT_EQ(sink.rows[0], "0");
 }
 
+TEST_F(EngineTest, CheckpointsRunInTheBackground) {
+  RegistryOptions o;
+  o.data_dir = (dir_ / "ckpt").string();
+  o.database.checkpoint_frames = 20;
+  auto reg = Registry::Open(o).value();
+  auto db = reg->Get("default").value();
+  Session s(db);
+  ASSERT_TRUE(Exec(s, "CREATE TABLE t(b BLOB)").ok());
+  const auto file = std::filesystem::path(o.data_dir) / "databases/default/data.sqlite";
+  const auto before = std::filesystem::file_size(file);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (zeroblob(3000))").ok());
+  // Nothing above checkpointed inline; the checkpointer copies the WAL into the file soon after.
+  for (int i = 0; i < 200 && std::filesystem::file_size(file) < before + 200'000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(std::filesystem::file_size(file), before + 200'000);
+  CollectSink sink;
+  ASSERT_TRUE(Exec(s, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "100");
+}
+
 TEST_F(EngineTest, ArgumentErrors) {
   Session s(db_);
   EXPECT_EQ(Exec(s, "SELECT ?", nullptr, {Value::Integer(1), Value::Integer(2)}).status().code(),

@@ -10,9 +10,15 @@ namespace cairn::engine {
 
 namespace fs = std::filesystem;
 
-Registry::Registry(const RegistryOptions& opts) : opts_(opts) {}
+Registry::Registry(const RegistryOptions& opts)
+    : opts_(opts), checkpointer_(std::make_unique<Checkpointer>()) {
+  opts_.database.checkpointer = checkpointer_.get();
+}
 
-Registry::~Registry() { CloseAll(); }
+Registry::~Registry() {
+  CloseAll();
+  checkpointer_.reset();
+}
 
 Status Registry::ValidateName(std::string_view name) {
   auto bad = [&](const std::string& why) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/checkpointer.h"
 #include "engine/database.h"
 
 namespace cairn::engine {
@@ -58,7 +59,8 @@ class Registry {
   std::string DirOf(std::string_view name) const;
   std::string FileOf(std::string_view name) const;
 
-  const RegistryOptions opts_;
+  RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
+  std::unique_ptr<Checkpointer> checkpointer_;
   mutable std::mutex mu_;
   std::unordered_set<std::string> known_;  // guarded by mu_
   struct OpenDb {
