@@ -153,16 +153,21 @@ TEST_F(EngineTest, TransactionPinsWriterAndBlocksOthers) {
   ASSERT_TRUE(Exec(a, "BEGIN").ok());
   EXPECT_FALSE(a.autocommit());
   ASSERT_TRUE(Exec(a, "INSERT INTO t VALUES (1)").ok());
-  // Another session's write would have to wait: without blocking it says so and does nothing.
+  // Where blocking is not allowed a write says so and does nothing; where it is, it waits.
   StmtSpec w{"INSERT INTO t VALUES (2)", {}, {}, false};
   EXPECT_EQ(b.Execute(w, nullptr, false).status().code(), Code::kWouldBlock);
+  std::thread waiter([&] { EXPECT_TRUE(b.Execute(w, nullptr, true).ok()); });
   // Reads are not blocked and do not see the uncommitted row.
   CollectSink sink;
   ASSERT_TRUE(Exec(b, "SELECT count(*) FROM t", &sink).ok());
   EXPECT_EQ(sink.rows[0], "0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(Exec(a, "COMMIT").ok());
   EXPECT_TRUE(a.autocommit());
-  EXPECT_TRUE(b.Execute(w, nullptr, false).ok());
+  waiter.join();
+  CollectSink after;
+  ASSERT_TRUE(Exec(b, "SELECT count(*) FROM t", &after).ok());
+  EXPECT_EQ(after.rows[0], "2");
 }
 
 TEST_F(EngineTest, StatementErrorKeepsTransaction) {

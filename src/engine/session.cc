@@ -236,6 +236,13 @@ void Session::AfterWriterStatement(bool autocommit_now) {
   Close();
 }
 
+// Writes never run where blocking is not allowed: besides waiting for the write lock, a write may
+// run long (a big UPDATE, a CREATE INDEX), and the network thread it would hold serves reads of
+// other clients.
+Status Session::WritesMayBlock() {
+  return Status(Code::kWouldBlock, "writes run where blocking is allowed");
+}
+
 Status Session::TimedOut() { return Status(Code::kTransactionTimeout, "Transaction timed out"); }
 
 Result<ExecStats> Session::AfterTimeout(std::string_view sql) {
@@ -251,6 +258,7 @@ Result<ExecStats> Session::AfterTimeout(std::string_view sql) {
 }
 
 Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool may_block) {
+  if (!may_block) return WritesMayBlock();
   CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   Result<ExecStats> result = Status(Code::kInternal, "not run");
   CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
@@ -338,7 +346,10 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
     timed_out_ = true;
     return TimedOut();
   }
-  if (mode_ != Mode::kReadTxn) CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
+  if (mode_ != Mode::kReadTxn) {
+    if (!may_block) return WritesMayBlock();
+    CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
+  }
   auto run = [&](sqlite::Connection* conn) -> Status {
     std::string_view rest = sql;
     for (;;) {

@@ -7,9 +7,10 @@
 // BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] pins the writer, libSQL's BEGIN TRANSACTION READONLY pins a
 // query_only reader (so every write inside it fails).
 //
-// Execute() may be called with may_block=false (on a network thread): when it would have to wait for
-// the write lock it returns kWouldBlock before doing anything, and the caller retries the same call
-// where blocking is fine.
+// Execute() may be called with may_block=false (on a network thread): reads run there, but a
+// statement that needs the writer returns kWouldBlock before doing anything, and the caller retries
+// the same call where blocking is fine (waiting for the write lock, or a long write, must never
+// hold up the reads a network thread serves).
 //
 // A transaction that loses the write lock (txn_timeout) leaves the session refusing every statement
 // with kTransactionTimeout until the client ends it: ROLLBACK succeeds, COMMIT fails.
@@ -66,6 +67,7 @@ class Session {
   // COMMIT (fails), or closes the stream, every statement fails with kTransactionTimeout.
   bool timed_out_ = false;
   Status TimedOut();
+  static Status WritesMayBlock();
   Result<ExecStats> AfterTimeout(std::string_view sql);
 };
 

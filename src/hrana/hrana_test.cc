@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "hrana/errors.h"
 #include "hrana/protocol.h"
@@ -171,17 +172,22 @@ TEST_F(StreamTableTest, PipelineRunsResumablyWhenWriterIsBusy) {
   auto setup = service.Pipeline(Version::kV2, "default",
                                 R"J({"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE t(x)"}},
                                    {"type":"execute","stmt":{"sql":"BEGIN"}}]})J");
-  ASSERT_TRUE(setup->Run(false));
+  EXPECT_FALSE(setup->Run(false));  // writes never run where blocking is not allowed
+  ASSERT_TRUE(setup->Run(true));
   ASSERT_EQ(setup->response().status, 200);
   // Another call that reads, then writes: the write must wait for the open transaction.
   auto call = service.Pipeline(Version::kV2, "default",
                                R"J({"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM t"}},
                                   {"type":"execute","stmt":{"sql":"INSERT INTO t VALUES (1)"}},
                                   {"type":"close"}]})J");
-  EXPECT_FALSE(call->Run(false));
-  EXPECT_FALSE(call->Run(false));  // still blocked, and still nothing repeated
-  service.streams().CloseAll();    // the holder goes away: its transaction rolls back
-  ASSERT_TRUE(call->Run(true));
+  EXPECT_FALSE(call->Run(false));  // the read ran; the write stops the call
+  EXPECT_FALSE(call->Run(false));  // still stopped, and the read is not repeated
+  std::thread holder_leaves([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    service.streams().CloseAll();  // the holder goes away: its transaction rolls back
+  });
+  ASSERT_TRUE(call->Run(true));  // waits for the write lock
+  holder_leaves.join();
   const std::string& body = call->response().body;
   EXPECT_EQ(call->response().status, 200);
   EXPECT_NE(body.find(R"("rows":[[{"type":"integer","value":"0"}]])"), std::string::npos) << body;
