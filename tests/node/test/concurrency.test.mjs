@@ -1,0 +1,66 @@
+// Reads never queue behind writes: while one client runs a long write (and while another holds
+// the write lock in an open transaction), other clients' reads keep completing.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "@libsql/client";
+import { startServer } from "./server.mjs";
+
+let server;
+before(async () => {
+  // One network thread: a write run there would hold up every read.
+  server = await startServer({ args: ["--statement-timeout-ms", "20000", "--network-threads", "1"] });
+});
+after(async () => {
+  await server?.stop();
+});
+
+describe("reads do not queue behind writes", () => {
+  test("reads finish while a long write runs", async () => {
+    const writer = createClient({ url: server.url.toString() });
+    const reader = createClient({ url: server.url.toString() });
+    await writer.execute("CREATE TABLE big(x INTEGER, pad TEXT)");
+    await writer.execute("CREATE TABLE small(x)");
+    await writer.execute("INSERT INTO small VALUES (1), (2), (3)");
+    let writeDone = false;
+    const write = writer
+      .execute(
+        "INSERT INTO big WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1500000) " +
+          "SELECT x, printf('%050d', x) FROM c",
+      )
+      .then((rs) => {
+        writeDone = true;
+        return rs;
+      });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(writeDone, false, "the write should still be running; make it longer");
+    let readsBeforeWriteEnded = 0;
+    for (let i = 0; i < 30; i++) {
+      const rs = await reader.execute("SELECT count(*) AS n FROM small");
+      assert.equal(Number(rs.rows[0].n), 3);
+      if (!writeDone) readsBeforeWriteEnded++;
+    }
+    const rs = await write;
+    assert.equal(rs.rowsAffected, 1500000);
+    assert.ok(readsBeforeWriteEnded >= 25, `only ${readsBeforeWriteEnded} of 30 reads finished during the write`);
+    writer.close();
+    reader.close();
+  });
+
+  test("reads finish while another client holds the write lock in a transaction", async () => {
+    const a = createClient({ url: server.url.toString() });
+    const b = createClient({ url: server.url.toString() });
+    const tx = await a.transaction("write");
+    await tx.execute("INSERT INTO small VALUES (4)");
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) {
+      const rs = await b.execute("SELECT count(*) AS n FROM small");
+      assert.equal(Number(rs.rows[0].n), 3, "uncommitted row must not be visible");
+    }
+    assert.ok(Date.now() - started < 4000, "reads were held up by the open transaction");
+    await tx.commit();
+    const rs = await b.execute("SELECT count(*) AS n FROM small");
+    assert.equal(Number(rs.rows[0].n), 4);
+    a.close();
+    b.close();
+  });
+});
