@@ -226,7 +226,11 @@ Status Database::CheckpointPassive() {
     o.statement_cache_capacity = 4;
     CAIRN_ASSIGN_OR_RETURN(ckpt_conn_, sqlite::Connection::Open(path_, o));
   }
-  return ckpt_conn_->ExecTrusted("PRAGMA wal_checkpoint(PASSIVE)");
+  CAIRN_RETURN_IF_ERROR(ckpt_conn_->ExecTrusted("PRAGMA wal_checkpoint(PASSIVE)"));
+  // Readers refresh their snapshots: a read transaction begun after a complete checkpoint reads
+  // the database file through the memory map instead of WAL frames through pread().
+  commit_seq_.fetch_add(1, std::memory_order_acq_rel);
+  return Status::Ok();
 }
 
 bool Database::Idle() const {
