@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -36,7 +37,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::chrono::seconds kIdleConnectionTimeout{120};
+constexpr std::chrono::seconds kIdleConnectionTimeout{120};  // between requests
+constexpr std::chrono::seconds kWriteTimeout{60};             // a client too slow to read
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto colon = spec.rfind(':');
@@ -190,28 +192,55 @@ class Server::Impl {
     return res;
   }
 
+  // One client connection. Idle and stuck connections are closed by a watchdog that wakes only at
+  // the connection's deadline, instead of arming and cancelling a timer around every read and
+  // write (which costs timer syscalls on every request).
+  struct ConnState {
+    explicit ConnState(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    tcp::socket socket;
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline;
+    bool done = false;
+  };
+
+  static asio::awaitable<void> Watchdog(std::shared_ptr<ConnState> c) {
+    while (!c->done) {
+      c->timer.expires_at(c->deadline);
+      boost::system::error_code ec;
+      co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (c->done) break;
+      if (std::chrono::steady_clock::now() >= c->deadline) {
+        c->socket.close(ec);  // the pending read or write fails; Connection ends
+        break;
+      }
+    }
+  }
+
   asio::awaitable<void> Connection(tcp::socket sock, bool admin) {
-    beast::tcp_stream stream(std::move(sock));
+    auto c = std::make_shared<ConnState>(std::move(sock));
+    c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
+    asio::co_spawn(c->socket.get_executor(), Watchdog(c), asio::detached);
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(opts_.max_body_bytes);
       parser.header_limit(64 * 1024);
-      stream.expires_after(kIdleConnectionTimeout);
+      c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
       boost::system::error_code ec;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(c->socket, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
         Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
                                            std::to_string(opts_.max_body_bytes) + " bytes");
         auto res = MakeResponse(11, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
         res.keep_alive(false);
         res.prepare_payload();
-        stream.expires_after(std::chrono::seconds(10));
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+        co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
         break;
       }
       if (ec) break;
-      stream.expires_never();
+      c->deadline = std::chrono::steady_clock::time_point::max();  // the request runs
       http::request<http::string_body> req = parser.release();
       const bool head = req.method() == http::verb::head;
       if (head) req.method(http::verb::get);  // answered like GET, without the body
@@ -237,12 +266,14 @@ class Server::Impl {
         res.body().clear();
         res.content_length(length);
       }
-      stream.expires_after(std::chrono::seconds(60));
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+      co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !res.keep_alive()) break;
     }
+    c->done = true;
+    c->timer.cancel();
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    c->socket.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   static http::response<http::string_body> Preflight(const http::request<http::string_body>& req) {
