@@ -64,6 +64,15 @@ void AppendValue(std::string* out, const ValueRef& v) {
   }
 }
 
+template <typename T>
+void AppendStringOrNull(std::string* out, const std::optional<T>& s) {
+  if (s) {
+    AppendString(out, *s);
+  } else {
+    out->append("null");
+  }
+}
+
 void AppendCols(std::string* out, std::span<const ColumnInfo> cols) {
   out->push_back('[');
   for (size_t i = 0; i < cols.size(); ++i) {
@@ -71,11 +80,7 @@ void AppendCols(std::string* out, std::span<const ColumnInfo> cols) {
     out->append(R"({"name":)");
     AppendString(out, cols[i].name);
     out->append(R"(,"decltype":)");
-    if (cols[i].decltype_) {
-      AppendString(out, *cols[i].decltype_);
-    } else {
-      out->append("null");
-    }
+    AppendStringOrNull(out, cols[i].decltype_);
     out->push_back('}');
   }
   out->push_back(']');
@@ -412,27 +417,17 @@ class PipelineCall final : public StreamCall {
         for (size_t i = 0; i < d.params.size(); ++i) {
           if (i) out_.push_back(',');
           out_.append(R"({"name":)");
-          if (d.params[i].name) {
-            AppendString(&out_, *d.params[i].name);
-          } else {
-            out_.append("null");
-          }
+          AppendStringOrNull(&out_, d.params[i].name);
           out_.push_back('}');
         }
-        out_.append(R"(],"cols":[)");
-        for (size_t i = 0; i < d.cols.size(); ++i) {
-          if (i) out_.push_back(',');
-          out_.append(R"({"name":)");
-          AppendString(&out_, d.cols[i].name);
-          out_.append(R"(,"decltype":)");
-          if (d.cols[i].decltype_) {
-            AppendString(&out_, *d.cols[i].decltype_);
-          } else {
-            out_.append("null");
-          }
-          out_.push_back('}');
-        }
-        out_.append(R"(],"is_explain":)");
+        out_.append(R"(],"cols":)");
+        std::vector<ColumnInfo> cols;
+        cols.reserve(d.cols.size());
+        for (const auto& c : d.cols)
+          cols.push_back({c.name, c.decltype_ ? std::optional<std::string_view>(*c.decltype_)
+                                              : std::nullopt});
+        AppendCols(&out_, cols);
+        out_.append(R"(,"is_explain":)");
         out_.append(d.is_explain ? "true" : "false");
         out_.append(R"(,"is_readonly":)");
         out_.append(d.is_readonly ? "true" : "false");
