@@ -4,7 +4,7 @@
 # the source tree. Prints the cache directory on stdout.
 #
 # Nothing fetched is ever committed: the cache lives in
-# ${CAIRN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn}.
+# ${CAIRN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn} (HOME unset: /tmp/.cache).
 set -euo pipefail
 
 readonly PKG="better-sqlite3@12.11.1"
@@ -12,7 +12,7 @@ readonly VERSION="3.53.2"
 readonly SHA_C="60d2f39a3726cd6b9021da6f4e868608d66fbb6528a9f513dc8ffcc640493422"
 readonly SHA_H="9e69a1353a4288450b0d5239ede11fc7f1f4c8e5eb07491fc8317eacb5b7de7e"
 
-cache="${CAIRN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cairn}/sqlite-$VERSION"
+cache="${CAIRN_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/cairn}/sqlite-$VERSION"
 
 verify() {
   local dir="$1"
