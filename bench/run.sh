@@ -545,9 +545,18 @@ MODEL="$(lscpu 2>/dev/null | sed -nE 's/^Model name:[[:space:]]+//p' | head -1)"
 NPROC="$(nproc)"
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 GITREV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-log "$DATE, $NPROC cores ($MODEL), commit $GITREV"
+if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then GITREV="$GITREV+dirty"; fi
+# The commit says what the tree is; the binary may have been built from something else.
+BIN_ID="not run"
+if [ "$RUN_CAIRN" = 1 ]; then
+  BIN_ID="sha256 $(sha256sum "$CAIRN_BIN" | cut -c1-12), built $(date -u -r "$CAIRN_BIN" +%Y-%m-%dT%H:%M:%SZ)"
+fi
+log "$DATE, $NPROC cores ($MODEL), commit $GITREV; cairn binary $BIN_ID"
 log "each measured run: ${DURATION} s, $CONNECTIONS connections/clients, $THREADS client threads; $REPEAT runs, median reported"
 free_load_warning
+if [ "$DURATION" -lt 5 ]; then
+  log "warning: runs shorter than 5 s are dominated by start-up (pgbench connects its $CONNECTIONS clients inside the run); for a smoke test only"
+fi
 
 [ "$RUN_CAIRN" = 1 ] && bench_cairn
 [ "$RUN_PG" = 1 ] && bench_pg
@@ -597,6 +606,7 @@ row() {  # row LABEL RPS P50 P99 ERRORS RUNS SERVER_CPU_US CLIENT_CPU_US OTHER_P
 
 echo
 echo "Cairn vs PostgreSQL 15 — $DATE — $NPROC cores, $MODEL — commit $GITREV"
+echo "cairn binary: $BIN_ID"
 echo "${CONNECTIONS} connections/clients, ${THREADS} client threads, ${DURATION} s per run, median of ${REPEAT} runs"
 echo
 printf '%-42s %10s %8s %8s %6s %4s %8s %8s %6s\n' "" "" "" "" "" "" "server" "client" "other"
@@ -645,6 +655,7 @@ invalid_json="[$(for w in "${INVALID[@]+"${INVALID[@]}"}"; do printf '"%s"\n' "$
   echo "{"
   echo "  \"date\": $(json_str "$DATE"),"
   echo "  \"commit\": $(json_str "$GITREV"),"
+  echo "  \"cairn_binary\": $(json_str "$BIN_ID"),"
   echo "  \"machine\": {\"nproc\": $NPROC, \"cpu\": $(json_str "$MODEL"), \"kernel\": $(json_str "$(uname -r)")},"
   echo "  \"settings\": {\"duration_s\": $DURATION, \"connections\": $CONNECTIONS, \"threads\": $THREADS, \"repeat\": $REPEAT, \"warmup_s\": $WARMUP, \"rows\": $ROWS, \"pg_latency_sampling\": $PG_SAMPLING, \"pg_transport\": \"$PG_TRANSPORT\"},"
   echo "  \"cairn\": {"
