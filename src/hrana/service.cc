@@ -95,6 +95,26 @@ void AppendRow(std::string* out, std::span<const ValueRef> vals) {
   out->push_back(']');
 }
 
+// The statistics fields shared by StmtResult and the cursor's step_end entry (no braces).
+void AppendStats(std::string* out, const ExecStats& s) {
+  out->append(R"("affected_row_count":)");
+  AppendInt(out, s.affected_row_count);
+  out->append(R"(,"last_insert_rowid":)");
+  if (s.last_insert_rowid) {
+    out->push_back('"');
+    AppendInt(out, *s.last_insert_rowid);
+    out->push_back('"');
+  } else {
+    out->append("null");
+  }
+  out->append(R"(,"rows_read":)");
+  AppendInt(out, static_cast<int64_t>(s.rows_read));
+  out->append(R"(,"rows_written":)");
+  AppendInt(out, static_cast<int64_t>(s.rows_written));
+  out->append(R"(,"query_duration_ms":)");
+  JsonWriter(out).Double(s.query_duration_ms);
+}
+
 void AppendErrorObject(std::string* out, const Status& st) {
   JsonWriter w(out);
   WriteError(w, st);
@@ -137,23 +157,9 @@ class StmtResultSink final : public RowSink {
   void Finish(const ExecStats& s) {
     if (!started_) (void)Columns({});
     size_t before = out_->size();
-    out_->append(R"(],"affected_row_count":)");
-    AppendInt(out_, s.affected_row_count);
-    out_->append(R"(,"last_insert_rowid":)");
-    if (s.last_insert_rowid) {
-      out_->push_back('"');
-      AppendInt(out_, *s.last_insert_rowid);
-      out_->push_back('"');
-    } else {
-      out_->append("null");
-    }
-    out_->append(R"(,"replication_index":null,"rows_read":)");
-    AppendInt(out_, static_cast<int64_t>(s.rows_read));
-    out_->append(R"(,"rows_written":)");
-    AppendInt(out_, static_cast<int64_t>(s.rows_written));
-    out_->append(R"(,"query_duration_ms":)");
-    JsonWriter(out_).Double(s.query_duration_ms);
-    out_->push_back('}');
+    out_->append("],");
+    AppendStats(out_, s);
+    out_->append(R"(,"replication_index":null})");
     budget_->used += out_->size() - before;
   }
 
@@ -188,22 +194,8 @@ class CursorSink final : public RowSink {
   }
   void Finish(const ExecStats& s) {
     if (!started_) (void)Columns({});
-    out_->append(R"({"type":"step_end","affected_row_count":)");
-    AppendInt(out_, s.affected_row_count);
-    out_->append(R"(,"last_insert_rowid":)");
-    if (s.last_insert_rowid) {
-      out_->push_back('"');
-      AppendInt(out_, *s.last_insert_rowid);
-      out_->push_back('"');
-    } else {
-      out_->append("null");
-    }
-    out_->append(R"(,"rows_read":)");
-    AppendInt(out_, static_cast<int64_t>(s.rows_read));
-    out_->append(R"(,"rows_written":)");
-    AppendInt(out_, static_cast<int64_t>(s.rows_written));
-    out_->append(R"(,"query_duration_ms":)");
-    JsonWriter(out_).Double(s.query_duration_ms);
+    out_->append(R"({"type":"step_end",)");
+    AppendStats(out_, s);
     out_->append("}\n");
   }
 
