@@ -1,0 +1,441 @@
+#include "txlog/txlog.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/file.h"
+
+namespace cairn::txlog {
+namespace {
+
+uint32_t Be32(const char* p) {
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
+}
+
+// The newest file (highest max txid) of a generation directory, if any.
+Result<std::optional<std::string>> NewestFile(const std::string& gen_dir) {
+  auto names = ListDir(gen_dir);
+  if (!names.ok()) {
+    if (names.status().code() == Code::kNotFound) return std::optional<std::string>();
+    return names.TakeStatus();
+  }
+  std::optional<std::string> best;
+  uint64_t best_tx = 0;
+  for (const std::string& n : *names) {
+    ParsedName p;
+    if (!ParseFileName(n, &p)) continue;
+    if (!best || p.max_txid > best_tx || (p.max_txid == best_tx && !p.snapshot)) {
+      best = n;
+      best_tx = p.max_txid;
+    }
+  }
+  return best;
+}
+
+Result<FileHeader> ReadFileHeader(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(Code::kIOError, "cannot open " + path + ": " + std::strerror(errno));
+  char buf[kHeaderSize];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof buf)) return Status(Code::kCorruption, "short log file " + path);
+  return FileReader::ReadHeader(std::string_view(buf, sizeof buf));
+}
+
+}  // namespace
+
+TxLog::TxLog(std::string db_path, std::string dir, TxLogOptions opts)
+    : db_path_(std::move(db_path)), dir_(std::move(dir)), opts_(std::move(opts)), wal_(db_path_ + "-wal") {}
+
+TxLog::~TxLog() = default;
+
+std::string TxLog::NewGenerationName(int64_t wall_micros) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return fmt::format("{:016x}-{:04x}", static_cast<uint64_t>(wall_micros), rng() & 0xffff);
+}
+
+Result<std::vector<std::string>> TxLog::Generations(const std::string& dir) {
+  auto names = ListDir(dir);
+  if (!names.ok()) {
+    if (names.status().code() == Code::kNotFound) return std::vector<std::string>{};
+    return names.TakeStatus();
+  }
+  std::vector<std::string> gens;
+  for (std::string& n : *names)
+    if (n.size() == 21 && n[16] == '-') gens.push_back(std::move(n));
+  return gens;
+}
+
+Result<std::unique_ptr<TxLog>> TxLog::Open(std::string db_path, std::string dir, TxLogOptions opts) {
+  std::unique_ptr<TxLog> log(new TxLog(std::move(db_path), std::move(dir), std::move(opts)));
+  CAIRN_RETURN_IF_ERROR(MakeDirs(log->dir_));
+  CAIRN_RETURN_IF_ERROR(log->Recover());
+  return log;
+}
+
+Status TxLog::LoadImage(uint32_t wal_frames,
+                        const std::function<Status(uint32_t, std::string_view)>& page_fn) {
+  int fd = ::open(db_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno != ENOENT)
+    return Status(Code::kIOError, "cannot open " + db_path_ + ": " + std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{fd};
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) != 0) return Status(Code::kIOError, "cannot stat " + db_path_);
+  const uint64_t file_size = fd >= 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  char head[100] = {};
+  if (file_size >= 100 && ::pread(fd, head, 100, 0) != 100)
+    return Status(Code::kIOError, "cannot read the header of " + db_path_);
+
+  WalHeader wh;
+  bool has_wal = false;
+  if (wal_frames > 0) {
+    CAIRN_ASSIGN_OR_RETURN(has_wal, wal_.ReadHeader(&wh));
+    if (!has_wal) return Status(Code::kCorruption, "WAL vanished while reading " + db_path_);
+  }
+  uint32_t ps = 0;
+  if (file_size >= 100) {
+    ps = (uint32_t{static_cast<uint8_t>(head[16])} << 8) | static_cast<uint8_t>(head[17]);
+    if (ps == 1) ps = 65536;
+  } else if (has_wal) {
+    ps = wh.page_size;
+  }
+  if (page_size_ != 0 && ps != 0 && ps != page_size_)
+    return Status(Code::kCorruption, fmt::format("page size changed from {} to {}", page_size_, ps));
+  if (ps != 0) page_size_ = ps;
+
+  // The newest copy of each page among WAL frames 1..wal_frames.
+  std::vector<const char*> overlay;
+  uint32_t page_count = 0;
+  if (wal_frames > 0) {
+    CAIRN_RETURN_IF_ERROR(wal_.ReadFrames(1, wal_frames, page_size_, &frame_buf_, &frames_));
+    for (const WalFrame& f : frames_) {
+      if (f.pgno > overlay.size()) overlay.resize(f.pgno, nullptr);
+      overlay[f.pgno - 1] = f.page;
+    }
+    page_count = frames_.back().commit_size;
+    if (page_count == 0) return Status(Code::kCorruption, "WAL does not end on a commit");
+  } else if (file_size >= 100 && Be32(head + 92) == Be32(head + 24) && Be32(head + 28) != 0) {
+    page_count = Be32(head + 28);
+  } else if (page_size_ != 0) {
+    page_count = static_cast<uint32_t>(file_size / page_size_);
+  }
+
+  table_.Clear();
+  table_.Resize(page_count);
+  const uint32_t lock_page = page_size_ ? LockPage(page_size_) : 0;
+  std::string chunk;
+  const uint32_t chunk_pages = std::max<uint32_t>(1, (1u << 20) / std::max<uint32_t>(page_size_, 1));
+  std::string zero(page_size_, '\0');
+  for (uint32_t first = 1; first <= page_count; first += chunk_pages) {
+    const uint32_t n = std::min(chunk_pages, page_count - first + 1);
+    chunk.assign(size_t{n} * page_size_, '\0');
+    if (fd >= 0) {
+      const off_t off = static_cast<off_t>(first - 1) * page_size_;
+      size_t got = 0;
+      while (got < chunk.size()) {
+        ssize_t r = ::pread(fd, chunk.data() + got, chunk.size() - got, off + static_cast<off_t>(got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return Status(Code::kIOError, "cannot read " + db_path_ + ": " + std::strerror(errno));
+        if (r == 0) break;  // past the end of the file: pages only in the WAL, or zeros
+        got += static_cast<size_t>(r);
+      }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t pgno = first + i;
+      if (pgno == lock_page) continue;
+      const char* data = pgno <= overlay.size() && overlay[pgno - 1] ? overlay[pgno - 1]
+                                                                     : chunk.data() + size_t{i} * page_size_;
+      table_.SetPage(pgno, data, page_size_);
+      if (page_fn) CAIRN_RETURN_IF_ERROR(page_fn(pgno, std::string_view(data, page_size_)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status TxLog::WriteFile(const std::string& name, std::string_view data) {
+  std::string gen;
+  {
+    std::lock_guard lk(mu_);
+    gen = generation_;
+  }
+  return WriteFileDurably(dir_ + "/" + gen + "/" + name, data);
+}
+
+Status TxLog::Recover() {
+  WalHeader wh;
+  CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
+  uint32_t valid = 0;
+  if (has_wal) {
+    CAIRN_ASSIGN_OR_RETURN(valid, wal_.ValidFrames(wh));
+  }
+
+  CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, Generations(dir_));
+  if (!gens.empty()) {
+    const std::string gen = gens.back();
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> newest, NewestFile(dir_ + "/" + gen));
+    if (newest) {
+      CAIRN_ASSIGN_OR_RETURN(FileHeader h, ReadFileHeader(dir_ + "/" + gen + "/" + *newest));
+      // WAL frames 1..f were captured (when the WAL is the one the last file was read from).
+      uint32_t f = 0;
+      bool usable = true;
+      if (has_wal && wh.salt1 == h.wal_salt1 && wh.salt2 == h.wal_salt2 && h.wal_frame != 0) {
+        if (h.wal_frame <= valid) f = h.wal_frame;
+        else usable = false;  // the WAL lost frames the log has: the file is not what we logged
+      }
+      page_size_ = h.page_size;
+      Status st = usable ? LoadImage(f, nullptr) : Status(Code::kCorruption, "WAL shorter than the log");
+      if (st.ok() && table_.checksum() == h.post_checksum && table_.page_count() == h.page_count) {
+        {
+          std::lock_guard lk(mu_);
+          generation_ = gen;
+          captured_ = durable_ = h.end();
+        }
+        next_txid_ = h.max_txid + 1;
+        last_time_us_ = h.max_time_us;
+        salt1_ = wh.salt1;
+        salt2_ = wh.salt2;
+        next_frame_ = f + 1;
+        if (valid > f) {
+          spdlog::info("{}: capturing {} WAL frames committed before a crash", db_path_, valid - f);
+          CAIRN_RETURN_IF_ERROR(CaptureFrames(f + 1, valid, opts_.clock->WallMicros()));
+          CAIRN_RETURN_IF_ERROR(Flush());
+        }
+        return Status::Ok();
+      }
+      spdlog::warn("{}: the database is not where its transaction log ends (generation {}, txid {}){}; "
+                   "starting a new generation",
+                   db_path_, gen, h.max_txid, st.ok() ? "" : ": " + st.ToString());
+    }
+  }
+  return StartGeneration();
+}
+
+Status TxLog::StartGeneration() {
+  WalHeader wh;
+  CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
+  uint32_t valid = 0;
+  if (has_wal) {
+    CAIRN_ASSIGN_OR_RETURN(valid, wal_.ValidFrames(wh));
+  }
+  const int64_t now = std::max(opts_.clock->WallMicros(), last_time_us_);
+  const std::string gen = NewGenerationName(now);
+  CAIRN_RETURN_IF_ERROR(MakeDirs(dir_ + "/" + gen));
+  page_size_ = 0;
+  // Pass 1: the checksum; pass 2: the snapshot's pages (a record's header precedes its pages).
+  CAIRN_RETURN_IF_ERROR(LoadImage(valid, nullptr));
+  Position pos{0, 0};
+  if (table_.page_count() > 0) {
+    const uint32_t pages = table_.page_count();
+    const uint32_t lock = LockPage(page_size_);
+    RecordHeader rh{1, now, pages, pages - (lock <= pages ? 1u : 0u), 0, table_.checksum()};
+    FileWriter w(page_size_, kFlagSnapshot, opts_.zstd_level);
+    CAIRN_RETURN_IF_ERROR(w.BeginRecord(rh));
+    const uint64_t want = table_.checksum();
+    CAIRN_RETURN_IF_ERROR(LoadImage(valid, [&](uint32_t pgno, std::string_view data) {
+      return w.AddPage(pgno, data);
+    }));
+    if (table_.checksum() != want)
+      return Status(Code::kIOError, db_path_ + " changed while its snapshot was taken");
+    w.SetWalHint(wh.salt1, wh.salt2, valid);
+    CAIRN_ASSIGN_OR_RETURN(std::string file, w.Finish());
+    CAIRN_RETURN_IF_ERROR(WriteFileDurably(dir_ + "/" + gen + "/" + SnapshotFileName(w.header()), file));
+    pos = {1, want};
+    std::lock_guard lk(mu_);
+    stats_.files++;
+    stats_.bytes_written += file.size();
+  }
+  {
+    std::lock_guard lk(mu_);
+    generation_ = gen;
+    captured_ = durable_ = pos;
+    pending_.clear();
+    pending_bytes_ = 0;
+    stats_.generations++;
+  }
+  next_txid_ = pos.txid + 1;
+  last_time_us_ = now;
+  salt1_ = wh.salt1;
+  salt2_ = wh.salt2;
+  next_frame_ = valid + 1;
+  spdlog::info("{}: transaction log generation {} starts at txid {} ({} pages)", db_path_, gen, pos.txid,
+               table_.page_count());
+  if (opts_.on_durable) opts_.on_durable();
+  return Status::Ok();
+}
+
+Status TxLog::CaptureFrames(uint32_t first, uint32_t last, int64_t time_us) {
+  CAIRN_RETURN_IF_ERROR(wal_.ReadFrames(first, last, page_size_, &frame_buf_, &frames_));
+  std::vector<std::pair<uint32_t, uint32_t>> order;  // (pgno, index in frames_)
+  size_t txn_start = 0;
+  for (size_t i = 0; i < frames_.size(); ++i) {
+    const WalFrame& f = frames_[i];
+    if (f.salt1 != salt1_ || f.salt2 != salt2_)
+      return Status(Code::kCorruption, fmt::format("WAL frame {} has foreign salts", first + i));
+    if (f.commit_size == 0) continue;
+    // Frames txn_start..i are one transaction; the last copy of each page wins.
+    order.clear();
+    for (size_t j = txn_start; j <= i; ++j) order.emplace_back(frames_[j].pgno, static_cast<uint32_t>(j));
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    Record r;
+    r.h.txid = next_txid_;
+    r.h.commit_time_us = last_time_us_ = std::max(time_us, last_time_us_);
+    r.h.page_count = f.commit_size;
+    r.h.pre_checksum = table_.checksum();
+    table_.Resize(f.commit_size);
+    const uint32_t lock = LockPage(page_size_);
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (k + 1 < order.size() && order[k + 1].first == order[k].first) continue;
+      const uint32_t pgno = order[k].first;
+      if (pgno > f.commit_size || pgno == lock) continue;
+      const char* page = frames_[order[k].second].page;
+      r.pgnos.push_back(pgno);
+      r.pages.append(page, page_size_);
+      table_.SetPage(pgno, page, page_size_);
+    }
+    r.h.n_pages = static_cast<uint32_t>(r.pgnos.size());
+    r.h.post_checksum = table_.checksum();
+    ++next_txid_;
+    {
+      std::lock_guard lk(mu_);
+      captured_ = {r.h.txid, r.h.post_checksum};
+      pending_bytes_ += r.pages.size();
+      pending_page_size_ = page_size_;
+      pending_salt1_ = salt1_;
+      pending_salt2_ = salt2_;
+      pending_frame_ = first + static_cast<uint32_t>(i);
+      stats_.records++;
+      stats_.pages += r.h.n_pages;
+      pending_.push_back(std::move(r));
+    }
+    txn_start = i + 1;
+  }
+  if (txn_start != frames_.size())
+    return Status(Code::kCorruption, fmt::format("WAL frames {}..{} end without a commit", first, last));
+  next_frame_ = last + 1;
+  return Status::Ok();
+}
+
+void TxLog::OnCommit(int wal_frames) {
+  if (needs_reseed_.load(std::memory_order_relaxed)) return;
+  Status st = [&]() -> Status {
+    WalHeader wh;
+    CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
+    if (!has_wal) return Status(Code::kCorruption, "commit without a WAL header");
+    if (wh.salt1 != salt1_ || wh.salt2 != salt2_) {  // SQLite restarted the WAL
+      salt1_ = wh.salt1;
+      salt2_ = wh.salt2;
+      next_frame_ = 1;
+    }
+    if (page_size_ == 0) page_size_ = wh.page_size;
+    if (wh.page_size != page_size_)
+      return Status(Code::kCorruption, fmt::format("WAL page size {} != {}", wh.page_size, page_size_));
+    const uint32_t last = static_cast<uint32_t>(wal_frames);
+    if (last < next_frame_) return Status(Code::kCorruption, "commit hook behind the capture");
+    return CaptureFrames(next_frame_, last, opts_.clock->WallMicros());
+  }();
+  if (!st.ok()) {
+    spdlog::error("{}: capture failed, the log will restart from a snapshot: {}", db_path_, st.ToString());
+    needs_reseed_ = true;
+  }
+}
+
+Status TxLog::Flush() {
+  std::lock_guard fl(flush_mu_);
+  std::deque<Record> batch;
+  uint32_t s1, s2, frame, ps;
+  {
+    std::lock_guard lk(mu_);
+    if (pending_.empty()) return Status::Ok();
+    batch.swap(pending_);
+    s1 = pending_salt1_;
+    s2 = pending_salt2_;
+    frame = pending_frame_;
+    ps = pending_page_size_;
+  }
+  FileWriter w(ps, 0, opts_.zstd_level);
+  w.SetWalHint(s1, s2, frame);
+  Status st;
+  for (const Record& r : batch) {
+    st = w.Add(r);
+    if (!st.ok()) break;
+  }
+  std::string file;
+  if (st.ok()) {
+    Result<std::string> f = w.Finish();
+    if (f.ok()) file = std::move(f).value();
+    else st = f.status();
+  }
+  if (st.ok()) st = WriteFile(LogFileName(w.header()), file);
+  {
+    std::lock_guard lk(mu_);
+    if (!st.ok()) {
+      // Keep the records for the next attempt, unless the backlog grew too large.
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+      if (pending_bytes_ > opts_.max_pending_bytes) {
+        spdlog::error("{}: {} bytes of captured transactions could not be written; dropping them",
+                      db_path_, pending_bytes_);
+        pending_.clear();
+        pending_bytes_ = 0;
+        needs_reseed_ = true;
+      }
+      return st;
+    }
+    size_t bytes = 0;
+    for (const Record& r : batch) bytes += r.pages.size();
+    pending_bytes_ -= bytes;
+    durable_ = w.header().end();
+    stats_.files++;
+    stats_.bytes_written += file.size();
+  }
+  if (opts_.on_durable) opts_.on_durable();
+  return Status::Ok();
+}
+
+Status TxLog::Reseed() {
+  {
+    Status st = Flush();  // keep what can be kept of the old generation
+    if (!st.ok()) spdlog::warn("{}: could not flush before a new generation: {}", db_path_, st.ToString());
+  }
+  std::lock_guard fl(flush_mu_);
+  CAIRN_RETURN_IF_ERROR(StartGeneration());
+  needs_reseed_ = false;
+  return Status::Ok();
+}
+
+Position TxLog::captured() const {
+  std::lock_guard lk(mu_);
+  return captured_;
+}
+
+Position TxLog::durable() const {
+  std::lock_guard lk(mu_);
+  return durable_;
+}
+
+std::string TxLog::generation() const {
+  std::lock_guard lk(mu_);
+  return generation_;
+}
+
+TxLogStats TxLog::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+}  // namespace cairn::txlog

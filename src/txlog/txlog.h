@@ -1,0 +1,128 @@
+// TxLog: captures every commit of one database as a record and keeps the records in durable,
+// compressed files on local disk — the source for backups (backup) and replicas.
+//
+// Capture. The database's single writer connection calls OnCommit() from its WAL hook after each
+// commit; TxLog reads that commit's frames from the -wal file, keeps the last version of each
+// page, updates the rolling checksum (checksum.h) and queues a Record. OnCommit never writes or
+// syncs anything, so commits do not wait for the log.
+//
+// Durability. Flush() writes queued records as one new file (format.h) in the current
+// generation's directory and fsyncs it; durable() then covers them. The owner must not let SQLite
+// checkpoint a WAL frame before Flush() has made it durable (engine::Database gates its
+// checkpoints on this), so after a crash every commit not yet in a file is still in the WAL, and
+// Open() captures it from there.
+//
+// Generations. A generation is one unbroken history: txids 1, 2, ... each continuing the previous
+// checksum. Open() continues the newest generation when the database file and WAL are exactly
+// where its last file ended (checksum verified); otherwise (first use, a file changed behind our
+// back, a lost log) it starts a new generation whose first file is a snapshot of the database.
+//
+// Layout: <dir>/<generation>/<min>-<max>-<time>.clog and <txid>-<time>.csnap; see docs/txlog.md.
+//
+// Thread-safety: OnCommit() is called only by the writer (serialized with itself and with
+// Reseed()); Flush(), the accessors and Close() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "txlog/checksum.h"
+#include "txlog/format.h"
+#include "txlog/wal.h"
+
+namespace cairn::txlog {
+
+struct TxLogOptions {
+  Clock* clock = Clock::Real();
+  int zstd_level = 1;
+  // Captured records waiting for Flush() beyond this many page bytes (the local disk failing) are
+  // dropped; the log then needs a new generation (needs_reseed()).
+  size_t max_pending_bytes = size_t{256} << 20;
+  // Called (from the flushing thread) after new files became durable.
+  std::function<void()> on_durable;
+};
+
+struct TxLogStats {
+  uint64_t records = 0;        // captured since open
+  uint64_t pages = 0;          // captured page images since open
+  uint64_t files = 0;          // files written since open
+  uint64_t bytes_written = 0;  // bytes of files written since open
+  uint64_t generations = 0;    // generations started since open
+};
+
+class TxLog {
+ public:
+  // Opens the log kept in `dir` for the database at `db_path`. Call it before this process
+  // writes the database; nothing else may write it.
+  static Result<std::unique_ptr<TxLog>> Open(std::string db_path, std::string dir,
+                                             TxLogOptions opts);
+  ~TxLog();
+
+  // The writer committed; the WAL now holds `wal_frames` frames.
+  void OnCommit(int wal_frames);
+  // Makes every captured record durable (one new file). Ok and does nothing when none is queued.
+  Status Flush();
+  // Starts a new generation from the database's current state (after a capture failure). The
+  // caller guarantees that nothing writes the database meanwhile.
+  Status Reseed();
+  bool needs_reseed() const { return needs_reseed_.load(); }
+
+  Position captured() const;
+  Position durable() const;
+  std::string generation() const;
+  const std::string& dir() const { return dir_; }
+  TxLogStats stats() const;
+
+  // Generation directories under `dir`, oldest first.
+  static Result<std::vector<std::string>> Generations(const std::string& dir);
+  static std::string NewGenerationName(int64_t wall_micros);
+
+ private:
+  TxLog(std::string db_path, std::string dir, TxLogOptions opts);
+  Status Recover();
+  Status StartGeneration();
+  // Reads the database image (file + WAL frames 1..wal_frames) into table_, calling page_fn for
+  // each page when given.
+  Status LoadImage(uint32_t wal_frames,
+                   const std::function<Status(uint32_t, std::string_view)>& page_fn);
+  Status CaptureFrames(uint32_t first, uint32_t last, int64_t time_us);
+  Status WriteFile(const std::string& name, std::string_view data);
+
+  const std::string db_path_;
+  const std::string dir_;
+  const TxLogOptions opts_;
+  WalFile wal_;
+
+  // Capture state: the writer's (OnCommit/Open/Reseed) only.
+  PageChecksums table_;
+  uint32_t page_size_ = 0;
+  uint32_t salt1_ = 0, salt2_ = 0;  // of the WAL generation being read
+  uint32_t next_frame_ = 1;         // first WAL frame not yet captured
+  uint64_t next_txid_ = 1;
+  int64_t last_time_us_ = 0;
+  std::string frame_buf_;
+  std::vector<WalFrame> frames_;
+
+  // Shared with Flush().
+  mutable std::mutex mu_;
+  std::string generation_;     // guarded by mu_
+  std::deque<Record> pending_;  // guarded by mu_
+  size_t pending_bytes_ = 0;    // guarded by mu_
+  uint32_t pending_salt1_ = 0, pending_salt2_ = 0, pending_frame_ = 0;  // guarded by mu_
+  uint32_t pending_page_size_ = 0;                                       // guarded by mu_
+  Position captured_;          // guarded by mu_
+  Position durable_;           // guarded by mu_
+  TxLogStats stats_;           // guarded by mu_
+  std::atomic<bool> needs_reseed_{false};
+  std::mutex flush_mu_;  // one Flush at a time
+};
+
+}  // namespace cairn::txlog
