@@ -6,7 +6,8 @@
 
 namespace cairn::engine {
 
-Checkpointer::Checkpointer() : thread_([this] { Loop(); }) {}
+Checkpointer::Checkpointer(std::chrono::milliseconds flush_interval)
+    : flush_interval_(flush_interval), thread_([this] { Loop(); }) {}
 
 Checkpointer::~Checkpointer() {
   {
@@ -25,20 +26,45 @@ void Checkpointer::Request(std::weak_ptr<Database> db) {
   cv_.notify_one();
 }
 
+void Checkpointer::RequestFlush(std::weak_ptr<Database> db) {
+  {
+    std::lock_guard lk(mu_);
+    flushes_.push_back({std::chrono::steady_clock::now() + flush_interval_, std::move(db)});
+  }
+  cv_.notify_one();
+}
+
 void Checkpointer::Loop() {
   std::unique_lock lk(mu_);
   for (;;) {
-    cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
     if (stop_) return;
-    std::weak_ptr<Database> weak = std::move(queue_.front());
-    queue_.pop_front();
-    lk.unlock();
-    if (auto db = weak.lock()) {
-      Status st = db->CheckpointPassive();
-      if (!st.ok() && st.code() != Code::kUnavailable)
-        spdlog::warn("db {}: checkpoint failed: {}", db->name(), st.ToString());
+    const auto now = std::chrono::steady_clock::now();
+    if (!flushes_.empty() && flushes_.front().due <= now) {
+      std::weak_ptr<Database> weak = std::move(flushes_.front().db);
+      flushes_.pop_front();
+      lk.unlock();
+      if (auto db = weak.lock()) {
+        Status st = db->FlushLog();
+        if (!st.ok() && st.code() != Code::kUnavailable)
+          spdlog::warn("db {}: log flush failed: {}", db->name(), st.ToString());
+      }
+      lk.lock();
+      continue;
     }
-    lk.lock();
+    if (!queue_.empty()) {
+      std::weak_ptr<Database> weak = std::move(queue_.front());
+      queue_.pop_front();
+      lk.unlock();
+      if (auto db = weak.lock()) {
+        Status st = db->CheckpointPassive();
+        if (!st.ok() && st.code() != Code::kUnavailable)
+          spdlog::warn("db {}: checkpoint failed: {}", db->name(), st.ToString());
+      }
+      lk.lock();
+      continue;
+    }
+    if (flushes_.empty()) cv_.wait(lk);
+    else cv_.wait_until(lk, flushes_.front().due);
   }
 }
 

@@ -68,8 +68,13 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
   wo.statement_cache_capacity = opts.statement_cache;
   CAIRN_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(db->path_, wo));
   CAIRN_ASSIGN_OR_RETURN(db->anchor_, sqlite::SharedLockAnchor::Acquire(db->path_));
+  // Before any client write: the log continues from exactly the state on disk (or starts anew).
+  if (!opts.txlog_dir.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(db->txlog_, txlog::TxLog::Open(db->path_, opts.txlog_dir, opts.txlog));
+  }
   // Our hook replaces SQLite's automatic checkpoint (which would run inside a client's commit).
-  if (opts.checkpointer != nullptr) sqlite3_wal_hook(db->writer_->raw(), &Database::WalHook, db.get());
+  if (opts.checkpointer != nullptr || db->txlog_)
+    sqlite3_wal_hook(db->writer_->raw(), &Database::WalHook, db.get());
   return db;
 }
 
@@ -206,12 +211,26 @@ bool Database::HoldsWriter(OwnerId owner) const {
 Status Database::Checkpoint() {
   std::lock_guard ex(exec_mu_);
   if (!writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  // Under exec_mu_ nothing commits: once the log is durable, every frame may be checkpointed.
+  if (txlog_) CAIRN_RETURN_IF_ERROR(txlog_->Flush());
   return writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Status Database::FlushLog() {
+  flush_pending_ = false;
+  if (!txlog_ || closed_) return Status::Ok();
+  return txlog_->Flush();
 }
 
 int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int frames) {
   auto* d = static_cast<Database*>(self);
-  if (frames >= d->opts_.checkpoint_frames && !d->ckpt_pending_.exchange(true))
+  if (d->txlog_) {
+    d->txlog_->OnCommit(frames);
+    if (d->opts_.checkpointer != nullptr && !d->flush_pending_.exchange(true))
+      d->opts_.checkpointer->RequestFlush(d->weak_from_this());
+  }
+  if (d->opts_.checkpointer != nullptr && frames >= d->opts_.checkpoint_frames &&
+      !d->ckpt_pending_.exchange(true))
     d->opts_.checkpointer->Request(d->weak_from_this());
   return SQLITE_OK;
 }
@@ -226,7 +245,32 @@ Status Database::CheckpointPassive() {
     o.statement_cache_capacity = 4;
     CAIRN_ASSIGN_OR_RETURN(ckpt_conn_, sqlite::Connection::Open(path_, o));
   }
-  CAIRN_RETURN_IF_ERROR(ckpt_conn_->ExecTrusted("PRAGMA wal_checkpoint(PASSIVE)"));
+  bool gated = false;
+  if (txlog_) {
+    if (!gate_conn_) {
+      CAIRN_ASSIGN_OR_RETURN(gate_conn_, sqlite::Connection::Open(path_, ReaderOpenOptions()));
+    }
+    {
+      std::lock_guard ex(exec_mu_);  // nothing commits: the log has captured the whole WAL
+      if (!writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+      if (txlog_->needs_reseed()) CAIRN_RETURN_IF_ERROR(txlog_->Reseed());
+      CAIRN_RETURN_IF_ERROR(gate_conn_->ExecCached("BEGIN"));
+      Status st = gate_conn_->ExecCached("SELECT 1 FROM sqlite_schema LIMIT 1");
+      if (!st.ok()) {
+        (void)gate_conn_->ExecCached("ROLLBACK");
+        return st;
+      }
+      gated = true;
+    }
+    Status st = txlog_->Flush();
+    if (!st.ok()) {
+      (void)gate_conn_->ExecCached("ROLLBACK");
+      return st;  // no checkpoint: the WAL keeps what the log could not store yet
+    }
+  }
+  Status ckpt = ckpt_conn_->ExecTrusted("PRAGMA wal_checkpoint(PASSIVE)");
+  if (gated) (void)gate_conn_->ExecCached("COMMIT");
+  CAIRN_RETURN_IF_ERROR(ckpt);
   // Readers refresh their snapshots: a read transaction begun after a complete checkpoint reads
   // the database file through the memory map instead of WAL frames through pread().
   commit_seq_.fetch_add(1, std::memory_order_acq_rel);
@@ -252,6 +296,7 @@ void Database::Close() {
   {
     std::lock_guard lk(ckpt_mu_);
     ckpt_conn_.reset();
+    gate_conn_.reset();
   }
   anchor_.reset();
   {
@@ -262,7 +307,10 @@ void Database::Close() {
   std::lock_guard ex(exec_mu_);
   if (writer_) {
     if (!writer_->autocommit()) (void)writer_->Exec("ROLLBACK");
-    Status st = writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
+    // The final checkpoint only once the log holds everything; else the WAL keeps it for the
+    // next open, which captures it.
+    Status st = txlog_ ? txlog_->Flush() : Status::Ok();
+    if (st.ok()) st = writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!st.ok()) spdlog::warn("db {}: final checkpoint failed: {}", name_, st.ToString());
     writer_.reset();
   }

@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "sqlite/connection.h"
+#include "txlog/txlog.h"
 
 namespace cairn::engine {
 
@@ -45,6 +46,10 @@ struct DatabaseOptions {
   // checkpoints inside the committing statement (its default).
   Checkpointer* checkpointer = nullptr;
   int checkpoint_frames = 1000;
+  // When set, every commit is captured in a transaction log kept in this directory
+  // (txlog::TxLog), flushed by the checkpointer, and checkpoints wait for the log.
+  std::string txlog_dir;
+  txlog::TxLogOptions txlog;
 };
 
 class Database;
@@ -124,6 +129,11 @@ class Database : public std::enable_shared_from_this<Database> {
   // True when nothing holds the writer or a reader (the registry may close it).
   bool Idle() const;
 
+  // Makes the transactions captured so far durable in the log (no-op without a log).
+  Status FlushLog();
+  // The transaction log, or null when the database has none.
+  txlog::TxLog* txlog() const { return txlog_.get(); }
+
   // Commits acknowledged so far by the writer (monotonic).
   uint64_t commit_seq() const { return commit_seq_.load(std::memory_order_acquire); }
   // Ends the read transactions of pooled readers whose snapshot is older than the last commit.
@@ -157,6 +167,13 @@ class Database : public std::enable_shared_from_this<Database> {
   std::mutex ckpt_mu_;
   std::unique_ptr<sqlite::Connection> ckpt_conn_;  // guarded by ckpt_mu_
   std::atomic<bool> ckpt_pending_{false};
+  // A read transaction on gate_conn_ pins the WAL position up to which the log is durable while a
+  // checkpoint runs, so that the checkpoint cannot copy frames committed after it.
+  std::unique_ptr<sqlite::Connection> gate_conn_;  // guarded by ckpt_mu_
+
+  // Transaction log (txlog_dir set): fed by the writer's WAL hook.
+  std::unique_ptr<txlog::TxLog> txlog_;
+  std::atomic<bool> flush_pending_{false};
 
   // Reader pool.
   mutable std::mutex readers_mu_;

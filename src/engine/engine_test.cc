@@ -270,5 +270,44 @@ TEST_F(EngineTest, IdleHandlesAreClosed) {
   EXPECT_EQ(reg_->open_count(), 1u);  // `default` is held by the fixture
 }
 
+TEST_F(EngineTest, TransactionLogFollowsEveryCommitThroughCheckpointsAndReopen) {
+  // Real time: statement deadlines are checked against it.
+  db_.reset();
+  reg_.reset();
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  txlog::TxLog* log = db_->txlog();
+  ASSERT_NE(log, nullptr);
+  const uint64_t start = log->captured().txid;
+  const std::string gen = log->generation();
+  Session s(db_);
+  ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
+  // ~2 pages per insert: the WAL passes the checkpoint threshold several times.
+  for (int i = 0; i < 800; ++i)
+  {
+    auto r = Exec(s, "INSERT INTO t VALUES (randomblob(5000))");
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+  }
+  ASSERT_TRUE(Exec(s, "BEGIN").ok());
+  ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (1)").ok());
+  ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (2)").ok());
+  ASSERT_TRUE(Exec(s, "COMMIT").ok());
+  ASSERT_TRUE(Exec(s, "ROLLBACK").status().code() == Code::kSql);  // no transaction: no record
+  EXPECT_EQ(log->captured().txid, start + 1 + 800 + 1);
+  ASSERT_TRUE(db_->FlushLog().ok());
+  EXPECT_EQ(log->durable(), log->captured());
+  EXPECT_FALSE(log->needs_reseed());
+  const txlog::Position pos = log->durable();
+  // Reopened, the log continues the same history: the file is exactly where the log ends.
+  db_.reset();
+  reg_.reset();
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_EQ(db_->txlog()->generation(), gen);
+  EXPECT_EQ(db_->txlog()->durable(), pos);
+}
+
 }  // namespace
 }  // namespace cairn::engine

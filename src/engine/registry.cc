@@ -39,6 +39,15 @@ std::string Registry::DirOf(std::string_view name) const {
 }
 std::string Registry::FileOf(std::string_view name) const { return DirOf(name) + "/data.sqlite"; }
 
+DatabaseOptions Registry::OptionsFor(const std::string& name) const {
+  DatabaseOptions o = opts_.database;
+  if (opts_.txlog) {
+    o.txlog_dir = LogDirOf(name);
+    if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };
+  }
+  return o;
+}
+
 Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& opts) {
   std::unique_ptr<Registry> r(new Registry(opts));
   std::error_code ec;
@@ -84,7 +93,7 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
     if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
   }
   // Open outside the lock; another thread may race us, and the first to insert wins.
-  CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), opts_.database, false));
+  CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), false));
   bool over = false;
   std::shared_ptr<Database> result;
   {
@@ -111,7 +120,7 @@ Status Registry::Create(std::string_view name) {
   if (ec) return Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message());
   {
     // Creating the file through SQLite puts it in WAL mode from the first byte.
-    CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), opts_.database, true));
+    CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), true));
     db->Close();
   }
   std::lock_guard lk(mu_);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,10 @@ struct RegistryOptions {
   size_t max_open = 256;                        // open database handles kept at most
   std::chrono::seconds idle_close{300};         // close a handle unused this long
   DatabaseOptions database;
+  // Capture every commit of every database in a transaction log (<dir>/txlog, see txlog::TxLog).
+  bool txlog = true;
+  // Called with a database's name whenever new log files of it became durable (any thread).
+  std::function<void(const std::string&)> on_log_durable;
 };
 
 class Registry {
@@ -46,6 +51,10 @@ class Registry {
   // Closes the database (its sessions fail from now on) and removes its files.
   Status Delete(std::string_view name);
   std::vector<std::string> List() const;
+  // Where the database's files and transaction log live.
+  std::string DirOf(std::string_view name) const;
+  std::string LogDirOf(std::string_view name) const { return DirOf(name) + "/txlog"; }
+  const std::string& data_dir() const { return opts_.data_dir; }
   size_t open_count() const;
 
   // Closes handles idle past idle_close, and the least recently used beyond max_open; drops stale
@@ -56,8 +65,8 @@ class Registry {
 
  private:
   explicit Registry(const RegistryOptions& opts);
-  std::string DirOf(std::string_view name) const;
   std::string FileOf(std::string_view name) const;
+  DatabaseOptions OptionsFor(const std::string& name) const;
 
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;

@@ -173,6 +173,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   sqlite3_busy_timeout(db, opts.busy_timeout_ms);
   sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  // Cairn alone decides when WAL frames reach the database file (after the log has them).
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_STMT_SCANSTATUS, 1, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);

@@ -167,6 +167,18 @@ Status TxLog::LoadImage(uint32_t wal_frames,
   return Status::Ok();
 }
 
+Result<TxLog::ImageInfo> TxLog::ComputeImage(const std::string& db_path) {
+  TxLog log(db_path, "", {});
+  WalHeader wh;
+  CAIRN_ASSIGN_OR_RETURN(bool has_wal, log.wal_.ReadHeader(&wh));
+  uint32_t valid = 0;
+  if (has_wal) {
+    CAIRN_ASSIGN_OR_RETURN(valid, log.wal_.ValidFrames(wh));
+  }
+  CAIRN_RETURN_IF_ERROR(log.LoadImage(valid, nullptr));
+  return ImageInfo{log.table_.checksum(), log.table_.page_count(), log.page_size_};
+}
+
 Status TxLog::WriteFile(const std::string& name, std::string_view data) {
   std::string gen;
   {

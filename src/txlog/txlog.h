@@ -81,6 +81,15 @@ class TxLog {
   const std::string& dir() const { return dir_; }
   TxLogStats stats() const;
 
+  // The checksum and size of the database at `db_path` as it stands: its file plus the committed
+  // frames of its WAL. Nothing may write the database meanwhile.
+  struct ImageInfo {
+    uint64_t checksum = 0;
+    uint32_t page_count = 0;
+    uint32_t page_size = 0;
+  };
+  static Result<ImageInfo> ComputeImage(const std::string& db_path);
+
   // Generation directories under `dir`, oldest first.
   static Result<std::vector<std::string>> Generations(const std::string& dir);
   static std::string NewGenerationName(int64_t wall_micros);

@@ -263,6 +263,9 @@ TEST(TxLogTest, CapturesEveryCommitAndReplaysToTheSameFile) {
   EXPECT_EQ(last, txid);
   EXPECT_EQ(sum, c.log()->durable().checksum);
   EXPECT_EQ(Diff(image, *ReadWholeFile(c.db_path())), "");
+  auto info = TxLog::ComputeImage(c.db_path());
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->checksum, sum);
 }
 
 TEST(TxLogTest, RecoversCommitsThatWereNotFlushedBeforeACrash) {
