@@ -12,7 +12,7 @@ mode="${1:-build}"
 
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost-dev libboost-context-dev libsimdjson-dev rapidjson-dev libcli11-dev
-  libspdlog-dev libfmt-dev libssl-dev libcurl4-openssl-dev libzstd-dev
+  libspdlog-dev libfmt-dev libssl-dev libcurl4-openssl-dev libzstd-dev libxxhash-dev libpugixml-dev
   libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
 bench_pkgs=(wrk postgresql postgresql-contrib hyperfine)
 

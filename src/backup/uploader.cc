@@ -1,0 +1,360 @@
+#include "backup/uploader.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/file.h"
+#include "txlog/format.h"
+#include "txlog/txlog.h"
+
+namespace cairn::backup {
+namespace {
+
+constexpr char kMarker[] = "uploaded";
+
+struct LocalFile {
+  std::string name;
+  txlog::ParsedName p;
+  uint64_t size = 0;
+};
+
+// The log files of one generation directory, by txid (a snapshot before a log ending at its txid).
+Result<std::vector<LocalFile>> LocalFiles(const std::string& gdir) {
+  auto names = ListDir(gdir);
+  if (!names.ok()) {
+    if (names.status().code() == Code::kNotFound) return std::vector<LocalFile>{};
+    return names.TakeStatus();
+  }
+  std::vector<LocalFile> files;
+  for (std::string& n : *names) {
+    LocalFile f;
+    if (!txlog::ParseFileName(n, &f.p)) continue;
+    struct stat sb {};
+    if (::stat((gdir + "/" + n).c_str(), &sb) == 0) f.size = static_cast<uint64_t>(sb.st_size);
+    f.name = std::move(n);
+    files.push_back(std::move(f));
+  }
+  std::sort(files.begin(), files.end(), [](const LocalFile& a, const LocalFile& b) {
+    if (a.p.max_txid != b.p.max_txid) return a.p.max_txid < b.p.max_txid;
+    return a.p.snapshot > b.p.snapshot;
+  });
+  return files;
+}
+
+uint64_t ReadMarker(const std::string& gdir) {
+  auto s = ReadWholeFile(gdir + "/" + kMarker);
+  if (!s.ok()) return 0;
+  try {
+    return std::stoull(*s);
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string LevelPrefix(const std::string& db, const std::string& gen, int level) {
+  return fmt::format("{}/{}/log/L{}/", db, gen, level);
+}
+
+// Concatenates consecutive files' records into one file (records already written are skipped:
+// files may overlap).
+Result<std::string> Merge(const std::vector<std::string>& files, int zstd_level, txlog::FileHeader* out) {
+  std::unique_ptr<txlog::FileWriter> w;
+  uint64_t last = 0;
+  txlog::Record r;
+  for (const std::string& bytes : files) {
+    CAIRN_ASSIGN_OR_RETURN(auto reader, txlog::FileReader::Open(bytes));
+    if (!w) w = std::make_unique<txlog::FileWriter>(reader->header().page_size, 0, zstd_level);
+    for (;;) {
+      CAIRN_ASSIGN_OR_RETURN(bool more, reader->ReadRecord(&r));
+      if (!more) break;
+      if (last != 0 && r.h.txid <= last) continue;
+      if (last != 0 && r.h.txid != last + 1)
+        return Status(Code::kCorruption, fmt::format("log files leave a gap after txid {}", last));
+      CAIRN_RETURN_IF_ERROR(w->Add(r));
+      last = r.h.txid;
+    }
+  }
+  if (!w) return Status(Code::kInternal, "nothing to merge");
+  *out = w->header();
+  return w->Finish();
+}
+
+}  // namespace
+
+Uploader::Uploader(objectstore::ObjectStore* store,
+                   std::function<std::string(const std::string&)> log_dir_of, UploaderOptions opts)
+    : store_(store), log_dir_of_(std::move(log_dir_of)), opts_(opts) {}
+
+Uploader::~Uploader() { Stop(std::chrono::milliseconds(0)); }
+
+void Uploader::ScheduleLocked(const std::string& db, DbState* st, int64_t due) {
+  if (st->due_us != 0) queue_.erase({st->due_us, db});
+  st->due_us = due;
+  queue_.insert({due, db});
+  cv_.notify_one();
+}
+
+void Uploader::Start(const std::vector<std::string>& names) {
+  const int64_t now = opts_.clock->MonotonicMicros();
+  for (const std::string& db : names) {
+    const std::string dir = log_dir_of_(db);
+    auto gens = txlog::TxLog::Generations(dir);
+    if (!gens.ok()) continue;
+    bool pending = false;
+    for (const std::string& gen : *gens) {
+      auto files = LocalFiles(dir + "/" + gen);
+      const uint64_t done = ReadMarker(dir + "/" + gen);
+      if (files.ok())
+        for (const LocalFile& f : *files) pending |= f.p.max_txid > done;
+    }
+    if (pending) {
+      std::lock_guard lk(mu_);
+      ScheduleLocked(db, &dbs_[db], now);
+    }
+  }
+  std::lock_guard lk(mu_);
+  for (int i = 0; i < std::max(1, opts_.workers); ++i) threads_.emplace_back([this] { Worker(); });
+}
+
+void Uploader::Stop(std::chrono::milliseconds grace) {
+  std::unique_lock lk(mu_);
+  if (threads_.empty()) return;
+  draining_ = true;
+  cv_.notify_all();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!queue_.empty() || std::any_of(dbs_.begin(), dbs_.end(), [](auto& kv) { return kv.second.busy; })) {
+    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout) break;
+  }
+  stop_ = true;
+  cv_.notify_all();
+  std::vector<std::thread> threads;
+  threads.swap(threads_);
+  lk.unlock();
+  for (auto& t : threads) t.join();
+}
+
+void Uploader::Notify(const std::string& db) {
+  std::lock_guard lk(mu_);
+  DbState& st = dbs_[db];
+  if (st.busy) {
+    st.renotified = true;
+    return;
+  }
+  if (st.due_us == 0) {
+    const int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(opts_.interval).count();
+    ScheduleLocked(db, &st, opts_.clock->MonotonicMicros() + interval);
+  }
+}
+
+void Uploader::Forget(const std::string& db) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !dbs_[db].busy; });
+  DbState& st = dbs_[db];
+  if (st.due_us != 0) queue_.erase({st.due_us, db});
+  dbs_.erase(db);
+}
+
+void Uploader::Worker() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    if (stop_) return;
+    const int64_t now = opts_.clock->MonotonicMicros();
+    auto it = queue_.begin();
+    if (it == queue_.end() || (!draining_ && it->first > now)) {
+      if (it == queue_.end()) cv_.wait(lk);
+      else cv_.wait_for(lk, std::chrono::microseconds(it->first - now));
+      continue;
+    }
+    const std::string db = it->second;
+    queue_.erase(it);
+    DbState& st = dbs_[db];
+    st.due_us = 0;
+    if (st.busy) continue;
+    st.busy = true;
+    st.renotified = false;
+    lk.unlock();
+    Status s = UploadDb(db, &st);
+    lk.lock();
+    st.busy = false;
+    const int64_t after = opts_.clock->MonotonicMicros();
+    if (!s.ok()) {
+      stats_.upload_errors++;
+      stats_.store_healthy = false;
+      stats_.last_error = s.ToString();
+      st.failures++;
+      const int64_t backoff = std::min<int64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(opts_.max_backoff).count(),
+          int64_t{100000} << std::min(st.failures, 10));
+      if (st.failures == 1 || st.failures % 20 == 0)
+        spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures, s.ToString());
+      if (!stop_ && !draining_) ScheduleLocked(db, &st, after + backoff);
+    } else {
+      st.failures = 0;
+      stats_.store_healthy = true;
+      stats_.last_success_us = opts_.clock->WallMicros();
+      if (st.renotified) {
+        const int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(opts_.interval).count();
+        ScheduleLocked(db, &st, after + interval);
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+Result<std::pair<std::string, uint64_t>> Uploader::SyncNow(const std::string& db) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !dbs_[db].busy; });
+  DbState& st = dbs_[db];
+  st.busy = true;
+  lk.unlock();
+  Status s = UploadDb(db, &st);
+  lk.lock();
+  st.busy = false;
+  cv_.notify_all();
+  CAIRN_RETURN_IF_ERROR(s);
+  if (st.uploaded.empty()) return Status(Code::kNotFound, "no transaction log for " + db);
+  return std::make_pair(st.uploaded.rbegin()->first, st.uploaded.rbegin()->second);
+}
+
+Status Uploader::UploadDb(const std::string& db, DbState* st) {
+  const std::string dir = log_dir_of_(db);
+  CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
+  // Backlog first: what is local and not yet in the store.
+  uint64_t backlog = 0, backlog_files = 0;
+  std::vector<std::vector<LocalFile>> all(gens.size());
+  for (size_t g = 0; g < gens.size(); ++g) {
+    const std::string gdir = dir + "/" + gens[g];
+    CAIRN_ASSIGN_OR_RETURN(all[g], LocalFiles(gdir));
+    if (!st->uploaded.count(gens[g])) st->uploaded[gens[g]] = ReadMarker(gdir);
+    for (const LocalFile& f : all[g])
+      if (f.p.max_txid > st->uploaded[gens[g]]) {
+        backlog += f.size;
+        backlog_files++;
+      }
+  }
+  {
+    std::lock_guard lk(mu_);
+    st->backlog_bytes = backlog;
+    st->backlog_files = backlog_files;
+  }
+  for (size_t g = 0; g < gens.size(); ++g) {
+    const std::string& gen = gens[g];
+    const std::string gdir = dir + "/" + gen;
+    uint64_t done = st->uploaded[gen];
+    std::vector<LocalFile> logs;
+    for (const LocalFile& f : all[g]) {
+      if (f.p.max_txid <= done) continue;
+      if (f.p.snapshot) {
+        CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(gdir + "/" + f.name));
+        CAIRN_RETURN_IF_ERROR(store_->Put(fmt::format("{}/{}/snapshots/{}", db, gen, f.name), bytes));
+        std::lock_guard lk(mu_);
+        stats_.objects_uploaded++;
+        stats_.bytes_uploaded += bytes.size();
+        done = f.p.max_txid;
+      } else {
+        logs.push_back(f);
+      }
+    }
+    if (!logs.empty()) {
+      std::string data, name;
+      std::vector<std::string> contents;
+      for (const LocalFile& f : logs) {
+        CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(gdir + "/" + f.name));
+        contents.push_back(std::move(bytes));
+      }
+      if (contents.size() == 1) {
+        data = std::move(contents[0]);
+        name = logs[0].name;
+      } else {
+        txlog::FileHeader h;
+        CAIRN_ASSIGN_OR_RETURN(data, Merge(contents, 1, &h));
+        name = txlog::LogFileName(h);
+      }
+      CAIRN_RETURN_IF_ERROR(store_->Put(LevelPrefix(db, gen, 0) + name, data));
+      done = std::max(done, logs.back().p.max_txid);
+      std::lock_guard lk(mu_);
+      stats_.objects_uploaded++;
+      stats_.bytes_uploaded += data.size();
+      st->level_files[gen + "/L0"]++;
+    }
+    if (done != st->uploaded[gen]) {
+      st->uploaded[gen] = done;
+      // Not synced: losing it only means uploading a file again (puts are idempotent).
+      Status ms = WriteFileDurably(gdir + "/" + kMarker, std::to_string(done));
+      if (!ms.ok()) spdlog::warn("backup of {}: {}", db, ms.ToString());
+    }
+    // Local files in the store are no longer needed, except the newest one of the newest
+    // generation: the log reads where it stands from it after a restart.
+    const bool newest_gen = g + 1 == gens.size();
+    for (size_t i = 0; i < all[g].size(); ++i) {
+      const LocalFile& f = all[g][i];
+      if (f.p.max_txid > done) continue;
+      if (newest_gen && i + 1 == all[g].size()) continue;
+      (void)RemoveFile(gdir + "/" + f.name);
+    }
+    if (!newest_gen && (all[g].empty() || all[g].back().p.max_txid <= done)) (void)RemoveTree(gdir);
+    if (st->level_files[gen + "/L0"] >= opts_.compact_fanout) {
+      Status cs = CompactDb(db, gen, st);
+      if (!cs.ok()) spdlog::warn("compaction of {} failed: {}", db, cs.ToString());
+    }
+  }
+  std::lock_guard lk(mu_);
+  st->backlog_bytes = 0;
+  st->backlog_files = 0;
+  return Status::Ok();
+}
+
+Status Uploader::MergeLevel(const std::string& db, const std::string& gen, int level,
+                            const std::vector<objectstore::ObjectInfo>& files) {
+  std::vector<std::string> contents;
+  for (const auto& f : files) {
+    CAIRN_ASSIGN_OR_RETURN(std::string bytes, store_->Get(f.key));
+    contents.push_back(std::move(bytes));
+  }
+  txlog::FileHeader h;
+  CAIRN_ASSIGN_OR_RETURN(std::string merged, Merge(contents, 3, &h));
+  CAIRN_RETURN_IF_ERROR(store_->Put(LevelPrefix(db, gen, level + 1) + txlog::LogFileName(h), merged));
+  // Only once the merged file is in place; a crash in between leaves harmless overlap.
+  for (const auto& f : files) CAIRN_RETURN_IF_ERROR(store_->Delete(f.key));
+  std::lock_guard lk(mu_);
+  stats_.compactions++;
+  stats_.objects_uploaded++;
+  stats_.bytes_uploaded += merged.size();
+  stats_.objects_deleted += files.size();
+  return Status::Ok();
+}
+
+Status Uploader::CompactDb(const std::string& db, const std::string& gen, DbState* st) {
+  for (int level = 0; level < 3; ++level) {
+    const std::string key = fmt::format("{}/L{}", gen, level);
+    if (st->level_files[key] < opts_.compact_fanout) continue;
+    CAIRN_ASSIGN_OR_RETURN(auto listed, store_->List(LevelPrefix(db, gen, level)));
+    std::vector<objectstore::ObjectInfo> files;
+    for (auto& o : listed) {
+      txlog::ParsedName p;
+      if (txlog::ParseFileName(o.key.substr(o.key.rfind('/') + 1), &p) && !p.snapshot) files.push_back(o);
+    }
+    st->level_files[key] = static_cast<int>(files.size());
+    if (static_cast<int>(files.size()) < opts_.compact_fanout) continue;
+    CAIRN_RETURN_IF_ERROR(MergeLevel(db, gen, level, files));
+    st->level_files[key] = 0;
+    st->level_files[fmt::format("{}/L{}", gen, level + 1)]++;
+  }
+  return Status::Ok();
+}
+
+UploaderStats Uploader::stats() const {
+  std::lock_guard lk(mu_);
+  UploaderStats s = stats_;
+  for (const auto& [name, st] : dbs_) {
+    s.backlog_bytes += st.backlog_bytes;
+    s.backlog_files += st.backlog_files;
+  }
+  return s;
+}
+
+}  // namespace cairn::backup

@@ -1,0 +1,111 @@
+// Uploader: streams every database's transaction log to the object store, continuously.
+//
+// When a database's log makes new files durable (TxLog's on_durable), the registry tells the
+// uploader (Notify); after `interval` — so that the flushes of a busy database share one object —
+// a worker uploads all of that database's new local files as one L0 object (snapshots as they
+// are), records the uploaded position next to the files, and deletes the local files it no
+// longer needs. Quiet databases cost nothing: only notified databases are visited. A store that
+// fails is retried with backoff; meanwhile files stay on local disk (the backlog, reported in
+// stats()) and the server keeps serving; uploads resume from the first missing txid, so the store
+// never has a gap. Compaction (L0→L1→L2→L3) runs in the store after uploads; see
+// docs/backup.md.
+//
+// Thread-safety: all public methods are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "objectstore/object_store.h"
+
+namespace cairn::backup {
+
+struct UploaderOptions {
+  std::chrono::milliseconds interval{250};  // batching delay after a database's first new file
+  int workers = 4;                          // databases uploaded in parallel
+  int compact_fanout = 8;                   // files per level before they merge into one
+  std::chrono::seconds retention{24 * 3600};
+  std::chrono::milliseconds max_backoff{5000};
+  Clock* clock = Clock::Real();
+};
+
+struct UploaderStats {
+  uint64_t objects_uploaded = 0;
+  uint64_t bytes_uploaded = 0;
+  uint64_t upload_errors = 0;
+  uint64_t compactions = 0;
+  uint64_t objects_deleted = 0;
+  uint64_t backlog_bytes = 0;   // local log bytes not yet in the store
+  uint64_t backlog_files = 0;
+  bool store_healthy = true;    // false after a failed upload, until one succeeds
+  int64_t last_success_us = 0;  // wall clock
+  std::string last_error;
+};
+
+class Uploader {
+ public:
+  // `log_dir_of` maps a database name to its local log directory.
+  Uploader(objectstore::ObjectStore* store, std::function<std::string(const std::string&)> log_dir_of,
+           UploaderOptions opts = {});
+  ~Uploader();  // Stop()
+
+  // Scans `names`' local logs for files not yet uploaded, then starts the workers.
+  void Start(const std::vector<std::string>& names);
+  // Uploads what is durable now (best effort, bounded by `grace`), then stops the workers.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+  // The database's log has new durable files.
+  void Notify(const std::string& db);
+  // Uploads the database's durable files now, in the calling thread; returns the last txid now in
+  // the store for its newest generation (and that generation).
+  Result<std::pair<std::string, uint64_t>> SyncNow(const std::string& db);
+  // The database was deleted: forget it (its backups stay in the store).
+  void Forget(const std::string& db);
+
+  UploaderStats stats() const;
+
+ private:
+  struct DbState;
+  void Worker();
+  Status UploadDb(const std::string& db, DbState* st);
+  Status CompactDb(const std::string& db, const std::string& gen, DbState* st);
+  Status MergeLevel(const std::string& db, const std::string& gen, int level,
+                    const std::vector<objectstore::ObjectInfo>& files);
+
+  objectstore::ObjectStore* const store_;
+  const std::function<std::string(const std::string&)> log_dir_of_;
+  const UploaderOptions opts_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  struct DbState {
+    int64_t due_us = 0;      // when the next upload may start (monotonic); 0 = not pending
+    bool busy = false;       // a worker has it
+    int failures = 0;        // consecutive, for backoff
+    std::map<std::string, uint64_t> uploaded;  // generation -> last txid in the store
+    std::map<std::string, int> level_files;    // "<gen>/L<n>" -> files known in the store
+    bool renotified = false;  // notified while busy: upload again after this one
+    uint64_t backlog_bytes = 0;
+    uint64_t backlog_files = 0;
+  };
+  void ScheduleLocked(const std::string& db, DbState* st, int64_t due);
+  std::map<std::string, DbState> dbs_;  // guarded by mu_ (DbState fields too, except while busy)
+  UploaderStats stats_;                 // guarded by mu_
+  std::set<std::pair<int64_t, std::string>> queue_;  // (due, db), guarded by mu_
+  bool stop_ = false;                   // guarded by mu_
+  bool draining_ = false;               // guarded by mu_: upload everything now
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cairn::backup
