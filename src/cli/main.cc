@@ -77,6 +77,12 @@ int main(int argc, char** argv) {
        "Close a stream (rolling back its transaction) after this much idleness");
   Flag(serve, "max-open-databases", max_open, "Open database handles kept at most");
   Flag(serve, "max-readers", max_readers, "Reader connections per database");
+  Flag(serve, "backup", so.backup_url,
+       "Back every database up continuously to file:///DIR, DIR or s3://BUCKET/PREFIX "
+       "(default: DATA_DIR/backups; off: no backups)");
+  int backup_interval_ms = static_cast<int>(so.backup.interval.count());
+  Flag(serve, "backup-interval-ms", backup_interval_ms,
+       "Upload a database's new transactions at most this long after they are made durable");
   Flag(serve, "log-level", log_level, "trace, debug, info, warn, error or off");
   serve->add_flag("--log-json", log_json, "Log one JSON object per line")->envname("CAIRN_LOG_JSON");
 
@@ -100,6 +106,7 @@ int main(int argc, char** argv) {
     so.registry.database.statement_timeout = std::chrono::milliseconds(statement_timeout_ms);
     so.registry.database.txn_timeout = std::chrono::milliseconds(txn_timeout_ms);
     so.registry.database.max_readers = max_readers;
+    so.backup.interval = std::chrono::milliseconds(backup_interval_ms);
     return Serve(so, log_level, log_json);
   }
 #ifdef CAIRN_WITH_SHELL

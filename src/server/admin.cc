@@ -1,5 +1,7 @@
 #include "server/admin.h"
 
+#include <fmt/format.h>
+
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 
@@ -33,19 +35,75 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
     if (action == "create" && method == "POST") return FromStatus(registry_->Create(ns));
     if (action.empty() && method == "DELETE") return FromStatus(registry_->Delete(ns));
-    if (action.empty() && method == "GET") {
-      Status st = engine::Registry::ValidateName(ns);
-      if (st.ok() && !registry_->Exists(ns))
-        st = Status(Code::kNotFound, "database '" + std::string(ns) + "' does not exist");
-      if (!st.ok()) return FromStatus(st);
-      std::string out;
-      JsonWriter(&out).BeginObject().Key("name").String(ns).EndObject();
-      return {200, std::move(out)};
-    }
+    if (action.empty() && method == "GET") return Describe(ns);
+    if (action == "backup" && method == "POST") return BackupNow(ns);
   }
+  if (path == "/v1/backup" && method == "GET") return BackupStatus();
   Status st(Code::kNotFound, "no such admin endpoint: " + std::string(method) + " " +
                                  std::string(path));
   return {404, hrana::ErrorBody(st)};
+}
+
+AdminResponse AdminApi::Describe(std::string_view ns) {
+  Status st = engine::Registry::ValidateName(ns);
+  if (st.ok() && !registry_->Exists(ns))
+    st = Status(Code::kNotFound, "database '" + std::string(ns) + "' does not exist");
+  if (!st.ok()) return FromStatus(st);
+  auto db = registry_->Get(ns);
+  if (!db.ok()) return FromStatus(db.status());
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("name").String(ns);
+  if (txlog::TxLog* log = (*db)->txlog()) {
+    const txlog::Position pos = log->captured();
+    w.Key("generation").String(log->generation());
+    w.Key("txid").Int(static_cast<int64_t>(pos.txid));
+    w.Key("checksum").String(fmt::format("{:016x}", pos.checksum));
+  }
+  w.EndObject();
+  return {200, std::move(out)};
+}
+
+AdminResponse AdminApi::BackupNow(std::string_view ns) {
+  if (!uploader_) return FromStatus(Status(Code::kUnavailable, "backups are disabled"));
+  Status st = engine::Registry::ValidateName(ns);
+  if (!st.ok()) return FromStatus(st);
+  auto db = registry_->Get(ns);
+  if (!db.ok()) return FromStatus(db.status());
+  st = (*db)->FlushLog();
+  if (!st.ok()) return FromStatus(st);
+  auto pos = uploader_->SyncNow(std::string(ns));
+  if (!pos.ok()) return FromStatus(pos.status());
+  std::string out;
+  JsonWriter(&out)
+      .BeginObject()
+      .Key("generation")
+      .String(pos->first)
+      .Key("txid")
+      .Int(static_cast<int64_t>(pos->second))
+      .EndObject();
+  return {200, std::move(out)};
+}
+
+AdminResponse AdminApi::BackupStatus() {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("enabled").Bool(uploader_ != nullptr);
+  if (uploader_) {
+    const backup::UploaderStats s = uploader_->stats();
+    w.Key("store").String(store_ ? store_->Describe() : "");
+    w.Key("healthy").Bool(s.store_healthy);
+    w.Key("backlog_bytes").Int(static_cast<int64_t>(s.backlog_bytes));
+    w.Key("backlog_files").Int(static_cast<int64_t>(s.backlog_files));
+    w.Key("objects_uploaded").Int(static_cast<int64_t>(s.objects_uploaded));
+    w.Key("bytes_uploaded").Int(static_cast<int64_t>(s.bytes_uploaded));
+    w.Key("upload_errors").Int(static_cast<int64_t>(s.upload_errors));
+    w.Key("compactions").Int(static_cast<int64_t>(s.compactions));
+    w.Key("last_success_us").Int(s.last_success_us);
+    w.Key("last_error").String(s.last_error);
+  }
+  w.EndObject();
+  return {200, std::move(out)};
 }
 
 }  // namespace cairn::server

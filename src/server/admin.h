@@ -3,6 +3,9 @@
 //   POST   /v1/namespaces/:ns/create   create a database        200 {} | 400 | 409
 //   DELETE /v1/namespaces/:ns          delete it and its files  200 {} | 404
 //   GET    /v1/namespaces              list                     200 {"namespaces":[...]}
+//   GET    /v1/namespaces/:ns          its log position         200 {"name","generation","txid","checksum"}
+//   POST   /v1/namespaces/:ns/backup   flush and upload now     200 {"generation","txid"} | 503
+//   GET    /v1/backup                  backup status            200 {"enabled","store","healthy",...}
 //   GET    /health                     200
 //
 // Thread-safety: safe to call from any thread.
@@ -11,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "backup/uploader.h"
 #include "engine/registry.h"
 
 namespace cairn::server {
@@ -22,11 +26,19 @@ struct AdminResponse {
 
 class AdminApi {
  public:
-  explicit AdminApi(engine::Registry* registry) : registry_(registry) {}
+  // `uploader` and `store` may be null (backups disabled).
+  AdminApi(engine::Registry* registry, backup::Uploader* uploader, objectstore::ObjectStore* store)
+      : registry_(registry), uploader_(uploader), store_(store) {}
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
 
  private:
+  AdminResponse BackupStatus();
+  AdminResponse BackupNow(std::string_view ns);
+  AdminResponse Describe(std::string_view ns);
+
   engine::Registry* const registry_;
+  backup::Uploader* const uploader_;
+  objectstore::ObjectStore* const store_;
 };
 
 }  // namespace cairn::server

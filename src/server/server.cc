@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <filesystem>
+
 // GCC 12 with -std=c++20 needs <utility> before Asio's awaitable header.
 #include <utility>
 
@@ -71,9 +73,27 @@ class Server::Impl {
   ~Impl() { Stop(); }
 
   Status Init() {
-    CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(opts_.registry));
+    engine::RegistryOptions ro = opts_.registry;
+    if (opts_.backup_url != "off" && ro.txlog) {
+      std::string url = opts_.backup_url;
+      if (url.empty()) {
+        std::error_code ec;
+        url = "file://" + std::filesystem::absolute(ro.data_dir + "/backups", ec).lexically_normal().string();
+      }
+      CAIRN_ASSIGN_OR_RETURN(store_, objectstore::Open(url));
+      uploader_ = std::make_unique<backup::Uploader>(
+          store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, opts_.backup);
+      ro.on_log_durable = [this](const std::string& db) {
+        if (uploader_) uploader_->Notify(db);
+      };
+    }
+    CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
+    if (uploader_) {
+      uploader_->Start(registry_->List());
+      spdlog::info("backing up every database to {}", store_->Describe());
+    }
     service_ = std::make_unique<hrana::Service>(registry_.get(), opts_.hrana);
-    admin_ = std::make_unique<AdminApi>(registry_.get());
+    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get());
     return Status::Ok();
   }
 
@@ -137,6 +157,7 @@ class Server::Impl {
     ios_.clear();
     if (service_) service_->streams().CloseAll();
     if (registry_) registry_->CloseAll();
+    if (uploader_) uploader_->Stop(std::chrono::seconds(5));  // what the close flushed, too
     spdlog::info("cairn stopped: databases checkpointed and closed");
   }
 
@@ -381,6 +402,8 @@ class Server::Impl {
   }
 
   const ServerOptions opts_;
+  std::unique_ptr<objectstore::ObjectStore> store_;
+  std::unique_ptr<backup::Uploader> uploader_;
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;

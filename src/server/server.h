@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "backup/uploader.h"
 #include "engine/registry.h"
 #include "hrana/service.h"
 
@@ -25,6 +26,10 @@ struct ServerOptions {
   size_t max_body_bytes = 8 << 20;
   std::chrono::seconds shutdown_grace{10};      // wait this long for in-flight requests
   engine::RegistryOptions registry;
+  // Where every database's log is backed up: file:///dir, a path, or s3://bucket/prefix. Empty:
+  // <data_dir>/backups. "off": no backups (the log is still kept locally).
+  std::string backup_url;
+  backup::UploaderOptions backup;
   hrana::ServiceOptions hrana;
 };
 

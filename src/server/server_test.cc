@@ -43,7 +43,7 @@ TEST_F(ServerUnitTest, SelectsDatabaseFromHeaderHostOrDefault) {
 }
 
 TEST_F(ServerUnitTest, AdminCreateListDelete) {
-  AdminApi api(reg_.get());
+  AdminApi api(reg_.get(), nullptr, nullptr);
   EXPECT_EQ(api.Handle("POST", "/v1/namespaces/t2/create", "").status, 200);
   EXPECT_EQ(api.Handle("POST", "/v1/namespaces/t2/create", "").status, 409);
   EXPECT_EQ(api.Handle("POST", "/v1/namespaces/..%2Fx/create", "").status, 400);
