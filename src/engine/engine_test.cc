@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include "base/file.h"
 #include "engine/registry.h"
 #include "engine/session.h"
 
@@ -307,6 +309,50 @@ TEST_F(EngineTest, TransactionLogFollowsEveryCommitThroughCheckpointsAndReopen) 
   db_ = reg_->Get("default").value();
   EXPECT_EQ(db_->txlog()->generation(), gen);
   EXPECT_EQ(db_->txlog()->durable(), pos);
+}
+
+TEST_F(EngineTest, AFullLogDiskNeitherStopsWritesNorLosesThem) {
+  db_.reset();
+  reg_.reset();
+  std::atomic<bool> disk_full{false};
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  o.database.checkpoint_frames = 20;  // checkpoints are attempted often
+  o.database.txlog.write_file = [&](const std::string& path, std::string_view data) {
+    if (disk_full) return Status(Code::kIOError, "cannot write " + path + ": No space left on device");
+    return WriteFileDurably(path, data);
+  };
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  txlog::TxLog* log = db_->txlog();
+  const std::string gen = log->generation();
+  Session s(db_);
+  ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
+  ASSERT_TRUE(db_->FlushLog().ok());
+  disk_full = true;
+  for (int i = 0; i < 300; ++i) {
+    auto r = Exec(s, "INSERT INTO t VALUES (randomblob(3000))");
+    ASSERT_TRUE(r.ok()) << "writes must go on while the log cannot be written: " << r.status().ToString();
+  }
+  EXPECT_FALSE(db_->FlushLog().ok());
+  EXPECT_LT(log->durable().txid, log->captured().txid);
+  // Checkpoints wait: the WAL still holds every commit the log lacks.
+  EXPECT_FALSE(db_->CheckpointPassive().ok());
+  disk_full = false;
+  ASSERT_TRUE(db_->FlushLog().ok());
+  EXPECT_EQ(log->durable(), log->captured());
+  EXPECT_FALSE(log->needs_reseed());
+  const txlog::Position pos = log->durable();
+  db_.reset();
+  reg_.reset();
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_EQ(db_->txlog()->generation(), gen) << "the history must have no gap";
+  EXPECT_EQ(db_->txlog()->durable(), pos);
+  CollectSink sink;
+  Session s2(db_);
+  ASSERT_TRUE(Exec(s2, "SELECT count(*) FROM t", &sink).ok());
+  EXPECT_EQ(sink.rows[0], "300");
 }
 
 }  // namespace

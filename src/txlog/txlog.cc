@@ -185,7 +185,11 @@ Status TxLog::WriteFile(const std::string& name, std::string_view data) {
     std::lock_guard lk(mu_);
     gen = generation_;
   }
-  return WriteFileDurably(dir_ + "/" + gen + "/" + name, data);
+  return WritePath(dir_ + "/" + gen + "/" + name, data);
+}
+
+Status TxLog::WritePath(const std::string& path, std::string_view data) {
+  return opts_.write_file ? opts_.write_file(path, data) : WriteFileDurably(path, data);
 }
 
 Status TxLog::Recover() {
@@ -265,7 +269,7 @@ Status TxLog::StartGeneration() {
       return Status(Code::kIOError, db_path_ + " changed while its snapshot was taken");
     w.SetWalHint(wh.salt1, wh.salt2, valid);
     CAIRN_ASSIGN_OR_RETURN(std::string file, w.Finish());
-    CAIRN_RETURN_IF_ERROR(WriteFileDurably(dir_ + "/" + gen + "/" + SnapshotFileName(w.header()), file));
+    CAIRN_RETURN_IF_ERROR(WritePath(dir_ + "/" + gen + "/" + SnapshotFileName(w.header()), file));
     pos = {1, want};
     std::lock_guard lk(mu_);
     stats_.files++;

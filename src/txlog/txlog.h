@@ -48,6 +48,8 @@ struct TxLogOptions {
   size_t max_pending_bytes = size_t{256} << 20;
   // Called (from the flushing thread) after new files became durable.
   std::function<void()> on_durable;
+  // Writes a whole file durably (WriteFileDurably); replaceable so tests can fail the disk.
+  std::function<Status(const std::string& path, std::string_view data)> write_file;
 };
 
 struct TxLogStats {
@@ -104,6 +106,7 @@ class TxLog {
                    const std::function<Status(uint32_t, std::string_view)>& page_fn);
   Status CaptureFrames(uint32_t first, uint32_t last, int64_t time_us);
   Status WriteFile(const std::string& name, std::string_view data);
+  Status WritePath(const std::string& path, std::string_view data);
 
   const std::string db_path_;
   const std::string dir_;
