@@ -277,6 +277,8 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
       CAIRN_RETURN_IF_ERROR(store_->Put(LevelPrefix(db, gen, 0) + name, data));
       done = std::max(done, logs.back().p.max_txid);
       std::lock_guard lk(mu_);
+      if (auto h = txlog::FileReader::ReadHeader(data); h.ok())
+        RecordLag(opts_.clock->WallMicros() - h->min_time_us, h->record_count);
       stats_.objects_uploaded++;
       stats_.bytes_uploaded += data.size();
       st->level_files[gen + "/L0"]++;
@@ -347,9 +349,37 @@ Status Uploader::CompactDb(const std::string& db, const std::string& gen, DbStat
   return Status::Ok();
 }
 
+void Uploader::RecordLag(int64_t lag_us, uint32_t txns) {
+  lags_.emplace_back(lag_us, txns);
+  lag_txns_ += txns;
+  while (lags_.size() > 1 && (lag_txns_ > 100000 || lags_.size() > 4096)) {
+    lag_txns_ -= lags_.front().second;
+    lags_.pop_front();
+  }
+}
+
 UploaderStats Uploader::stats() const {
   std::lock_guard lk(mu_);
   UploaderStats s = stats_;
+  if (!lags_.empty()) {
+    std::vector<std::pair<int64_t, uint32_t>> v(lags_.begin(), lags_.end());
+    std::sort(v.begin(), v.end());
+    uint64_t total = 0;
+    for (auto& e : v) total += e.second;
+    auto pct = [&](double q) {
+      const uint64_t want = static_cast<uint64_t>(q * static_cast<double>(total));
+      uint64_t seen = 0;
+      for (auto& e : v) {
+        seen += e.second;
+        if (seen > want) return e.first;
+      }
+      return v.back().first;
+    };
+    s.lag_p50_us = pct(0.50);
+    s.lag_p99_us = pct(0.99);
+    s.lag_max_us = v.back().first;
+    s.lag_samples = total;
+  }
   for (const auto& [name, st] : dbs_) {
     s.backlog_bytes += st.backlog_bytes;
     s.backlog_files += st.backlog_files;

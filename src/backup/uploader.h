@@ -17,6 +17,7 @@
 #include <functional>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,12 @@ struct UploaderStats {
   bool store_healthy = true;    // false after a failed upload, until one succeeds
   int64_t last_success_us = 0;  // wall clock
   std::string last_error;
+  // Time from commit to durable in the store, per transaction, over the last 100,000 uploaded
+  // transactions (each counted at the oldest commit of its object: an upper bound), in µs.
+  int64_t lag_p50_us = 0;
+  int64_t lag_p99_us = 0;
+  int64_t lag_max_us = 0;
+  uint64_t lag_samples = 0;
 };
 
 class Uploader {
@@ -102,6 +109,10 @@ class Uploader {
   void ScheduleLocked(const std::string& db, DbState* st, int64_t due);
   std::map<std::string, DbState> dbs_;  // guarded by mu_ (DbState fields too, except while busy)
   UploaderStats stats_;                 // guarded by mu_
+  // (lag µs, transactions) of recent uploads, a ring; guarded by mu_.
+  std::deque<std::pair<int64_t, uint32_t>> lags_;
+  uint64_t lag_txns_ = 0;
+  void RecordLag(int64_t lag_us, uint32_t txns);
   std::set<std::pair<int64_t, std::string>> queue_;  // (due, db), guarded by mu_
   bool stop_ = false;                   // guarded by mu_
   bool draining_ = false;               // guarded by mu_: upload everything now

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
   Flag(serve, "backup", so.backup_url,
        "Back every database up continuously to file:///DIR, DIR or s3://BUCKET/PREFIX "
        "(default: DATA_DIR/backups; off: no backups)");
+  Flag(serve, "txlog", so.registry.txlog,
+       "Capture every commit in a transaction log (needed by backups; false only for comparisons)");
   int backup_interval_ms = static_cast<int>(so.backup.interval.count());
   Flag(serve, "backup-interval-ms", backup_interval_ms,
        "Upload a database's new transactions at most this long after they are made durable");

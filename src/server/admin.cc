@@ -101,6 +101,10 @@ AdminResponse AdminApi::BackupStatus() {
     w.Key("compactions").Int(static_cast<int64_t>(s.compactions));
     w.Key("last_success_us").Int(s.last_success_us);
     w.Key("last_error").String(s.last_error);
+    w.Key("lag_p50_ms").Double(static_cast<double>(s.lag_p50_us) / 1000.0);
+    w.Key("lag_p99_ms").Double(static_cast<double>(s.lag_p99_us) / 1000.0);
+    w.Key("lag_max_ms").Double(static_cast<double>(s.lag_max_us) / 1000.0);
+    w.Key("lag_transactions").Int(static_cast<int64_t>(s.lag_samples));
   }
   w.EndObject();
   return {200, std::move(out)};
