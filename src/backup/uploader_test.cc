@@ -118,6 +118,12 @@ TEST_F(UploaderTest, UploadsContinuouslyAndCleansLocalFiles) {
   EXPECT_EQ(local, 1);
   EXPECT_TRUE(uploader_->stats().store_healthy);
   EXPECT_EQ(uploader_->stats().backlog_files, 0u);
+  const UploaderStats st = uploader_->stats();
+  EXPECT_GE(st.lag_samples, 50u);  // every transaction uploaded is measured
+  EXPECT_GT(st.lag_p50_us, 0);
+  EXPECT_LE(st.lag_p50_us, st.lag_p99_us);
+  EXPECT_LE(st.lag_p99_us, st.lag_max_us);
+  EXPECT_LT(st.lag_max_us, 10'000'000);
 }
 
 TEST_F(UploaderTest, StoreDownKeepsBacklogAndResumesWithoutGap) {
