@@ -7,7 +7,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "backup/restore.h"
 #include "base/file.h"
+#include "txlog/checksum.h"
 #include "txlog/format.h"
 #include "txlog/txlog.h"
 
@@ -118,6 +125,28 @@ void Uploader::Start(const std::vector<std::string>& names) {
   }
   std::lock_guard lk(mu_);
   for (int i = 0; i < std::max(1, opts_.workers); ++i) threads_.emplace_back([this] { Worker(); });
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+}
+
+void Uploader::MaintenanceLoop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    maint_cv_.wait_for(lk, opts_.maintenance_interval, [&] { return stop_; });
+    if (stop_) return;
+    lk.unlock();
+    auto dbs = ListDatabases(store_);
+    if (dbs.ok()) {
+      for (const std::string& db : *dbs) {
+        {
+          std::lock_guard l(mu_);
+          if (stop_) return;
+        }
+        Status st = Maintain(db);
+        if (!st.ok()) spdlog::warn("backup maintenance of {} failed: {}", db, st.ToString());
+      }
+    }
+    lk.lock();
+  }
 }
 
 void Uploader::Stop(std::chrono::milliseconds grace) {
@@ -131,10 +160,12 @@ void Uploader::Stop(std::chrono::milliseconds grace) {
   }
   stop_ = true;
   cv_.notify_all();
+  maint_cv_.notify_all();
   std::vector<std::thread> threads;
   threads.swap(threads_);
   lk.unlock();
   for (auto& t : threads) t.join();
+  if (maintenance_.joinable()) maintenance_.join();
 }
 
 void Uploader::Notify(const std::string& db) {
@@ -345,6 +376,105 @@ Status Uploader::CompactDb(const std::string& db, const std::string& gen, DbStat
     CAIRN_RETURN_IF_ERROR(MergeLevel(db, gen, level, files));
     st->level_files[key] = 0;
     st->level_files[fmt::format("{}/L{}", gen, level + 1)]++;
+  }
+  if (st->level_files[gen + "/L3"] >= opts_.compact_fanout) {
+    CAIRN_RETURN_IF_ERROR(Maintain(db));
+    st->level_files[gen + "/L3"] = 0;
+  }
+  return Status::Ok();
+}
+
+Status Uploader::BuildSnapshot(const std::string& db, const std::string& gen, uint64_t txid) {
+  RestoreTarget target;
+  target.txid = txid;
+  target.generation = gen;
+  CAIRN_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(store_, db, target));
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  CAIRN_RETURN_IF_ERROR(MakeDirs(opts_.scratch_dir));
+  const std::string tmp = fmt::format("{}/snapshot-{}-{:x}.sqlite", opts_.scratch_dir, db, rng());
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { (void)RemoveFile(path); }
+  } cleanup{tmp};
+  RestoreOptions ro;
+  ro.overwrite = true;
+  CAIRN_ASSIGN_OR_RETURN(RestoreResult res, Restore(store_, plan, tmp, ro));
+  if (res.page_count == 0) return Status::Ok();  // nothing to snapshot
+  const uint32_t ps = res.page_size, lock = txlog::LockPage(ps);
+  txlog::FileWriter w(ps, txlog::kFlagSnapshot, 3);
+  txlog::RecordHeader h{res.position.txid, res.time_us, res.page_count,
+                        res.page_count - (lock <= res.page_count ? 1u : 0u), 0, res.position.checksum};
+  CAIRN_RETURN_IF_ERROR(w.BeginRecord(h));
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(Code::kIOError, "cannot open " + tmp);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  txlog::PageChecksums sums;
+  std::string page(ps, '\0');
+  for (uint32_t pgno = 1; pgno <= res.page_count; ++pgno) {
+    if (pgno == lock) continue;
+    if (::pread(fd, page.data(), ps, static_cast<off_t>(pgno - 1) * ps) != static_cast<ssize_t>(ps))
+      return Status(Code::kIOError, "short read of " + tmp);
+    sums.SetPage(pgno, page.data(), ps);
+    CAIRN_RETURN_IF_ERROR(w.AddPage(pgno, page));
+  }
+  sums.Resize(res.page_count);
+  if (sums.checksum() != res.position.checksum)
+    return Status(Code::kCorruption, fmt::format("snapshot of {} at txid {} does not match its checksum", db, txid));
+  CAIRN_ASSIGN_OR_RETURN(std::string file, w.Finish());
+  CAIRN_RETURN_IF_ERROR(store_->Put(fmt::format("{}/{}/snapshots/{}", db, gen, txlog::SnapshotFileName(w.header())), file));
+  std::lock_guard lk(mu_);
+  stats_.snapshots++;
+  stats_.objects_uploaded++;
+  stats_.bytes_uploaded += file.size();
+  return Status::Ok();
+}
+
+Status Uploader::Maintain(const std::string& db) {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<GenerationInfo> gens, ListGenerations(store_, db));
+  if (gens.empty()) return Status::Ok();
+  const int64_t now = opts_.clock->WallMicros();
+  // Snapshot of the newest generation when the log after its newest snapshot is long or old.
+  {
+    const GenerationInfo& g = gens.back();
+    const uint64_t snap_txid = g.snapshots.empty() ? 0 : g.snapshots.back().name.max_txid;
+    const int64_t snap_time = g.snapshots.empty() ? g.start_time_us : g.snapshots.back().name.max_time_us;
+    int l3_after = 0;
+    for (const BackupFile& f : g.logs) l3_after += f.level == 3 && f.name.min_txid > snap_txid;
+    const bool old = now - snap_time > std::chrono::duration_cast<std::chrono::microseconds>(opts_.snapshot_interval).count();
+    if (g.max_txid > snap_txid && (l3_after >= opts_.compact_fanout || old)) {
+      CAIRN_RETURN_IF_ERROR(BuildSnapshot(db, g.name, g.max_txid));
+      CAIRN_ASSIGN_OR_RETURN(gens, ListGenerations(store_, db));
+    }
+  }
+  // Retention: keep the newest snapshot at or before the cutoff and everything after it.
+  const int64_t cutoff = now - std::chrono::duration_cast<std::chrono::microseconds>(opts_.retention).count();
+  std::vector<std::string> doomed;
+  size_t first_kept_gen = 0;
+  for (size_t i = 0; i < gens.size(); ++i)
+    for (const BackupFile& s : gens[i].snapshots)
+      if (s.name.max_time_us <= cutoff) first_kept_gen = i;  // older generations are all before it
+  for (size_t i = 0; i < first_kept_gen; ++i) {
+    for (const BackupFile& f : gens[i].snapshots) doomed.push_back(f.key);
+    for (const BackupFile& f : gens[i].logs) doomed.push_back(f.key);
+  }
+  for (size_t i = first_kept_gen; i < gens.size(); ++i) {
+    const GenerationInfo& g = gens[i];
+    const BackupFile* keep = nullptr;
+    for (const BackupFile& s : g.snapshots)
+      if (s.name.max_time_us <= cutoff) keep = &s;
+    if (!keep) continue;
+    for (const BackupFile& s : g.snapshots)
+      if (s.name.max_txid < keep->name.max_txid) doomed.push_back(s.key);
+    for (const BackupFile& f : g.logs)
+      if (f.name.max_txid <= keep->name.max_txid) doomed.push_back(f.key);
+  }
+  for (const std::string& key : doomed) CAIRN_RETURN_IF_ERROR(store_->Delete(key));
+  if (!doomed.empty()) {
+    std::lock_guard lk(mu_);
+    stats_.objects_deleted += doomed.size();
   }
   return Status::Ok();
 }

@@ -38,6 +38,13 @@ struct UploaderOptions {
   int compact_fanout = 8;                   // files per level before they merge into one
   std::chrono::seconds retention{24 * 3600};
   std::chrono::milliseconds max_backoff{5000};
+  // A new snapshot is built in the store (from the previous one and the log) when the newest is
+  // older than this and transactions followed it, or when compact_fanout L3 files follow it.
+  std::chrono::seconds snapshot_interval{24 * 3600};
+  // How often every database in the store is visited for retention and snapshots.
+  std::chrono::seconds maintenance_interval{600};
+  // Where snapshots are assembled (a temporary file per snapshot).
+  std::string scratch_dir = "/tmp";
   Clock* clock = Clock::Real();
 };
 
@@ -46,6 +53,7 @@ struct UploaderStats {
   uint64_t bytes_uploaded = 0;
   uint64_t upload_errors = 0;
   uint64_t compactions = 0;
+  uint64_t snapshots = 0;       // built in the store
   uint64_t objects_deleted = 0;
   uint64_t backlog_bytes = 0;   // local log bytes not yet in the store
   uint64_t backlog_files = 0;
@@ -82,9 +90,15 @@ class Uploader {
 
   UploaderStats stats() const;
 
+  // Retention and snapshots for one database (normally run by the maintenance sweep).
+  Status Maintain(const std::string& db);
+  // Builds a snapshot of `db`'s generation `gen` at `txid` from what the store holds.
+  Status BuildSnapshot(const std::string& db, const std::string& gen, uint64_t txid);
+
  private:
   struct DbState;
   void Worker();
+  void MaintenanceLoop();
   Status UploadDb(const std::string& db, DbState* st);
   Status CompactDb(const std::string& db, const std::string& gen, DbState* st);
   Status MergeLevel(const std::string& db, const std::string& gen, int level,
@@ -95,7 +109,8 @@ class Uploader {
   const UploaderOptions opts_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;        // workers and waiters for a database
+  std::condition_variable maint_cv_;  // the maintenance thread
   struct DbState {
     int64_t due_us = 0;      // when the next upload may start (monotonic); 0 = not pending
     bool busy = false;       // a worker has it
@@ -117,6 +132,7 @@ class Uploader {
   bool stop_ = false;                   // guarded by mu_
   bool draining_ = false;               // guarded by mu_: upload everything now
   std::vector<std::thread> threads_;
+  std::thread maintenance_;
 };
 
 }  // namespace cairn::backup

@@ -1,5 +1,7 @@
 #include "backup/uploader.h"
 
+#include "backup/restore.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -173,6 +175,37 @@ TEST_F(UploaderTest, LostAcknowledgementsAndCompactionKeepTheChain) {
   int objects = 0;
   EXPECT_EQ(CheckChain(&mem_, "default", gen, &objects), db_->txlog()->durable());
   EXPECT_LT(objects, 20) << "compaction should keep the object count small";
+}
+
+TEST_F(UploaderTest, SnapshotsAndRetentionKeepTheNewestRestorableState) {
+  UploaderOptions uo;
+  uo.interval = std::chrono::milliseconds(1);
+  uo.retention = std::chrono::seconds(0);          // everything older than now may go...
+  uo.snapshot_interval = std::chrono::seconds(0);  // ...once a snapshot covers it
+  uo.scratch_dir = (dir_ / "scratch").string();
+  Open(uo);
+  Exec("CREATE TABLE t(x)");
+  for (int i = 0; i < 30; ++i) Exec("INSERT INTO t VALUES (randomblob(2000))");
+  ASSERT_TRUE(WaitUploaded());
+  const std::string gen = db_->txlog()->generation();
+  const txlog::Position pos = db_->txlog()->durable();
+  ASSERT_TRUE(uploader_->Maintain("default").ok());
+  EXPECT_EQ(uploader_->stats().snapshots, 1u);
+  auto snaps = mem_.List("default/" + gen + "/snapshots/");
+  ASSERT_EQ(snaps->size(), 1u) << "the generation's first snapshot is superseded";
+  txlog::ParsedName p;
+  ASSERT_TRUE(txlog::ParseFileName(snaps->front().key.substr(snaps->front().key.rfind('/') + 1), &p));
+  EXPECT_EQ(p.max_txid, pos.txid);
+  auto logs = mem_.List("default/" + gen + "/log/");
+  EXPECT_TRUE(logs->empty()) << "log files covered by the snapshot are deleted";
+  // The history goes on from the new snapshot, and restores to the live state.
+  for (int i = 0; i < 5; ++i) Exec("UPDATE t SET x = randomblob(10) WHERE rowid = " + std::to_string(i + 1));
+  ASSERT_TRUE(WaitUploaded());
+  auto plan = PlanRestore(&mem_, "default", {});
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto res = Restore(&mem_, *plan, (dir_ / "restored.sqlite").string());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->position, db_->txlog()->durable());
 }
 
 }  // namespace

@@ -99,6 +99,7 @@ AdminResponse AdminApi::BackupStatus() {
     w.Key("bytes_uploaded").Int(static_cast<int64_t>(s.bytes_uploaded));
     w.Key("upload_errors").Int(static_cast<int64_t>(s.upload_errors));
     w.Key("compactions").Int(static_cast<int64_t>(s.compactions));
+    w.Key("snapshots").Int(static_cast<int64_t>(s.snapshots));
     w.Key("last_success_us").Int(s.last_success_us);
     w.Key("last_error").String(s.last_error);
     w.Key("lag_p50_ms").Double(static_cast<double>(s.lag_p50_us) / 1000.0);

@@ -81,8 +81,10 @@ class Server::Impl {
         url = "file://" + std::filesystem::absolute(ro.data_dir + "/backups", ec).lexically_normal().string();
       }
       CAIRN_ASSIGN_OR_RETURN(store_, objectstore::Open(url));
+      backup::UploaderOptions uo = opts_.backup;
+      uo.scratch_dir = ro.data_dir + "/tmp";
       uploader_ = std::make_unique<backup::Uploader>(
-          store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, opts_.backup);
+          store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, uo);
       ro.on_log_durable = [this](const std::string& db) {
         if (uploader_) uploader_->Notify(db);
       };
