@@ -112,7 +112,7 @@ Status Registry::Create(std::string_view name) {
   std::string key(name);
   {
     std::lock_guard lk(mu_);
-    if (known_.count(key))
+    if (known_.count(key) || creating_.count(key))
       return Status(Code::kAlreadyExists, "database '" + key + "' already exists");
   }
   std::error_code ec;
@@ -126,6 +126,37 @@ Status Registry::Create(std::string_view name) {
   std::lock_guard lk(mu_);
   known_.insert(key);
   return Status::Ok();
+}
+
+Status Registry::CreateFrom(std::string_view name,
+                            const std::function<Status(const std::string& path)>& fill) {
+  CAIRN_RETURN_IF_ERROR(ValidateName(name));
+  std::string key(name);
+  {
+    std::lock_guard lk(mu_);
+    if (known_.count(key) || creating_.count(key))
+      return Status(Code::kAlreadyExists, "database '" + key + "' already exists");
+    creating_.insert(key);
+  }
+  auto done = [&](Status st) {
+    std::lock_guard lk(mu_);
+    creating_.erase(key);
+    if (st.ok()) known_.insert(key);
+    return st;
+  };
+  std::error_code ec;
+  if (fs::exists(DirOf(key), ec)) return done(Status(Code::kAlreadyExists, "files of '" + key + "' exist"));
+  fs::create_directories(DirOf(key), ec);
+  if (ec) return done(Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message()));
+  Status st = fill(FileOf(key));
+  if (st.ok()) {
+    // Opening it starts the new database's own log (a snapshot of what was filled in).
+    auto db = Database::Open(key, FileOf(key), OptionsFor(key), false);
+    st = db.status();
+    if (db.ok()) (*db)->Close();
+  }
+  if (!st.ok()) fs::remove_all(DirOf(key), ec);
+  return done(st);
 }
 
 Status Registry::Delete(std::string_view name) {

@@ -48,6 +48,9 @@ class Registry {
   Result<std::shared_ptr<Database>> Get(std::string_view name);
   bool Exists(std::string_view name) const;
   Status Create(std::string_view name);
+  // Creates database `name` from a file that `fill` writes at the path it is given (a restore).
+  // Nothing is registered unless `fill` succeeds and the file opens.
+  Status CreateFrom(std::string_view name, const std::function<Status(const std::string& path)>& fill);
   // Closes the database (its sessions fail from now on) and removes its files.
   Status Delete(std::string_view name);
   std::vector<std::string> List() const;
@@ -71,7 +74,8 @@ class Registry {
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;
   mutable std::mutex mu_;
-  std::unordered_set<std::string> known_;  // guarded by mu_
+  std::unordered_set<std::string> known_;     // guarded by mu_
+  std::unordered_set<std::string> creating_;  // guarded by mu_: CreateFrom in progress
   struct OpenDb {
     std::shared_ptr<Database> db;
     int64_t last_used;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <simdjson.h>
+
+#include "backup/restore.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 
@@ -16,7 +19,7 @@ AdminResponse FromStatus(const Status& st) {
 }  // namespace
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
-                               std::string_view /*body*/) {
+                               std::string_view body) {
   constexpr std::string_view kPrefix = "/v1/namespaces";
   if (path == "/health" && method == "GET") return {200, "{}"};
   if (path == kPrefix || path == "/v1/namespaces/") {
@@ -37,6 +40,7 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     if (action.empty() && method == "DELETE") return FromStatus(registry_->Delete(ns));
     if (action.empty() && method == "GET") return Describe(ns);
     if (action == "backup" && method == "POST") return BackupNow(ns);
+    if (action.substr(0, 5) == "fork/" && method == "POST") return Fork(ns, action.substr(5), body);
   }
   if (path == "/v1/backup" && method == "GET") return BackupStatus();
   Status st(Code::kNotFound, "no such admin endpoint: " + std::string(method) + " " +
@@ -81,6 +85,57 @@ AdminResponse AdminApi::BackupNow(std::string_view ns) {
       .String(pos->first)
       .Key("txid")
       .Int(static_cast<int64_t>(pos->second))
+      .EndObject();
+  return {200, std::move(out)};
+}
+
+AdminResponse AdminApi::Fork(std::string_view from, std::string_view to, std::string_view body) {
+  for (std::string_view n : {from, to}) {
+    Status st = engine::Registry::ValidateName(n);
+    if (!st.ok()) return FromStatus(st);
+  }
+  if (!registry_->Exists(from))
+    return FromStatus(Status(Code::kNotFound, "database '" + std::string(from) + "' does not exist"));
+  if (registry_->Exists(to))
+    return FromStatus(Status(Code::kAlreadyExists, "database '" + std::string(to) + "' already exists"));
+  if (!uploader_) return FromStatus(Status(Code::kUnavailable, "forking needs backups (serve --backup)"));
+  backup::RestoreTarget target;
+  if (body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view ts;
+    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+        doc["timestamp"].get_string().get(ts) != simdjson::SUCCESS)
+      return FromStatus(Status(Code::kInvalidRequest, "fork body must be {\"timestamp\": \"...\"}"));
+    std::string text(ts);
+    // sqld takes a time without a zone, in UTC.
+    const bool zoned = text.back() == 'Z' || text.back() == 'z' ||
+                       (text.size() > 6 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-'));
+    if (!zoned) text += 'Z';
+    auto t = backup::ParseTimeRfc3339(text);
+    if (!t) return FromStatus(Status(Code::kInvalidRequest, "bad timestamp '" + std::string(ts) + "'"));
+    target.time_us = *t;
+  }
+  // What is committed now is in the store first, so "now" (or a time just past) is restorable.
+  auto db = registry_->Get(from);
+  if (!db.ok()) return FromStatus(db.status());
+  Status st = (*db)->FlushLog();
+  if (st.ok()) st = uploader_->SyncNow(std::string(from)).status();
+  if (!st.ok()) return FromStatus(st);
+  backup::RestoreResult result;
+  st = registry_->CreateFrom(to, [&](const std::string& path) -> Status {
+    CAIRN_ASSIGN_OR_RETURN(backup::RestorePlan plan, backup::PlanRestore(store_, from, target));
+    CAIRN_ASSIGN_OR_RETURN(result, backup::Restore(store_, plan, path));
+    return Status::Ok();
+  });
+  if (!st.ok()) return FromStatus(st);
+  std::string out;
+  JsonWriter(&out)
+      .BeginObject()
+      .Key("txid")
+      .Int(static_cast<int64_t>(result.position.txid))
+      .Key("time")
+      .String(backup::FormatTimeRfc3339(result.time_us))
       .EndObject();
   return {200, std::move(out)};
 }

@@ -6,6 +6,9 @@
 //   GET    /v1/namespaces/:ns          its log position         200 {"name","generation","txid","checksum"}
 //   POST   /v1/namespaces/:ns/backup   flush and upload now     200 {"generation","txid"} | 503
 //   GET    /v1/backup                  backup status            200 {"enabled","store","healthy",...}
+//   POST   /v1/namespaces/:ns/fork/:to fork from the backup     200 {"txid","time"} | 404 | 409
+//          body (optional) {"timestamp": RFC 3339, or sqld's "YYYY-MM-DDTHH:MM:SS[.f]" in UTC}:
+//          the new database is :ns as it was then; without it, as it is now.
 //   GET    /health                     200
 //
 // Thread-safety: safe to call from any thread.
@@ -35,6 +38,7 @@ class AdminApi {
   AdminResponse BackupStatus();
   AdminResponse BackupNow(std::string_view ns);
   AdminResponse Describe(std::string_view ns);
+  AdminResponse Fork(std::string_view from, std::string_view to, std::string_view body);
 
   engine::Registry* const registry_;
   backup::Uploader* const uploader_;
