@@ -317,7 +317,7 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
     if (done != st->uploaded[gen]) {
       st->uploaded[gen] = done;
       // Not synced: losing it only means uploading a file again (puts are idempotent).
-      Status ms = WriteFileDurably(gdir + "/" + kMarker, std::to_string(done));
+      Status ms = WriteFileAtomic(gdir + "/" + kMarker, std::to_string(done));
       if (!ms.ok()) spdlog::warn("backup of {}: {}", db, ms.ToString());
     }
     // Local files in the store are no longer needed, except the newest one of the newest

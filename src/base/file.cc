@@ -25,7 +25,8 @@ Status SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
-Status WriteFileDurably(const std::string& path, std::string_view data) {
+namespace {
+Status WriteFile(const std::string& path, std::string_view data, bool sync) {
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -44,7 +45,7 @@ Status WriteFileDurably(const std::string& path, std::string_view data) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd) != 0) {
+  if (sync && ::fdatasync(fd) != 0) {
     Status st = Errno("cannot sync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -56,7 +57,16 @@ Status WriteFileDurably(const std::string& path, std::string_view data) {
     ::unlink(tmp.c_str());
     return st;
   }
-  return SyncDir(dir);
+  return sync ? SyncDir(dir) : Status::Ok();
+}
+}  // namespace
+
+Status WriteFileDurably(const std::string& path, std::string_view data) {
+  return WriteFile(path, data, true);
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  return WriteFile(path, data, false);
 }
 
 Result<std::string> ReadWholeFile(const std::string& path) {

@@ -14,6 +14,9 @@ namespace cairn {
 // Writes `data` to `path` so that after a crash the file is either absent/old or complete:
 // temporary file in the same directory, fsync, rename, fsync of the directory.
 Status WriteFileDurably(const std::string& path, std::string_view data);
+// The same without syncing: after a crash the file is old or new (rename is atomic), but a new
+// one may be lost. For files that are only hints.
+Status WriteFileAtomic(const std::string& path, std::string_view data);
 Result<std::string> ReadWholeFile(const std::string& path);
 // Creates `path` and its missing parents.
 Status MakeDirs(const std::string& path);
