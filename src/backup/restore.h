@@ -39,10 +39,10 @@ namespace cairn::backup {
 
 // One snapshot or log file in the store.
 struct BackupFile {
-  std::string key;          // the object's key
-  txlog::ParsedName name;   // what its name says (txid range, time)
-  int level = -1;           // 0..3 for log files; -1 for snapshots
-  uint64_t size = 0;        // object bytes
+  std::string key;         // the object's key
+  txlog::ParsedName name;  // what its name says (txid range, time)
+  int level = -1;          // 0..3 for log files; -1 for snapshots
+  uint64_t size = 0;       // object bytes
 };
 
 // One generation of one database as listed in the store.
@@ -73,12 +73,12 @@ struct RestoreTarget {
 struct RestorePlan {
   std::string db;
   std::string generation;
-  uint32_t page_size = 0;                // 0 until the first file is read
-  std::optional<BackupFile> snapshot;    // none: replay from the empty database (txid 0)
-  std::vector<BackupFile> logs;          // in replay order; consecutive files may overlap
-  uint64_t stop_txid = 0;                // apply no transaction above this
-  std::optional<int64_t> stop_time_us;   // nor any committed after this
-  uint64_t total_bytes = 0;              // bytes of every planned object
+  uint32_t page_size = 0;               // 0 until the first file is read
+  std::optional<BackupFile> snapshot;   // none: replay from the empty database (txid 0)
+  std::vector<BackupFile> logs;         // in replay order; consecutive files may overlap
+  uint64_t stop_txid = 0;               // apply no transaction above this
+  std::optional<int64_t> stop_time_us;  // nor any committed after this
+  uint64_t total_bytes = 0;             // bytes of every planned object
   // Objects already downloaded while planning (key and bytes), reused by Restore.
   std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> fetched;
 };
@@ -102,11 +102,11 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
-  txlog::Position position;     // the last transaction applied and the checksum after it
-  int64_t time_us = 0;          // its commit time (0 for the empty database)
+  txlog::Position position;  // the last transaction applied and the checksum after it
+  int64_t time_us = 0;       // its commit time (0 for the empty database)
   uint32_t page_count = 0;
-  uint32_t page_size = 0;       // 0 for the empty database
-  uint64_t bytes = 0;           // size of the restored file (page_count * page_size)
+  uint32_t page_size = 0;  // 0 for the empty database
+  uint64_t bytes = 0;      // size of the restored file (page_count * page_size)
   uint64_t downloaded_bytes = 0;
 };
 
