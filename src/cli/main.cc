@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "cli/backup_commands.h"
 #include "server/server.h"
 #ifdef CAIRN_WITH_SHELL
 #include "shell/shell.h"
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
   shell->add_option("--namespace", sh.ns, "Database to use (x-namespace header)");
   shell->add_flag("--json", sh.json, "Print rows as JSON objects, one per line");
 #endif
+
+  cairn::cli::AddBackupCommands(app);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -216,17 +216,22 @@ Result<std::string> LocalStore::Get(std::string_view key) {
   if (!S_ISREG(st.st_mode)) {
     return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
   }
+  // Objects are replaced by rename, never written in place: the size is known. Read it without
+  // reallocating, then make sure nothing follows.
   std::string out;
   out.resize(static_cast<size_t>(st.st_size));
   size_t got = 0;
   for (;;) {
-    if (got == out.size()) out.resize(out.size() + 4096);  // the file grew: read to the end
-    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    char extra[4096];
+    const bool full = got == out.size();
+    ssize_t n = full ? ::read(fd.get(), extra, sizeof extra)
+                     : ::read(fd.get(), out.data() + got, out.size() - got);
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoError("cannot read", path, errno);
     }
     if (n == 0) break;
+    if (full) out.append(extra, static_cast<size_t>(n));
     got += static_cast<size_t>(n);
   }
   out.resize(got);
