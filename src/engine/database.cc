@@ -277,6 +277,47 @@ Status Database::CheckpointPassive() {
   return Status::Ok();
 }
 
+Result<Database::Image> Database::ReadImage() {
+  if (!txlog_) return Status(Code::kUnavailable, "database " + name_ + " has no transaction log");
+  std::lock_guard lk(ckpt_mu_);
+  if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  if (!gate_conn_) {
+    CAIRN_ASSIGN_OR_RETURN(gate_conn_, sqlite::Connection::Open(path_, ReaderOpenOptions()));
+  }
+  Image img;
+  {
+    std::lock_guard ex(exec_mu_);  // nothing commits: the snapshot is exactly the log's position
+    if (!writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+    CAIRN_RETURN_IF_ERROR(gate_conn_->ExecCached("BEGIN"));
+    Status st = gate_conn_->ExecCached("SELECT 1 FROM sqlite_schema LIMIT 1");
+    if (!st.ok()) {
+      (void)gate_conn_->ExecCached("ROLLBACK");
+      return st;
+    }
+    img.position = txlog_->captured();
+  }
+  Status st = [&]() -> Status {
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
+    txlog::PageChecksums sums;
+    for (;;) {
+      int rc = sqlite3_step(stmt.raw());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return sqlite::SqliteStatus(gate_conn_->raw(), rc);
+      const auto pgno = static_cast<uint32_t>(sqlite3_column_int64(stmt.raw(), 0));
+      const void* data = sqlite3_column_blob(stmt.raw(), 1);
+      const auto size = static_cast<uint32_t>(sqlite3_column_bytes(stmt.raw(), 1));
+      if (data != nullptr) sums.SetPage(pgno, data, size);
+      img.page_count = pgno;
+    }
+    sums.Resize(img.page_count);
+    img.checksum = sums.checksum();
+    return Status::Ok();
+  }();
+  (void)gate_conn_->ExecCached("COMMIT");
+  CAIRN_RETURN_IF_ERROR(st);
+  return img;
+}
+
 bool Database::Idle() const {
   {
     std::lock_guard lk(state_mu_);

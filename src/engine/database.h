@@ -131,6 +131,15 @@ class Database : public std::enable_shared_from_this<Database> {
 
   // Makes the transactions captured so far durable in the log (no-op without a log).
   Status FlushLog();
+  // The checksum of the database as it is, computed from every page read in one read
+  // transaction, and the log position it corresponds to (for verifying backups).
+  struct Image {
+    txlog::Position position;  // the log's position at that moment
+    uint64_t checksum = 0;     // computed from the pages themselves
+    uint32_t page_count = 0;
+  };
+  Result<Image> ReadImage();
+
   // The transaction log, or null when the database has none.
   txlog::TxLog* txlog() const { return txlog_.get(); }
 

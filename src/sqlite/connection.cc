@@ -231,6 +231,14 @@ Status Connection::ExecTrusted(std::string_view sql) {
   return st;
 }
 
+Result<Statement> Connection::PrepareTrusted(std::string_view sql) {
+  trusted_ = true;
+  std::string_view tail;
+  Result<Statement> st = PrepareFirst(sql, &tail);
+  trusted_ = false;
+  return st;
+}
+
 Status Connection::ResetSessionState() {
   return ExecTrusted(
       "PRAGMA foreign_keys=OFF; PRAGMA recursive_triggers=OFF; PRAGMA defer_foreign_keys=OFF;"

@@ -106,6 +106,9 @@ class Connection {
   // Prepares the first statement of `sql` without caching; *tail receives the rest. A null statement
   // with ok status means only whitespace/comments were left.
   Result<Statement> PrepareFirst(std::string_view sql, std::string_view* tail);
+  // Prepares one statement of Cairn's own (e.g. reading sqlite_dbpage), bypassing the client
+  // authorizer. Never for client SQL.
+  Result<Statement> PrepareTrusted(std::string_view sql);
 
   // Statements running on this connection are interrupted (SQLITE_INTERRUPT, reported as kTimeout)
   // once the monotonic clock passes `deadline_micros`; 0 disables the deadline.
