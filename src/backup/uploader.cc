@@ -66,9 +66,16 @@ std::string LevelPrefix(const std::string& db, const std::string& gen, int level
   return fmt::format("{}/{}/log/L{}/", db, gen, level);
 }
 
-// Concatenates consecutive files' records into one file (records already written are skipped:
-// files may overlap).
+// Joins consecutive files into one: by concatenation when each starts where the previous ended
+// (the usual case: no recompression), else record by record, skipping records already written
+// (files may overlap after a lost acknowledgement).
 Result<std::string> Merge(const std::vector<std::string>& files, int zstd_level, txlog::FileHeader* out) {
+  {
+    std::vector<std::string_view> views(files.begin(), files.end());
+    auto joined = txlog::ConcatFiles(views, out);
+    if (joined.ok()) return joined;
+    if (joined.status().code() == Code::kCorruption) return joined.TakeStatus();
+  }
   std::unique_ptr<txlog::FileWriter> w;
   uint64_t last = 0;
   txlog::Record r;

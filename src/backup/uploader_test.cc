@@ -150,6 +150,9 @@ TEST_F(UploaderTest, StoreDownKeepsBacklogAndResumesWithoutGap) {
   EXPECT_GT(down.backlog_files, 0u);
   faulty_.SetDown(false);
   ASSERT_TRUE(WaitUploaded()) << "uploads did not resume";
+  // The worker marks the store healthy right after its upload returns.
+  for (int i = 0; i < 100 && !uploader_->stats().store_healthy; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(uploader_->stats().store_healthy);
 }
 

@@ -248,8 +248,9 @@ Status FileReader::Read(void* dst, size_t n) {
     in_pos_ = in.pos;
     out_.resize(out.pos);
     out_pos_ = 0;
-    if (rc == 0) stream_done_ = true;
-    else if (out.pos == 0 && in.pos == in.size) return Corrupt("compressed body truncated");
+    // A body may hold several zstd frames (ConcatFiles); it ends with the input.
+    if (rc == 0 && in.pos == in.size) stream_done_ = true;
+    else if (rc != 0 && out.pos == 0 && in.pos == in.size) return Corrupt("compressed body truncated");
   }
   return Status::Ok();
 }
@@ -313,6 +314,46 @@ Result<bool> FileReader::ReadRecord(Record* r) {
     r->pages.append(data);
   }
   return true;
+}
+
+Result<std::string> ConcatFiles(const std::vector<std::string_view>& files, FileHeader* out) {
+  if (files.empty()) return Status(Code::kInternal, "nothing to join");
+  FileHeader h;
+  size_t total = kHeaderSize + kTrailerSize;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string_view f = files[i];
+    CAIRN_ASSIGN_OR_RETURN(FileHeader fh, FileReader::ReadHeader(f));
+    if (f.size() < kHeaderSize + kTrailerSize ||
+        Get64(f.data() + f.size() - kTrailerSize) != XXH3_64bits(f.data(), f.size() - kTrailerSize))
+      return Corrupt(fmt::format("file {} of {} is damaged", i + 1, files.size()));
+    if (fh.snapshot()) return Status(Code::kInternal, "snapshots are not joined");
+    if (i == 0) {
+      h = fh;
+      h.record_count = 0;
+    } else if (fh.min_txid != h.max_txid + 1 || fh.pre_checksum != h.post_checksum ||
+               fh.page_size != h.page_size) {
+      return Status(Code::kInternal, fmt::format("log files do not follow each other at txid {}", fh.min_txid));
+    }
+    h.max_txid = fh.max_txid;
+    h.max_time_us = std::max(h.max_time_us, fh.max_time_us);
+    h.post_checksum = fh.post_checksum;
+    h.page_count = fh.page_count;
+    h.wal_salt1 = fh.wal_salt1;
+    h.wal_salt2 = fh.wal_salt2;
+    h.wal_frame = fh.wal_frame;
+    h.record_count += fh.record_count;
+    total += f.size() - kHeaderSize - kTrailerSize;
+  }
+  std::string outb;
+  outb.reserve(total);
+  outb.resize(kHeaderSize);
+  EncodeHeader(h, outb.data());
+  for (std::string_view f : files) outb.append(f.substr(kHeaderSize, f.size() - kHeaderSize - kTrailerSize));
+  char trailer[kTrailerSize];
+  Put64(trailer, XXH3_64bits(outb.data(), outb.size()));
+  outb.append(trailer, sizeof trailer);
+  if (out) *out = h;
+  return outb;
 }
 
 std::string LogFileName(const FileHeader& h) {

@@ -140,6 +140,11 @@ class FileReader {
   std::string page_;
 };
 
+// Joins consecutive files (each starting where the previous ended: next txid, same checksum, same
+// page size, no snapshot) into one, without recompressing: the body of a file may be several zstd
+// frames in a row. Checks every input's header and trailer first.
+Result<std::string> ConcatFiles(const std::vector<std::string_view>& files, FileHeader* out = nullptr);
+
 // Object/file names: "<min>-<max>-<maxtime>.clog" (txids as 16 hex digits, time as 16 hex digits
 // of µs) for logs, "<txid>-<time>.csnap" for snapshots. Names sort by txid.
 std::string LogFileName(const FileHeader& h);

@@ -75,6 +75,38 @@ TEST(FormatTest, RoundTripAndNames) {
   EXPECT_FALSE(ParseFileName("junk.clog", &p));
 }
 
+TEST(FormatTest, ConcatenatedFilesReadAsOne) {
+  std::vector<std::string> files;
+  uint64_t pre = 0;
+  for (uint64_t tx = 1; tx <= 6; tx += 2) {
+    FileWriter w(512);
+    Record a = MakeRecord(tx, pre, 512, {1, 2}, 'a', 4);
+    Record b = MakeRecord(tx + 1, a.h.post_checksum, 512, {3}, 'k', 4);
+    ASSERT_TRUE(w.Add(a).ok());
+    ASSERT_TRUE(w.Add(b).ok());
+    pre = b.h.post_checksum;
+    files.push_back(*w.Finish());
+  }
+  FileHeader h;
+  auto joined = ConcatFiles({files[0], files[1], files[2]}, &h);
+  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
+  EXPECT_EQ(h.min_txid, 1u);
+  EXPECT_EQ(h.max_txid, 6u);
+  EXPECT_EQ(h.record_count, 6u);
+  EXPECT_EQ(h.post_checksum, pre);
+  auto r = FileReader::Open(*joined);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Record rec;
+  uint64_t n = 0;
+  while (*(*r)->ReadRecord(&rec)) EXPECT_EQ(rec.h.txid, ++n);
+  EXPECT_EQ(n, 6u);
+  // Files that do not follow each other are refused.
+  EXPECT_FALSE(ConcatFiles({files[0], files[2]}).ok());
+  std::string bad = files[1];
+  bad[kHeaderSize + 1] ^= 1;
+  EXPECT_FALSE(ConcatFiles({files[0], bad}).ok());
+}
+
 TEST(FormatTest, DamageIsDetected) {
   FileWriter w(1024);
   ASSERT_TRUE(w.Add(MakeRecord(1, 0, 1024, {1, 2}, 'a', 2)).ok());
