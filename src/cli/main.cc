@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
   int backup_interval_ms = static_cast<int>(so.backup.interval.count());
   Flag(serve, "backup-interval-ms", backup_interval_ms,
        "Upload a database's new transactions at most this long after they are made durable");
+  int backup_retention_hours = 24, verify_interval_s = 0;
+  Flag(serve, "backup-retention-hours", backup_retention_hours,
+       "Keep backups restorable to any moment of the last this many hours (at least one snapshot always)");
+  Flag(serve, "verify-interval-s", verify_interval_s,
+       "Restore every database's backup this often and compare it with the live database (0: never)");
   Flag(serve, "log-level", log_level, "trace, debug, info, warn, error or off");
   serve->add_flag("--log-json", log_json, "Log one JSON object per line")->envname("CAIRN_LOG_JSON");
 
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
     so.registry.database.txn_timeout = std::chrono::milliseconds(txn_timeout_ms);
     so.registry.database.max_readers = max_readers;
     so.backup.interval = std::chrono::milliseconds(backup_interval_ms);
+    so.backup.retention = std::chrono::hours(backup_retention_hours);
+    so.verify_interval = std::chrono::seconds(verify_interval_s);
     return Serve(so, log_level, log_json);
   }
 #ifdef CAIRN_WITH_SHELL

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "backup/restore.h"
+#include "base/file.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 
@@ -40,6 +42,19 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     if (action.empty() && method == "DELETE") return FromStatus(registry_->Delete(ns));
     if (action.empty() && method == "GET") return Describe(ns);
     if (action == "backup" && method == "POST") return BackupNow(ns);
+    if (action == "verify" && method == "POST") {
+      auto v = Verify(ns, registry_->data_dir() + "/tmp");
+      if (!v.ok()) return FromStatus(v.status());
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("ok").Bool(v->ok).Key("generation").String(v->generation);
+      w.Key("txid").Int(static_cast<int64_t>(v->txid));
+      w.Key("live_checksum").String(fmt::format("{:016x}", v->live_checksum));
+      w.Key("backup_checksum").String(fmt::format("{:016x}", v->backup_checksum));
+      if (!v->ok) w.Key("problem").String(v->problem);
+      w.EndObject();
+      return {200, std::move(out)};
+    }
     if (action.substr(0, 5) == "fork/" && method == "POST") return Fork(ns, action.substr(5), body);
   }
   if (path == "/v1/backup" && method == "GET") return BackupStatus();
@@ -140,6 +155,64 @@ AdminResponse AdminApi::Fork(std::string_view from, std::string_view to, std::st
   return {200, std::move(out)};
 }
 
+Result<VerifyResult> AdminApi::Verify(std::string_view ns, const std::string& scratch_dir) {
+  if (!uploader_) return Status(Code::kUnavailable, "backups are disabled");
+  CAIRN_RETURN_IF_ERROR(engine::Registry::ValidateName(ns));
+  std::lock_guard vl(verify_mu_);
+  CAIRN_ASSIGN_OR_RETURN(auto db, registry_->Get(ns));
+  if (!db->txlog()) return Status(Code::kUnavailable, "database has no transaction log");
+  VerifyResult v;
+  v.generation = db->txlog()->generation();
+  CAIRN_ASSIGN_OR_RETURN(engine::Database::Image live, db->ReadImage());
+  v.txid = live.position.txid;
+  v.live_checksum = live.checksum;
+  auto record = [&](VerifyResult r) {
+    (r.ok ? verified_ok_ : verified_failed_)++;
+    if (!r.ok) {
+      std::lock_guard pl(problem_mu_);
+      last_verify_problem_ = std::string(ns) + ": " + r.problem;
+      spdlog::error("backup verification of {} failed: {}", ns, r.problem);
+    }
+    return r;
+  };
+  if (live.checksum != live.position.checksum) {
+    v.problem = fmt::format("the live database's pages do not match its log at txid {}", v.txid);
+    return record(v);
+  }
+  CAIRN_RETURN_IF_ERROR(db->FlushLog());
+  CAIRN_RETURN_IF_ERROR(uploader_->SyncNow(std::string(ns)).status());
+  backup::RestoreTarget target;
+  target.txid = v.txid;
+  target.generation = v.generation;
+  CAIRN_RETURN_IF_ERROR(MakeDirs(scratch_dir));
+  const std::string tmp = fmt::format("{}/verify-{}.sqlite", scratch_dir, ns);
+  (void)RemoveFile(tmp);
+  auto plan = backup::PlanRestore(store_, ns, target);
+  Result<backup::RestoreResult> res = plan.ok() ? backup::Restore(store_, *plan, tmp) : plan.status();
+  (void)RemoveFile(tmp);
+  if (!res.ok()) {
+    v.problem = "the backup cannot be restored: " + res.status().ToString();
+    return record(v);
+  }
+  v.backup_checksum = res->position.checksum;
+  v.ok = res->position.txid == v.txid && v.backup_checksum == v.live_checksum;
+  if (!v.ok)
+    v.problem = fmt::format("the backup at txid {} has checksum {:016x}, the live database {:016x}",
+                            res->position.txid, v.backup_checksum, v.live_checksum);
+  return record(v);
+}
+
+void AdminApi::VerifyAll(const std::string& scratch_dir) {
+  for (const std::string& ns : registry_->List()) {
+    auto v = Verify(ns, scratch_dir);
+    if (!v.ok()) {
+      verified_failed_++;
+      std::lock_guard pl(problem_mu_);
+      last_verify_problem_ = ns + ": " + v.status().ToString();
+    }
+  }
+}
+
 AdminResponse AdminApi::BackupStatus() {
   std::string out;
   JsonWriter w(&out);
@@ -161,6 +234,10 @@ AdminResponse AdminApi::BackupStatus() {
     w.Key("lag_p99_ms").Double(static_cast<double>(s.lag_p99_us) / 1000.0);
     w.Key("lag_max_ms").Double(static_cast<double>(s.lag_max_us) / 1000.0);
     w.Key("lag_transactions").Int(static_cast<int64_t>(s.lag_samples));
+    w.Key("verified_ok").Int(static_cast<int64_t>(verified_ok_.load()));
+    w.Key("verified_failed").Int(static_cast<int64_t>(verified_failed_.load()));
+    std::lock_guard pl(problem_mu_);
+    w.Key("last_verify_problem").String(last_verify_problem_);
   }
   w.EndObject();
   return {200, std::move(out)};

@@ -6,6 +6,7 @@
 //   GET    /v1/namespaces/:ns          its log position         200 {"name","generation","txid","checksum"}
 //   POST   /v1/namespaces/:ns/backup   flush and upload now     200 {"generation","txid"} | 503
 //   GET    /v1/backup                  backup status            200 {"enabled","store","healthy",...}
+//   POST   /v1/namespaces/:ns/verify   restore the backup, compare 200 {"ok","txid","live_checksum","backup_checksum"}
 //   POST   /v1/namespaces/:ns/fork/:to fork from the backup     200 {"txid","time"} | 404 | 409
 //          body (optional) {"timestamp": RFC 3339, or sqld's "YYYY-MM-DDTHH:MM:SS[.f]" in UTC}:
 //          the new database is :ns as it was then; without it, as it is now.
@@ -14,6 +15,8 @@
 // Thread-safety: safe to call from any thread.
 #pragma once
 
+#include <atomic>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -27,12 +30,27 @@ struct AdminResponse {
   std::string body;  // JSON
 };
 
+struct VerifyResult {
+  bool ok = false;
+  std::string generation;
+  uint64_t txid = 0;
+  uint64_t live_checksum = 0;    // computed from the live database's pages
+  uint64_t backup_checksum = 0;  // of the database restored from the store
+  std::string problem;           // why not ok
+};
+
 class AdminApi {
  public:
   // `uploader` and `store` may be null (backups disabled).
   AdminApi(engine::Registry* registry, backup::Uploader* uploader, objectstore::ObjectStore* store)
       : registry_(registry), uploader_(uploader), store_(store) {}
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
+
+  // Reads the live database at a log position, makes sure the store has that position, restores
+  // it into `scratch_dir` and compares the checksums. Counted in /v1/backup.
+  Result<VerifyResult> Verify(std::string_view ns, const std::string& scratch_dir);
+  // Verifies every database (the periodic check).
+  void VerifyAll(const std::string& scratch_dir);
 
  private:
   AdminResponse BackupStatus();
@@ -41,6 +59,10 @@ class AdminApi {
   AdminResponse Fork(std::string_view from, std::string_view to, std::string_view body);
 
   engine::Registry* const registry_;
+  std::atomic<uint64_t> verified_ok_{0}, verified_failed_{0};
+  std::mutex verify_mu_;   // one verification at a time
+  std::mutex problem_mu_;  // guards last_verify_problem_
+  std::string last_verify_problem_;
   backup::Uploader* const uploader_;
   objectstore::ObjectStore* const store_;
 };

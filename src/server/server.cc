@@ -121,6 +121,7 @@ class Server::Impl {
       });
     }
     janitor_ = std::thread([this] { JanitorLoop(); });
+    if (uploader_ && opts_.verify_interval.count() > 0) verifier_ = std::thread([this] { VerifierLoop(); });
     spdlog::info("cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
                  ep.address().to_string(), port_, opts_.registry.data_dir,
                  opts_.admin_listen.empty() ? "(disabled)"
@@ -155,6 +156,7 @@ class Server::Impl {
     }
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
+    if (verifier_.joinable()) verifier_.join();
     acceptors_.clear();
     ios_.clear();
     if (service_) service_->streams().CloseAll();
@@ -391,6 +393,15 @@ class Server::Impl {
     return out;
   }
 
+  void VerifierLoop() {
+    std::unique_lock lk(janitor_mu_);
+    while (!janitor_cv_.wait_for(lk, opts_.verify_interval, [&] { return janitor_stop_; })) {
+      lk.unlock();
+      admin_->VerifyAll(opts_.registry.data_dir + "/tmp");
+      lk.lock();
+    }
+  }
+
   void JanitorLoop() {
     std::unique_lock lk(janitor_mu_);
     while (!janitor_stop_) {
@@ -420,6 +431,7 @@ class Server::Impl {
   uint16_t admin_port_ = 0;
 
   std::thread janitor_;
+  std::thread verifier_;
   std::mutex janitor_mu_;
   std::condition_variable janitor_cv_;
   bool janitor_stop_ = false;  // guarded by janitor_mu_

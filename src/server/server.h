@@ -30,6 +30,9 @@ struct ServerOptions {
   // <data_dir>/backups. "off": no backups (the log is still kept locally).
   std::string backup_url;
   backup::UploaderOptions backup;
+  // Every this often, each database's backup is restored and compared with the live database
+  // (results in the admin API's /v1/backup). 0: never.
+  std::chrono::seconds verify_interval{0};
   hrana::ServiceOptions hrana;
 };
 

@@ -287,3 +287,39 @@ test("restore --all brings back every database from the store alone; fork goes b
   assert.equal(await count(back, "beta"), 2);
   assert.equal(await count(back, "gamma"), 3);
 });
+
+test("online verification restores the backup and compares it with the live database", async () => {
+  const store = tempDir();
+  const srv = await startServer({ args: ["--backup", `file://${store}`, "--backup-interval-ms", "20"] });
+  const c = srv.client();
+  await c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+  for (let i = 0; i < 40; i++) await c.execute({ sql: "INSERT INTO t(v) VALUES (randomblob(?))", args: [100 + i * 37] });
+  let v = await srv.admin("POST", "v1/namespaces/default/verify");
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.json.ok, true, v.text);
+  assert.equal(v.json.live_checksum, v.json.backup_checksum);
+
+  // Damage the newest object in the store: the next verification must say so.
+  const objects = [];
+  const walk = (d) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith(".clog")) objects.push(p);
+    }
+  };
+  walk(store);
+  objects.sort((a, b) => a.split("/").pop().localeCompare(b.split("/").pop()));
+  const victim = objects[objects.length - 1];
+  const bytes = readFileSync(victim);
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  writeFileSync(victim, bytes);
+  v = await srv.admin("POST", "v1/namespaces/default/verify");
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.json.ok, false, v.text);
+  assert.match(v.json.problem, /cannot be restored/);
+  const status = (await srv.admin("GET", "v1/backup")).json;
+  assert.equal(status.verified_ok, 1);
+  assert.equal(status.verified_failed, 1);
+  await srv.stop();
+});
