@@ -229,6 +229,16 @@ void Uploader::Worker() {
           int64_t{100000} << std::min(st.failures, 10));
       if (st.failures == 1 || st.failures % 20 == 0)
         spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures, s.ToString());
+      uint64_t backlog = 0;
+      for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
+      if (backlog > opts_.max_backlog_bytes && opts_.restart_log && !stop_) {
+        st.busy = true;
+        lk.unlock();
+        Status ds = DropBacklog(db);
+        lk.lock();
+        st.busy = false;
+        if (!ds.ok()) spdlog::error("cannot bound the backlog of {}: {}", db, ds.ToString());
+      }
       if (!stop_ && !draining_) ScheduleLocked(db, &st, after + backoff);
     } else {
       st.failures = 0;
@@ -345,6 +355,24 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
   std::lock_guard lk(mu_);
   st->backlog_bytes = 0;
   st->backlog_files = 0;
+  return Status::Ok();
+}
+
+Status Uploader::DropBacklog(const std::string& db) {
+  spdlog::error("backup of {}: the store has been unreachable and the local backlog passed {} bytes; "
+                "dropping it and restarting the log from a snapshot",
+                db, opts_.max_backlog_bytes);
+  CAIRN_RETURN_IF_ERROR(opts_.restart_log(db));
+  // The new generation (the newest) starts with its snapshot; the older ones' waiting files go.
+  const std::string dir = log_dir_of_(db);
+  CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
+  for (size_t g = 0; g + 1 < gens.size(); ++g) CAIRN_RETURN_IF_ERROR(RemoveTree(dir + "/" + gens[g]));
+  std::lock_guard lk(mu_);
+  DbState& st = dbs_[db];
+  for (size_t g = 0; g + 1 < gens.size(); ++g) st.uploaded.erase(gens[g]);
+  st.backlog_bytes = 0;
+  st.backlog_files = 0;
+  stats_.backlog_overflows++;
   return Status::Ok();
 }
 

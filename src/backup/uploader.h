@@ -45,6 +45,12 @@ struct UploaderOptions {
   std::chrono::seconds maintenance_interval{600};
   // Where snapshots are assembled (a temporary file per snapshot).
   std::string scratch_dir = "/tmp";
+  // Local log bytes waiting for an unreachable store, at most. Beyond it, the database with the
+  // failing upload drops its waiting files and starts a new log generation (restart_log), so the
+  // disk cannot fill up; the store keeps everything up to the drop, and continues from a new
+  // snapshot when it returns (counted in backlog_overflows: the alarm).
+  uint64_t max_backlog_bytes = uint64_t{1} << 30;
+  std::function<Status(const std::string& db)> restart_log;
   Clock* clock = Clock::Real();
 };
 
@@ -54,6 +60,7 @@ struct UploaderStats {
   uint64_t upload_errors = 0;
   uint64_t compactions = 0;
   uint64_t snapshots = 0;       // built in the store
+  uint64_t backlog_overflows = 0;  // times a backlog was dropped (a gap in the store's history)
   uint64_t objects_deleted = 0;
   uint64_t backlog_bytes = 0;   // local log bytes not yet in the store
   uint64_t backlog_files = 0;
@@ -101,6 +108,7 @@ class Uploader {
   void MaintenanceLoop();
   Status UploadDb(const std::string& db, DbState* st);
   Status CompactDb(const std::string& db, const std::string& gen, DbState* st);
+  Status DropBacklog(const std::string& db);
   Status MergeLevel(const std::string& db, const std::string& gen, int level,
                     const std::vector<objectstore::ObjectInfo>& files);
 

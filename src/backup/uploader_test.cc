@@ -61,6 +61,11 @@ class UploaderTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void Open(UploaderOptions uo) {
+    if (!uo.restart_log)
+      uo.restart_log = [this](const std::string& db) -> Status {
+        CAIRN_ASSIGN_OR_RETURN(auto d, reg_->Get(db));
+        return d->RestartLog();
+      };
     engine::RegistryOptions o;
     o.data_dir = dir_.string();
     o.on_log_durable = [this](const std::string& db) {
@@ -207,6 +212,42 @@ TEST_F(UploaderTest, SnapshotsAndRetentionKeepTheNewestRestorableState) {
   auto plan = PlanRestore(&mem_, "default", {});
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   auto res = Restore(&mem_, *plan, (dir_ / "restored.sqlite").string());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->position, db_->txlog()->durable());
+}
+
+TEST_F(UploaderTest, ABacklogBeyondItsBoundRestartsTheLogInsteadOfFillingTheDisk) {
+  UploaderOptions uo;
+  uo.interval = std::chrono::milliseconds(5);
+  uo.max_backoff = std::chrono::milliseconds(20);
+  uo.max_backlog_bytes = 64 * 1024;
+  Open(uo);
+  Exec("CREATE TABLE t(x)");
+  ASSERT_TRUE(WaitUploaded());
+  const std::string gen = db_->txlog()->generation();
+  faulty_.SetDown(true);
+  for (int i = 0; i < 200; ++i) {
+    Exec("INSERT INTO t VALUES (randomblob(3000))");  // incompressible: the backlog grows
+    if (i % 20 == 0) {
+      ASSERT_TRUE(db_->FlushLog().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+  }
+  ASSERT_TRUE(db_->FlushLog().ok());
+  for (int i = 0; i < 100 && uploader_->stats().backlog_overflows == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(uploader_->stats().backlog_overflows, 0u);
+  EXPECT_NE(db_->txlog()->generation(), gen) << "the log restarts from a snapshot";
+  // Local files are bounded: only the newest generation remains.
+  auto gens = txlog::TxLog::Generations(reg_->LogDirOf("default"));
+  EXPECT_EQ(gens->size(), 1u);
+  faulty_.SetDown(false);
+  Exec("INSERT INTO t VALUES ('after')");
+  ASSERT_TRUE(WaitUploaded());
+  auto plan = PlanRestore(&mem_, "default", {});
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->generation, db_->txlog()->generation());
+  auto res = Restore(&mem_, *plan, (dir_ / "after.sqlite").string());
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->position, db_->txlog()->durable());
 }

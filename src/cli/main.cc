@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
   Flag(serve, "backup-interval-ms", backup_interval_ms,
        "Upload a database's new transactions at most this long after they are made durable");
   int backup_retention_hours = 24, verify_interval_s = 0;
+  uint64_t backup_max_backlog_mb = so.backup.max_backlog_bytes >> 20;
+  Flag(serve, "backup-max-backlog-mb", backup_max_backlog_mb,
+       "Local log kept for an unreachable store, at most; beyond it the log restarts from a snapshot");
   Flag(serve, "backup-retention-hours", backup_retention_hours,
        "Keep backups restorable to any moment of the last this many hours (at least one snapshot always)");
   Flag(serve, "verify-interval-s", verify_interval_s,
@@ -118,6 +121,7 @@ int main(int argc, char** argv) {
     so.registry.database.max_readers = max_readers;
     so.backup.interval = std::chrono::milliseconds(backup_interval_ms);
     so.backup.retention = std::chrono::hours(backup_retention_hours);
+    so.backup.max_backlog_bytes = backup_max_backlog_mb << 20;
     so.verify_interval = std::chrono::seconds(verify_interval_s);
     return Serve(so, log_level, log_json);
   }

@@ -222,6 +222,12 @@ Status Database::FlushLog() {
   return txlog_->Flush();
 }
 
+Status Database::RestartLog() {
+  std::lock_guard ex(exec_mu_);  // nothing commits while the snapshot is taken
+  if (!txlog_ || !writer_) return Status(Code::kUnavailable, "database " + name_ + " has no open log");
+  return txlog_->Reseed();
+}
+
 int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int frames) {
   auto* d = static_cast<Database*>(self);
   if (d->txlog_) {

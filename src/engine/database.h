@@ -131,6 +131,8 @@ class Database : public std::enable_shared_from_this<Database> {
 
   // Makes the transactions captured so far durable in the log (no-op without a log).
   Status FlushLog();
+  // Starts a new log generation from the database as it is (after the old one lost files).
+  Status RestartLog();
   // The checksum of the database as it is, computed from every page read in one read
   // transaction, and the log position it corresponds to (for verifying backups).
   struct Image {

@@ -223,6 +223,7 @@ AdminResponse AdminApi::BackupStatus() {
     w.Key("healthy").Bool(s.store_healthy);
     w.Key("backlog_bytes").Int(static_cast<int64_t>(s.backlog_bytes));
     w.Key("backlog_files").Int(static_cast<int64_t>(s.backlog_files));
+    w.Key("backlog_overflows").Int(static_cast<int64_t>(s.backlog_overflows));
     w.Key("objects_uploaded").Int(static_cast<int64_t>(s.objects_uploaded));
     w.Key("bytes_uploaded").Int(static_cast<int64_t>(s.bytes_uploaded));
     w.Key("upload_errors").Int(static_cast<int64_t>(s.upload_errors));

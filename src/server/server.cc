@@ -83,6 +83,10 @@ class Server::Impl {
       CAIRN_ASSIGN_OR_RETURN(store_, objectstore::Open(url));
       backup::UploaderOptions uo = opts_.backup;
       uo.scratch_dir = ro.data_dir + "/tmp";
+      uo.restart_log = [this](const std::string& db) -> Status {
+        CAIRN_ASSIGN_OR_RETURN(auto d, registry_->Get(db));
+        return d->RestartLog();
+      };
       uploader_ = std::make_unique<backup::Uploader>(
           store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, uo);
       ro.on_log_durable = [this](const std::string& db) {
