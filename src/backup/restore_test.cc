@@ -172,6 +172,7 @@ void Workload(Capture* c, ManualClock* clock, std::mt19937* rng, int ops,
     Point p;
     p.flushed = flushed;
     p.generation = c->log()->generation();
+    EXPECT_TRUE(c->log()->Capture().ok());  // commits are captured lazily (by Flush)
     p.pos = c->log()->captured();
     p.time_us = clock->WallMicros();
     p.dump = Dump(c->db());

@@ -300,6 +300,11 @@ Result<Database::Image> Database::ReadImage() {
       (void)gate_conn_->ExecCached("ROLLBACK");
       return st;
     }
+    st = txlog_->Capture();
+    if (!st.ok()) {
+      (void)gate_conn_->ExecCached("ROLLBACK");
+      return st;
+    }
     img.position = txlog_->captured();
   }
   Status st = [&]() -> Status {

@@ -74,6 +74,7 @@ AdminResponse AdminApi::Describe(std::string_view ns) {
   JsonWriter w(&out);
   w.BeginObject().Key("name").String(ns);
   if (txlog::TxLog* log = (*db)->txlog()) {
+    (void)log->Capture();  // commits are captured lazily; report them all
     const txlog::Position pos = log->captured();
     w.Key("generation").String(log->generation());
     w.Key("txid").Int(static_cast<int64_t>(pos.txid));

@@ -228,7 +228,7 @@ Status TxLog::Recover() {
         next_frame_ = f + 1;
         if (valid > f) {
           spdlog::info("{}: capturing {} WAL frames committed before a crash", db_path_, valid - f);
-          CAIRN_RETURN_IF_ERROR(CaptureFrames(f + 1, valid, opts_.clock->WallMicros()));
+          CAIRN_RETURN_IF_ERROR(CaptureFrames(f + 1, valid, {opts_.clock->WallMicros()}));
           CAIRN_RETURN_IF_ERROR(Flush());
         }
         return Status::Ok();
@@ -281,6 +281,7 @@ Status TxLog::StartGeneration() {
     captured_ = durable_ = pos;
     pending_.clear();
     pending_bytes_ = 0;
+    noted_.clear();  // commits so far are in the snapshot
     stats_.generations++;
   }
   next_txid_ = pos.txid + 1;
@@ -294,7 +295,8 @@ Status TxLog::StartGeneration() {
   return Status::Ok();
 }
 
-Status TxLog::CaptureFrames(uint32_t first, uint32_t last, int64_t time_us) {
+Status TxLog::CaptureFrames(uint32_t first, uint32_t last, const std::vector<int64_t>& times) {
+  size_t txn_index = 0;
   CAIRN_RETURN_IF_ERROR(wal_.ReadFrames(first, last, page_size_, &frame_buf_, &frames_));
   std::vector<std::pair<uint32_t, uint32_t>> order;  // (pgno, index in frames_)
   size_t txn_start = 0;
@@ -310,6 +312,9 @@ Status TxLog::CaptureFrames(uint32_t first, uint32_t last, int64_t time_us) {
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     Record r;
     r.h.txid = next_txid_;
+    const int64_t time_us = times.empty() ? opts_.clock->WallMicros()
+                                          : times[std::min(txn_index, times.size() - 1)];
+    ++txn_index;
     r.h.commit_time_us = last_time_us_ = std::max(time_us, last_time_us_);
     r.h.page_count = f.commit_size;
     r.h.pre_checksum = table_.checksum();
@@ -348,12 +353,30 @@ Status TxLog::CaptureFrames(uint32_t first, uint32_t last, int64_t time_us) {
 }
 
 void TxLog::OnCommit(int wal_frames) {
-  if (needs_reseed_.load(std::memory_order_relaxed)) return;
+  const int64_t now = opts_.clock->WallMicros();
+  std::lock_guard lk(mu_);
+  noted_.push_back({static_cast<uint32_t>(wal_frames), now});
+}
+
+Status TxLog::Capture() {
+  std::lock_guard fl(flush_mu_);
+  return CaptureLocked();
+}
+
+Status TxLog::CaptureLocked() {
+  std::vector<Noted> noted;
+  {
+    std::lock_guard lk(mu_);
+    noted.swap(noted_);
+  }
+  if (noted.empty() || needs_reseed_.load()) return Status::Ok();
   Status st = [&]() -> Status {
     WalHeader wh;
     CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
     if (!has_wal) return Status(Code::kCorruption, "commit without a WAL header");
-    if (wh.salt1 != salt1_ || wh.salt2 != salt2_) {  // SQLite restarted the WAL
+    // SQLite restarts the WAL (new salts, frames from 1) only after a checkpoint copied all of
+    // it, which waits for this capture: a restart can only precede the first noted commit.
+    if (wh.salt1 != salt1_ || wh.salt2 != salt2_) {
       salt1_ = wh.salt1;
       salt2_ = wh.salt2;
       next_frame_ = 1;
@@ -361,18 +384,27 @@ void TxLog::OnCommit(int wal_frames) {
     if (page_size_ == 0) page_size_ = wh.page_size;
     if (wh.page_size != page_size_)
       return Status(Code::kCorruption, fmt::format("WAL page size {} != {}", wh.page_size, page_size_));
-    const uint32_t last = static_cast<uint32_t>(wal_frames);
+    for (size_t i = 1; i < noted.size(); ++i)
+      if (noted[i].wal_frames < noted[i - 1].wal_frames)
+        return Status(Code::kCorruption, "the WAL restarted between uncaptured commits");
+    const uint32_t last = noted.back().wal_frames;
     if (last < next_frame_) return Status(Code::kCorruption, "commit hook behind the capture");
-    return CaptureFrames(next_frame_, last, opts_.clock->WallMicros());
+    std::vector<int64_t> times;
+    times.reserve(noted.size());
+    for (const Noted& n : noted) times.push_back(n.time_us);
+    return CaptureFrames(next_frame_, last, times);
   }();
   if (!st.ok()) {
     spdlog::error("{}: capture failed, the log will restart from a snapshot: {}", db_path_, st.ToString());
     needs_reseed_ = true;
   }
+  return st;
 }
 
 Status TxLog::Flush() {
   std::lock_guard fl(flush_mu_);
+  Status cs = CaptureLocked();
+  if (!cs.ok()) spdlog::warn("{}: {}", db_path_, cs.ToString());
   std::deque<Record> batch;
   uint32_t s1, s2, frame, ps;
   {

@@ -2,9 +2,11 @@
 // compressed files on local disk — the source for backups (backup) and replicas.
 //
 // Capture. The database's single writer connection calls OnCommit() from its WAL hook after each
-// commit; TxLog reads that commit's frames from the -wal file, keeps the last version of each
-// page, updates the rolling checksum (checksum.h) and queues a Record. OnCommit never writes or
-// syncs anything, so commits do not wait for the log.
+// commit; it only notes the WAL's new end and the time (a commit waits for nothing else).
+// Capture() — run by Flush(), on the flushing thread — reads the noted commits' frames from the
+// -wal file, keeps the last version of each page, updates the rolling checksum (checksum.h) and
+// makes Records. Reading later is safe because WAL frames are only overwritten after a
+// checkpoint has copied all of them, and checkpoints wait for Flush (below).
 //
 // Durability. Flush() writes queued records as one new file (format.h) in the current
 // generation's directory and fsyncs it; durable() then covers them. The owner must not let SQLite
@@ -19,8 +21,8 @@
 //
 // Layout: <dir>/<generation>/<min>-<max>-<time>.clog and <txid>-<time>.csnap; see docs/txlog.md.
 //
-// Thread-safety: OnCommit() is called only by the writer (serialized with itself and with
-// Reseed()); Flush(), the accessors and Close() may be called from any thread.
+// Thread-safety: OnCommit() is called only by the writer; Reseed() only while nothing writes;
+// everything else may be called from any thread (capture and flushes are serialized inside).
 #pragma once
 
 #include <atomic>
@@ -70,6 +72,8 @@ class TxLog {
 
   // The writer committed; the WAL now holds `wal_frames` frames.
   void OnCommit(int wal_frames);
+  // Turns the commits noted so far into records (Flush does this first).
+  Status Capture();
   // Makes every captured record durable (one new file). Ok and does nothing when none is queued.
   Status Flush();
   // Starts a new generation from the database's current state (after a capture failure). The
@@ -104,7 +108,10 @@ class TxLog {
   // each page when given.
   Status LoadImage(uint32_t wal_frames,
                    const std::function<Status(uint32_t, std::string_view)>& page_fn);
-  Status CaptureFrames(uint32_t first, uint32_t last, int64_t time_us);
+  // Records for the transactions in WAL frames first..last; the k-th gets times[k] (the last one
+  // when there are fewer times).
+  Status CaptureFrames(uint32_t first, uint32_t last, const std::vector<int64_t>& times);
+  Status CaptureLocked();  // flush_mu_ held
   Status WriteFile(const std::string& name, std::string_view data);
   Status WritePath(const std::string& path, std::string_view data);
 
@@ -113,7 +120,7 @@ class TxLog {
   const TxLogOptions opts_;
   WalFile wal_;
 
-  // Capture state: the writer's (OnCommit/Open/Reseed) only.
+  // Capture state: guarded by flush_mu_ (or used by Open before anyone else).
   PageChecksums table_;
   uint32_t page_size_ = 0;
   uint32_t salt1_ = 0, salt2_ = 0;  // of the WAL generation being read
@@ -127,6 +134,11 @@ class TxLog {
   mutable std::mutex mu_;
   std::string generation_;     // guarded by mu_
   std::deque<Record> pending_;  // guarded by mu_
+  struct Noted {
+    uint32_t wal_frames;
+    int64_t time_us;
+  };
+  std::vector<Noted> noted_;  // commits not yet captured; guarded by mu_
   size_t pending_bytes_ = 0;    // guarded by mu_
   uint32_t pending_salt1_ = 0, pending_salt2_ = 0, pending_frame_ = 0;  // guarded by mu_
   uint32_t pending_page_size_ = 0;                                       // guarded by mu_
@@ -134,7 +146,7 @@ class TxLog {
   Position durable_;           // guarded by mu_
   TxLogStats stats_;           // guarded by mu_
   std::atomic<bool> needs_reseed_{false};
-  std::mutex flush_mu_;  // one Flush at a time
+  std::mutex flush_mu_;  // one capture or flush at a time
 };
 
 }  // namespace cairn::txlog

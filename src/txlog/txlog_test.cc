@@ -308,6 +308,7 @@ TEST(TxLogTest, RecoversCommitsThatWereNotFlushedBeforeACrash) {
   for (int i = 0; i < 20; ++i) c.Exec("INSERT INTO t VALUES (" + std::to_string(i) + ")");
   ASSERT_TRUE(c.log()->Flush().ok());
   for (int i = 0; i < 15; ++i) c.Exec("INSERT INTO t VALUES (randomblob(500))");
+  ASSERT_TRUE(c.log()->Capture().ok());
   const Position before_crash = c.log()->captured();
   EXPECT_EQ(before_crash.txid, 37u);  // snapshot, CREATE, 20 + 15 inserts
   const std::string gen = c.log()->generation();
