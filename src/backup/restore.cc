@@ -414,19 +414,19 @@ Result<RestorePlan> PlanRestore(ObjectStore* store, std::string_view db,
     const BackupFile* first = first_log(*gen);
     bool from_empty = false;
     if (first) {
-      auto bytes = store->Get(first->key);
+      auto bytes = store->GetBlob(first->key);
       if (!bytes.ok()) {
         return Status(bytes.status().code(),
                       fmt::format("cannot download {}: {}", first->key, bytes.status().message()));
       }
-      auto h = txlog::FileReader::ReadHeader(*bytes);
+      auto h = txlog::FileReader::ReadHeader((*bytes)->data());
       if (!h.ok()) {
         return Status(Code::kCorruption,
                       fmt::format("object {} is damaged: {}", first->key, h.status().message()));
       }
       from_empty = !h->snapshot() && h->min_txid == 1 && h->pre_checksum == 0;
       plan.page_size = h->page_size;
-      plan.fetched.emplace_back(first->key, std::make_shared<const std::string>(std::move(*bytes)));
+      plan.fetched.emplace_back(first->key, std::move(*bytes));
     }
     if (!from_empty) {
       std::string what = target.txid ? fmt::format("txid {}", *target.txid) : "";
@@ -505,15 +505,15 @@ Result<RestoreResult> Restore(ObjectStore* store, const RestorePlan& plan,
   if (plan.snapshot) files.push_back(&*plan.snapshot);
   for (const BackupFile& f : plan.logs) files.push_back(&f);
 
-  auto fetch = [store, &plan](const BackupFile* f) -> Result<std::shared_ptr<const std::string>> {
+  auto fetch = [store, &plan](const BackupFile* f) -> Result<std::shared_ptr<const objectstore::Blob>> {
     for (const auto& [key, bytes] : plan.fetched)
       if (key == f->key) return bytes;
-    auto got = store->Get(f->key);
+    auto got = store->GetBlob(f->key);
     if (!got.ok()) {
       return Status(got.status().code(),
                     fmt::format("cannot download {}: {}", f->key, got.status().message()));
     }
-    return std::make_shared<const std::string>(std::move(*got));
+    return std::move(*got);
   };
 
   RestoreResult result;
@@ -534,14 +534,14 @@ Result<RestoreResult> Restore(ObjectStore* store, const RestorePlan& plan,
   report(0, true);
 
   bool stopped = false;  // a record beyond the target was reached
-  std::future<Result<std::shared_ptr<const std::string>>> pending;
+  std::future<Result<std::shared_ptr<const objectstore::Blob>>> pending;
   if (!files.empty()) pending = std::async(std::launch::async, fetch, files[0]);
   for (size_t i = 0; i < files.size() && !stopped; ++i) {
     const BackupFile& f = *files[i];
     auto bytes = pending.get();
     if (!bytes.ok()) return bytes.TakeStatus();
     if (i + 1 < files.size()) pending = std::async(std::launch::async, fetch, files[i + 1]);
-    const std::string& data = **bytes;
+    const std::string_view data = (*bytes)->data();
     result.downloaded_bytes += data.size();
     auto damaged = [&](const std::string& why) {
       return Status(Code::kCorruption, fmt::format("object {} is damaged: {}", f.key, why));

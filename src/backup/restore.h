@@ -80,7 +80,7 @@ struct RestorePlan {
   std::optional<int64_t> stop_time_us;  // nor any committed after this
   uint64_t total_bytes = 0;             // bytes of every planned object
   // Objects already downloaded while planning (key and bytes), reused by Restore.
-  std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> fetched;
+  std::vector<std::pair<std::string, std::shared_ptr<const objectstore::Blob>>> fetched;
 };
 
 // Chooses what to download for `target` (see the file comment and docs/backup.md).

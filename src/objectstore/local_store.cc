@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,6 +237,44 @@ Result<std::string> LocalStore::Get(std::string_view key) {
   }
   out.resize(got);
   return out;
+}
+
+namespace {
+class MappedBlob final : public Blob {
+ public:
+  MappedBlob(void* p, size_t n) : p_(p), n_(n) {}
+  ~MappedBlob() override {
+    if (p_ != nullptr) ::munmap(p_, n_);
+  }
+  std::string_view data() const override { return {static_cast<const char*>(p_), n_}; }
+
+ private:
+  void* p_;
+  size_t n_;
+};
+}  // namespace
+
+Result<std::shared_ptr<const Blob>> LocalStore::GetBlob(std::string_view key) {
+  CAIRN_RETURN_IF_ERROR(ValidateKey(key));
+  const std::string path = PathOf(key);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
+    }
+    return IoError("cannot open", path, errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
+  }
+  const auto n = static_cast<size_t>(st.st_size);
+  if (n == 0) return Blob::FromString({});
+  void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  if (p == MAP_FAILED) return IoError("cannot map", path, errno);
+  ::madvise(p, n, MADV_SEQUENTIAL);
+  return std::shared_ptr<const Blob>(std::make_shared<const MappedBlob>(p, n));
 }
 
 Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {

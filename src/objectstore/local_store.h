@@ -27,6 +27,8 @@ class LocalStore final : public ObjectStore {
 
   Status Put(std::string_view key, std::string_view data) override;
   Result<std::string> Get(std::string_view key) override;
+  // Maps the file: objects are replaced by rename, never changed in place.
+  Result<std::shared_ptr<const Blob>> GetBlob(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Status Delete(std::string_view key) override;
   std::string Describe() const override;  // "file:///abs/root"

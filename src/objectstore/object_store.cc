@@ -103,4 +103,24 @@ Result<std::unique_ptr<ObjectStore>> Open(std::string_view url, StoreOptions opt
   return std::unique_ptr<ObjectStore>(std::make_unique<LocalStore>(std::move(root)));
 }
 
+namespace {
+class StringBlob final : public Blob {
+ public:
+  explicit StringBlob(std::string s) : s_(std::move(s)) {}
+  std::string_view data() const override { return s_; }
+
+ private:
+  std::string s_;
+};
+}  // namespace
+
+std::shared_ptr<const Blob> Blob::FromString(std::string s) {
+  return std::make_shared<const StringBlob>(std::move(s));
+}
+
+Result<std::shared_ptr<const Blob>> ObjectStore::GetBlob(std::string_view key) {
+  CAIRN_ASSIGN_OR_RETURN(std::string s, Get(key));
+  return Blob::FromString(std::move(s));
+}
+
 }  // namespace cairn::objectstore

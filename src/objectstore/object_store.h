@@ -31,6 +31,14 @@ struct ObjectInfo {
   uint64_t size = 0;
 };
 
+// The bytes of one object, held however the backend likes (a string, a memory-mapped file).
+class Blob {
+ public:
+  virtual ~Blob() = default;
+  virtual std::string_view data() const = 0;
+  static std::shared_ptr<const Blob> FromString(std::string s);
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -39,6 +47,9 @@ class ObjectStore {
   virtual Status Put(std::string_view key, std::string_view data) = 0;
   // The whole object; kNotFound if it does not exist.
   virtual Result<std::string> Get(std::string_view key) = 0;
+  // The whole object without copying it when the backend can (the local directory maps the
+  // file); by default, Get's string.
+  virtual Result<std::shared_ptr<const Blob>> GetBlob(std::string_view key);
   // Every object whose key starts with `prefix`, sorted by key (byte order). `prefix` is a plain
   // string prefix ("db/log/L0/00" is fine), not only a directory; "" lists everything.
   virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;

@@ -269,6 +269,30 @@ TEST(LocalStoreTest, RoundTripAndReplace) {
   EXPECT_EQ(content, "second, longer");
 }
 
+TEST(LocalStoreTest, GetBlobMapsTheObject) {
+  TempDir dir;
+  LocalStore store(dir.path());
+  std::string big(3 << 20, 'x');
+  big[12345] = 'y';
+  ASSERT_TRUE(store.Put("db/big", big).ok());
+  ASSERT_TRUE(store.Put("db/empty", "").ok());
+  auto blob = store.GetBlob("db/big");
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ((*blob)->data(), big);
+  // Replacing the object leaves a blob already handed out intact (it maps the old file).
+  ASSERT_TRUE(store.Put("db/big", "new").ok());
+  EXPECT_EQ((*blob)->data().size(), big.size());
+  EXPECT_EQ((*blob)->data()[12345], 'y');
+  EXPECT_EQ(store.GetBlob("db/big").value()->data(), "new");
+  EXPECT_EQ(store.GetBlob("db/empty").value()->data(), "");
+  EXPECT_EQ(store.GetBlob("db/missing").status().code(), Code::kNotFound);
+  EXPECT_EQ(store.GetBlob("db").status().code(), Code::kNotFound);
+  // Backends without their own GetBlob hand out Get's bytes.
+  InMemoryStore mem;
+  ASSERT_TRUE(mem.Put("k", "v").ok());
+  EXPECT_EQ(mem.GetBlob("k").value()->data(), "v");
+}
+
 TEST(LocalStoreTest, ListIsSortedRecursiveAndFiltersByPrefix) {
   TempDir dir;
   LocalStore store(dir.path());
