@@ -692,3 +692,4 @@ TEST(TimeTest, Rfc3339) {
 }
 
 }  // namespace
+}  // namespace cairn::backup
