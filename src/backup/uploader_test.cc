@@ -116,8 +116,15 @@ TEST_F(UploaderTest, UploadsContinuouslyAndCleansLocalFiles) {
   Exec("CREATE TABLE t(x)");
   for (int i = 0; i < 50; ++i) Exec("INSERT INTO t VALUES (randomblob(100))");
   ASSERT_TRUE(WaitUploaded());
+  // A new database's log starts from the empty image: no snapshot, the log from txid 1.
   auto snaps = mem_.List("default/" + db_->txlog()->generation() + "/snapshots/");
-  EXPECT_EQ(snaps->size(), 1u);
+  EXPECT_EQ(snaps->size(), 0u);
+  auto plan = PlanRestore(&mem_, "default", {});
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_FALSE(plan->snapshot);
+  auto res = Restore(&mem_, *plan, (dir_ / "restored.sqlite").string());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->position, db_->txlog()->durable());
   // Locally only the newest file (and the upload marker) remains.
   int local = 0;
   for (auto& e : fs::directory_iterator(reg_->LogDirOf("default") + "/" + db_->txlog()->generation()))

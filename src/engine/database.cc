@@ -219,7 +219,12 @@ Status Database::Checkpoint() {
 Status Database::FlushLog() {
   flush_pending_ = false;
   if (!txlog_ || closed_) return Status::Ok();
-  return txlog_->Flush();
+  Status st = txlog_->Flush();
+  if (txlog_->needs_reseed()) {
+    std::lock_guard ex(exec_mu_);  // a new generation from the database as it is
+    if (writer_) return txlog_->Reseed();
+  }
+  return st;
 }
 
 Status Database::RestartLog() {

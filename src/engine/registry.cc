@@ -114,17 +114,31 @@ Status Registry::Create(std::string_view name) {
     std::lock_guard lk(mu_);
     if (known_.count(key) || creating_.count(key))
       return Status(Code::kAlreadyExists, "database '" + key + "' already exists");
+    creating_.insert(key);
   }
-  std::error_code ec;
-  fs::create_directories(DirOf(key), ec);
-  if (ec) return Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message());
-  {
+  auto opened = [&]() -> Result<std::shared_ptr<Database>> {
+    std::error_code ec;
+    fs::create_directories(DirOf(key), ec);
+    if (ec) return Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message());
     // Creating the file through SQLite puts it in WAL mode from the first byte.
-    CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), true));
-    db->Close();
+    return Database::Open(key, FileOf(key), OptionsFor(key), true);
+  }();
+  if (!opened.ok()) {
+    std::lock_guard lk(mu_);
+    creating_.erase(key);
+    return opened.TakeStatus();
   }
-  std::lock_guard lk(mu_);
-  known_.insert(key);
+  // The new database stays open: it is usually used right away (the LRU closes it when idle).
+  auto db = std::move(opened).value();
+  bool over = false;
+  {
+    std::lock_guard lk(mu_);
+    creating_.erase(key);
+    known_.insert(key);
+    open_.try_emplace(key, OpenDb{std::move(db), opts_.database.clock->MonotonicMicros()});
+    over = open_.size() > opts_.max_open;
+  }
+  if (over) CloseIdle();
   return Status::Ok();
 }
 

@@ -204,6 +204,11 @@ Status TxLog::Recover() {
   if (!gens.empty()) {
     const std::string gen = gens.back();
     CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> newest, NewestFile(dir_ + "/" + gen));
+    if (!newest) {
+      // A generation that never wrote a file: a new database, still untouched, continues it.
+      CAIRN_ASSIGN_OR_RETURN(bool fresh, TryStartFresh(gen, wh, valid));
+      if (fresh) return Status::Ok();
+    }
     if (newest) {
       CAIRN_ASSIGN_OR_RETURN(FileHeader h, ReadFileHeader(dir_ + "/" + gen + "/" + *newest));
       // WAL frames 1..f were captured (when the WAL is the one the last file was read from).
@@ -241,6 +246,35 @@ Status TxLog::Recover() {
   return StartGeneration();
 }
 
+Result<bool> TxLog::TryStartFresh(const std::string& gen, const WalHeader& wh, uint32_t valid) {
+  if (valid != 0) return false;
+  std::string page1;
+  page_size_ = 0;
+  CAIRN_RETURN_IF_ERROR(LoadImage(0, [&](uint32_t pgno, std::string_view data) {
+    if (pgno == 1) page1.assign(data);
+    return Status::Ok();
+  }));
+  // Page 1 with an empty schema: a table b-tree leaf (0x0d) with no cells, and nothing else.
+  if (table_.page_count() != 1 || page1.size() < 108 || static_cast<uint8_t>(page1[100]) != 0x0d ||
+      page1[103] != 0 || page1[104] != 0)
+    return false;
+  table_.Clear();
+  fresh_ = true;
+  {
+    std::lock_guard lk(mu_);
+    generation_ = gen;
+    captured_ = durable_ = Position{0, 0};
+    pending_.clear();
+    pending_bytes_ = 0;
+    noted_.clear();
+  }
+  next_txid_ = 1;
+  salt1_ = wh.salt1;
+  salt2_ = wh.salt2;
+  next_frame_ = 1;
+  return true;
+}
+
 Status TxLog::StartGeneration() {
   WalHeader wh;
   CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
@@ -251,6 +285,14 @@ Status TxLog::StartGeneration() {
   const int64_t now = std::max(opts_.clock->WallMicros(), last_time_us_);
   const std::string gen = NewGenerationName(now);
   CAIRN_RETURN_IF_ERROR(MakeDirs(dir_ + "/" + gen));
+  fresh_ = false;
+  CAIRN_ASSIGN_OR_RETURN(bool fresh, TryStartFresh(gen, wh, valid));
+  if (fresh) {
+    last_time_us_ = now;
+    std::lock_guard lk(mu_);
+    stats_.generations++;
+    return Status::Ok();
+  }
   page_size_ = 0;
   // Pass 1: the checksum; pass 2: the snapshot's pages (a record's header precedes its pages).
   CAIRN_RETURN_IF_ERROR(LoadImage(valid, nullptr));
@@ -331,6 +373,13 @@ Status TxLog::CaptureFrames(uint32_t first, uint32_t last, const std::vector<int
     }
     r.h.n_pages = static_cast<uint32_t>(r.pgnos.size());
     r.h.post_checksum = table_.checksum();
+    if (fresh_) {
+      // Started from the empty image: this first transaction must have written every page.
+      const uint32_t want = f.commit_size - (lock <= f.commit_size ? 1u : 0u);
+      if (r.h.n_pages != want)
+        return Status(Code::kCorruption, "the first transaction of a new database left pages unwritten");
+      fresh_ = false;
+    }
     ++next_txid_;
     {
       std::lock_guard lk(mu_);

@@ -104,6 +104,10 @@ class TxLog {
   TxLog(std::string db_path, std::string dir, TxLogOptions opts);
   Status Recover();
   Status StartGeneration();
+  // For a database that holds nothing but its header page (just created): starts `gen` at txid
+  // 0 from the empty image, without a snapshot — its first transaction rewrites that page.
+  // False (and nothing changed) when the database is not such a one.
+  Result<bool> TryStartFresh(const std::string& gen, const WalHeader& wh, uint32_t valid);
   // Reads the database image (file + WAL frames 1..wal_frames) into table_, calling page_fn for
   // each page when given.
   Status LoadImage(uint32_t wal_frames,
@@ -127,6 +131,7 @@ class TxLog {
   uint32_t next_frame_ = 1;         // first WAL frame not yet captured
   uint64_t next_txid_ = 1;
   int64_t last_time_us_ = 0;
+  bool fresh_ = false;  // started from the empty image: the first record must hold every page
   std::string frame_buf_;
   std::vector<WalFrame> frames_;
 
