@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "cli/auth_commands.h"
 #include "cli/backup_commands.h"
 #include "server/server.h"
 #ifdef CAIRN_WITH_SHELL
@@ -94,6 +95,13 @@ int main(int argc, char** argv) {
        "Keep backups restorable to any moment of the last this many hours (at least one snapshot always)");
   Flag(serve, "verify-interval-s", verify_interval_s,
        "Restore every database's backup this often and compare it with the live database (0: never)");
+  Flag(serve, "auth-jwt-key-file", so.jwt_key_files,
+       "File with Ed25519 public key(s) (PEM, or raw base64url) that sign clients' JWTs; repeatable "
+       "(a token verifies if any key does). No key: no authentication");
+  Flag(serve, "auth-jwt-key", so.jwt_keys,
+       "An Ed25519 public key given inline (raw 32 bytes in URL-safe base64, or PEM); repeatable");
+  Flag(serve, "admin-auth-key", so.admin_auth_key,
+       "Shared secret the admin API requires as Authorization: Bearer <key> (empty: open)");
   Flag(serve, "log-level", log_level, "trace, debug, info, warn, error or off");
   serve->add_flag("--log-json", log_json, "Log one JSON object per line")->envname("CAIRN_LOG_JSON");
 
@@ -109,6 +117,7 @@ int main(int argc, char** argv) {
 #endif
 
   cairn::cli::AddBackupCommands(app);
+  cairn::cli::AddAuthCommands(app);
 
   CLI11_PARSE(app, argc, argv);
 
