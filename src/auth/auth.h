@@ -5,7 +5,8 @@
 // keys the server was given; several keys may be configured so keys can be rotated. Its claims
 // say which databases it may read or write:
 //
-//   {"a": "ro"|"rw", "id": "db", "exp": 1700000000, "p": {"ro": {"ns": [...]}, "rw": {"ns": [...]}}}
+//   {"a": "ro"|"rw", "id": "db", "exp": 1700000000, "p": {"ro": {"ns": [...]}, "rw": {"ns":
+//   [...]}}}
 //
 // exactly as sqld reads them: when `p` is present it alone decides (`ro`/`roa` read, `rw`/`rwa`/
 // `ddl` read and write, every other database nothing); otherwise `id` (absent: every database)
@@ -47,7 +48,7 @@ class Grant {
 
  private:
   friend struct GrantBuilder;
-  bool all_ = false;             // legacy token without `id`
+  bool all_ = false;  // legacy token without `id`
   Access all_access_ = Access::kNone;
   std::vector<std::string> read_;   // sorted
   std::vector<std::string> write_;  // sorted; writing implies reading
@@ -117,8 +118,8 @@ Result<KeyPair> GenerateKeyPair();
 struct TokenClaims {
   std::vector<std::string> databases;  // empty: every database (no `id`)
   bool read_only = false;
-  std::optional<int64_t> expires;      // Unix seconds
-  std::optional<int64_t> issued_at;    // Unix seconds
+  std::optional<int64_t> expires;    // Unix seconds
+  std::optional<int64_t> issued_at;  // Unix seconds
 };
 // The claims as sqld reads them: no database → {"a"}; one → {"id","a"}; several → {"p"}.
 std::string ClaimsJson(const TokenClaims& claims);

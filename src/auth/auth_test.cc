@@ -153,9 +153,10 @@ TEST_F(AuthTest, IdLimitsTheTokenToOneDatabase) {
 }
 
 TEST_F(AuthTest, PermissionsClaimDecidesAlone) {
-  auto g = Check(Jwt(key_.get(),
-                     R"({"id":"c","a":"rw","p":{"ro":{"ns":["a","b"]},"rw":{"ns":["b","w"]},)"
-                     R"("roa":{"ns":["r2"]},"rwa":{"ns":["w2"]},"ddl":{"ns":["w3"]},"xyz":{"ns":["q"]}}})"));
+  auto g = Check(
+      Jwt(key_.get(),
+          R"({"id":"c","a":"rw","p":{"ro":{"ns":["a","b"]},"rw":{"ns":["b","w"]},)"
+          R"("roa":{"ns":["r2"]},"rwa":{"ns":["w2"]},"ddl":{"ns":["w3"]},"xyz":{"ns":["q"]}}})"));
   ASSERT_TRUE(g);
   EXPECT_EQ(g->To("a"), Access::kRead);
   EXPECT_EQ(g->To("b"), Access::kWrite);  // in both: writing wins
@@ -207,7 +208,8 @@ TEST_F(AuthTest, OnlyEdDsaIsAccepted) {
   EXPECT_FALSE(Check(Jwt(key_.get(), "{}", R"({"alg":"EdDSA","crit":["exp"]})")));
   EXPECT_FALSE(Check(Jwt(key_.get(), "{}", R"({"alg":["EdDSA"]})")));
 
-  // HS256 keyed with the public key's PEM (the classic key-confusion attack) and with its raw bytes.
+  // HS256 keyed with the public key's PEM (the classic key-confusion attack) and with its raw
+  // bytes.
   for (const std::string& secret : {PublicPem(key_.get()), RawPublic(key_.get())}) {
     const std::string signed_part = B64(R"({"alg":"HS256","typ":"JWT"})") + "." + B64("{}");
     unsigned char mac[32];
@@ -223,7 +225,8 @@ TEST_F(AuthTest, TamperedTokensAreRefused) {
   ASSERT_TRUE(Check(good));
   const size_t dot1 = good.find('.'), dot2 = good.rfind('.');
   // The payload swapped for a more generous one, signature kept.
-  std::string forged = good.substr(0, dot1) + "." + B64(R"({"a":"rw","id":"tenant1"})") + good.substr(dot2);
+  std::string forged =
+      good.substr(0, dot1) + "." + B64(R"({"a":"rw","id":"tenant1"})") + good.substr(dot2);
   EXPECT_FALSE(Check(forged));
   // One bit of the payload, one character of the signature.
   std::string bad_payload = good;
@@ -315,9 +318,10 @@ TEST_F(AuthTest, KeyFormats) {
 }
 
 TEST_F(AuthTest, AuthorizationHeaderAndCache) {
-  const std::string jwt = Jwt(key_.get(), "{\"a\":\"ro\",\"exp\":" + std::to_string(Now() + 120) + "}");
-  for (std::string_view h : {"", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token x",
-                             "Bearerx y"}) {
+  const std::string jwt =
+      Jwt(key_.get(), "{\"a\":\"ro\",\"exp\":" + std::to_string(Now() + 120) + "}");
+  for (std::string_view h :
+       {"", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token x", "Bearerx y"}) {
     auto r = auth_->Authenticate(h);
     ASSERT_FALSE(r.ok()) << h;
     EXPECT_EQ(r.status().code(), Code::kUnauthenticated);

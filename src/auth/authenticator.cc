@@ -1,9 +1,9 @@
 // JWT verification: strict parsing of the compact form, EdDSA signature check against every
 // configured key, sqld's claims, and a cache of successful verifications.
 #include <openssl/crypto.h>
-#include <strings.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <array>
@@ -28,7 +28,9 @@ constexpr size_t kMaxTokenBytes = 16 << 10;
 constexpr size_t kCacheShards = 16;
 constexpr size_t kCacheEntriesPerShard = 1024;
 
-Status Invalid(std::string why) { return Status(Code::kUnauthenticated, "the token is invalid: " + why); }
+Status Invalid(std::string why) {
+  return Status(Code::kUnauthenticated, "the token is invalid: " + why);
+}
 
 // URL-safe base64 without padding, as JWS requires; non-zero trailing bits are refused so every
 // token has exactly one spelling.
@@ -260,7 +262,8 @@ class Authenticator::Impl {
     while (!header.empty() && (header.back() == ' ' || header.back() == '\t'))
       header.remove_suffix(1);
     if (header.empty())
-      return Status(Code::kUnauthenticated, "authentication is required: send Authorization: Bearer <token>");
+      return Status(Code::kUnauthenticated,
+                    "authentication is required: send Authorization: Bearer <token>");
     const size_t space = header.find(' ');
     std::string_view scheme = header.substr(0, space);
     if (space == std::string_view::npos || scheme.size() != 6 ||
@@ -352,7 +355,8 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(PublicKeys keys, Cl
   return std::unique_ptr<Authenticator>(new Authenticator(std::move(impl)));
 }
 
-Result<std::shared_ptr<const Grant>> Authenticator::Authenticate(std::string_view authorization) const {
+Result<std::shared_ptr<const Grant>> Authenticator::Authenticate(
+    std::string_view authorization) const {
   return impl_->Authenticate(authorization);
 }
 

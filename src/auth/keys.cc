@@ -27,9 +27,11 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 Status Bad(std::string why) { return Status(Code::kInvalidRequest, std::move(why)); }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
 }
@@ -68,9 +70,11 @@ Status PublicKeys::Add(std::string_view text) {
     while ((pos = text.find(kBegin, pos)) != std::string_view::npos) {
       const size_t label_end = text.find("-----", pos + kBegin.size());
       if (label_end == std::string_view::npos) return Bad("a PEM block has no closing dashes");
-      const std::string_view label = text.substr(pos + kBegin.size(), label_end - pos - kBegin.size());
+      const std::string_view label =
+          text.substr(pos + kBegin.size(), label_end - pos - kBegin.size());
       const size_t end = text.find(kEnd, label_end);
-      const size_t end_close = end == std::string_view::npos ? end : text.find("-----", end + kEnd.size());
+      const size_t end_close =
+          end == std::string_view::npos ? end : text.find("-----", end + kEnd.size());
       if (end_close == std::string_view::npos)
         return Bad("the PEM block '" + std::string(label) + "' has no END line");
       const std::string_view block = text.substr(pos, end_close + 5 - pos);
@@ -92,7 +96,8 @@ Status PublicKeys::Add(std::string_view text) {
     auto raw = Base64Decode(text);
     if (!raw) return Bad("the key is neither PEM nor base64");
     if (raw->size() != 32)
-      return Bad("a raw Ed25519 public key is 32 bytes; this one is " + std::to_string(raw->size()));
+      return Bad("a raw Ed25519 public key is 32 bytes; this one is " +
+                 std::to_string(raw->size()));
     PkeyPtr key(EVP_PKEY_new_raw_public_key(
         EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw->data()), 32));
     if (!key) return Bad("the raw key is not a valid Ed25519 public key");
@@ -161,7 +166,8 @@ Result<std::string> SignToken(std::string_view private_pem, std::string_view cla
   BioPtr bio(BIO_new_mem_buf(private_pem.data(), static_cast<int>(private_pem.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return Bad("not a PEM private key (expected -----BEGIN PRIVATE KEY-----)");
-  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return Bad("the private key is not an Ed25519 key");
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519)
+    return Bad("the private key is not an Ed25519 key");
   std::string token;
   Base64UrlEncode(R"({"alg":"EdDSA","typ":"JWT"})", &token);
   token.push_back('.');
@@ -169,10 +175,10 @@ Result<std::string> SignToken(std::string_view private_pem, std::string_view cla
   unsigned char sig[64];
   size_t sig_len = sizeof sig;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok = ctx != nullptr &&
-                  EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
-                  EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(token.data()),
-                                 token.size()) == 1;
+  const bool ok =
+      ctx != nullptr && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
+      EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok || sig_len != 64) return Status(Code::kInternal, "signing failed");
   token.push_back('.');

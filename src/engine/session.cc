@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace cairn::engine {
 
@@ -286,8 +288,127 @@ Status Session::OnWriter(const std::function<void(sqlite::Connection*)>& fn) {
   return Status::Ok();
 }
 
+Status Session::BeginReadTransaction(std::string_view begin_sql) {
+  CAIRN_ASSIGN_OR_RETURN(txn_reader_, db_->AcquireReader());
+  Status st = txn_reader_.EndRead();
+  if (st.ok()) st = txn_reader_.conn()->ExecCached(begin_sql);
+  if (!st.ok()) {
+    txn_reader_.Release();
+    return st;
+  }
+  mode_ = Mode::kReadTxn;
+  return Status::Ok();
+}
+
+Status Session::WriteDenied() const {
+  return Status(Code::kPermissionDenied, "the token only allows reading database '" + db_->name() +
+                                             "'; this statement writes");
+}
+
+Result<ExecStats> Session::ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, bool may_block) {
+  const std::string kw = sqlite::LeadingKeyword(stmt.sql);
+  auto allowed = [&](sqlite3_stmt* s) {
+    return sqlite3_stmt_readonly(s) != 0 && !IsPragmaAssignment(kw, stmt.sql);
+  };
+  const auto timeout = db_->options().statement_timeout;
+  Clock* clock = db_->options().clock;
+  const int64_t start = clock->MonotonicMicros();
+
+  if (mode_ == Mode::kReadTxn) {
+    sqlite::Connection* conn = txn_reader_.conn();
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->Prepare(stmt.sql));
+    if (!allowed(s.raw())) return WriteDenied();
+    auto r = RunPrepared(conn, s, stmt, sink, timeout, clock, start);
+    if (conn->autocommit()) {
+      txn_reader_.Release();
+      mode_ = Mode::kAutocommit;
+    }
+    return r;
+  }
+  if (mode_ == Mode::kWriteTxn) {
+    // A transaction an earlier read-write request opened: this request may only read in it.
+    if (!db_->HoldsWriter(id_)) {
+      mode_ = Mode::kAutocommit;
+      timed_out_ = true;
+      return TimedOut();
+    }
+    if (!may_block) return WritesMayBlock();
+    Result<ExecStats> result = Status(Code::kInternal, "not run");
+    CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
+      auto s = conn->Prepare(stmt.sql);
+      if (!s.ok()) {
+        result = s.status();
+      } else if (!allowed(s->raw())) {
+        result = WriteDenied();
+      } else {
+        result = RunPrepared(conn, *s, stmt, sink, timeout, clock, start);
+      }
+    }));
+    return result;
+  }
+
+  // Autocommit. Transactions are read transactions on a pinned reader, whatever BEGIN asked for.
+  if (sqlite::IsBeginReadonly(stmt.sql)) {
+    CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
+    return ExecStats{};
+  }
+  if (kw == "BEGIN" || kw == "SAVEPOINT") {
+    {
+      CAIRN_ASSIGN_OR_RETURN(ReaderLease probe, db_->AcquireReader());
+      CAIRN_RETURN_IF_ERROR(probe.conn()->Prepare(stmt.sql).status());  // its syntax errors
+    }
+    CAIRN_RETURN_IF_ERROR(
+        BeginReadTransaction(kw == "BEGIN" ? std::string_view("BEGIN DEFERRED") : stmt.sql));
+    return ExecStats{};
+  }
+  if ((IsWriteKeyword(kw) && kw != "BEGIN") || IsPragmaAssignment(kw, stmt.sql))
+    return WriteDenied();
+  CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+  const bool txn_control = kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
+  // No transaction is open: SQLite itself reports that, on a reader that keeps none either.
+  CAIRN_RETURN_IF_ERROR(txn_control ? reader.EndRead() : reader.BeginFreshRead());
+  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, reader.conn()->Prepare(stmt.sql));
+  if (!allowed(s.raw())) return WriteDenied();
+  return RunPrepared(reader.conn(), s, stmt, sink, timeout, clock, start);
+}
+
+Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
+  // Every statement is checked before any runs (as sqld checks a whole program). A read-only
+  // session cannot change the schema, so preparing them all up front sees what running would.
+  std::vector<std::string> texts;
+  {
+    ReaderLease lease;
+    sqlite::Connection* conn = mode_ == Mode::kReadTxn ? txn_reader_.conn() : nullptr;
+    if (conn == nullptr) {
+      CAIRN_ASSIGN_OR_RETURN(lease, db_->AcquireReader());
+      CAIRN_RETURN_IF_ERROR(lease.BeginFreshRead());
+      conn = lease.conn();
+    }
+    std::string_view rest = sql;
+    while (!rest.empty()) {
+      std::string_view tail;
+      CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->PrepareFirst(rest, &tail));
+      rest = tail;
+      if (!s) continue;
+      const std::string text(s.sql());
+      const std::string kw = sqlite::LeadingKeyword(text);
+      const bool txn_control = kw == "BEGIN" || kw == "SAVEPOINT" || kw == "COMMIT" ||
+                               kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
+      if (!txn_control && (!sqlite3_stmt_readonly(s.raw()) || IsPragmaAssignment(kw, text)))
+        return WriteDenied();
+      texts.push_back(text);
+    }
+  }
+  for (const std::string& text : texts) {
+    StmtSpec spec{text, {}, {}, false};
+    CAIRN_RETURN_IF_ERROR(ExecuteReadOnly(spec, nullptr, may_block).status());
+  }
+  return Status::Ok();
+}
+
 Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
   if (timed_out_) return AfterTimeout(stmt.sql);
+  if (read_only_) return ExecuteReadOnly(stmt, sink, may_block);
   if (mode_ == Mode::kReadTxn) {
     auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
                           db_->options().clock);
@@ -308,14 +429,7 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
 
   // Autocommit: pick the connection.
   if (sqlite::IsBeginReadonly(stmt.sql)) {
-    CAIRN_ASSIGN_OR_RETURN(txn_reader_, db_->AcquireReader());
-    Status st = txn_reader_.EndRead();
-    if (st.ok()) st = txn_reader_.conn()->ExecCached("BEGIN DEFERRED");
-    if (!st.ok()) {
-      txn_reader_.Release();
-      return st;
-    }
-    mode_ = Mode::kReadTxn;
+    CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
     return ExecStats{};
   }
   const std::string kw = sqlite::LeadingKeyword(stmt.sql);
@@ -341,6 +455,7 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
 
 Status Session::ExecuteScript(std::string_view sql, bool may_block) {
   if (timed_out_) return TimedOut();
+  if (read_only_) return ExecuteScriptReadOnly(sql, may_block);
   if (mode_ == Mode::kWriteTxn && !db_->HoldsWriter(id_)) {
     mode_ = Mode::kAutocommit;
     timed_out_ = true;

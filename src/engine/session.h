@@ -2,8 +2,8 @@
 //
 // Outside a transaction every statement runs in autocommit mode on the connection that fits it:
 // statements SQLite reports read-only run on a pooled reader; everything else (writes, DDL, BEGIN,
-// SAVEPOINT, PRAGMA assignments) takes the database's write lock for the statement. A statement that
-// opens a transaction pins the connection it ran on to the session until the transaction ends:
+// SAVEPOINT, PRAGMA assignments) takes the database's write lock for the statement. A statement
+// that opens a transaction pins the connection it ran on to the session until the transaction ends:
 // BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] pins the writer, libSQL's BEGIN TRANSACTION READONLY pins a
 // query_only reader (so every write inside it fails).
 //
@@ -14,6 +14,11 @@
 //
 // A transaction that loses the write lock (txn_timeout) leaves the session refusing every statement
 // with kTransactionTimeout until the client ends it: ROLLBACK succeeds, COMMIT fails.
+//
+// A read-only session (set_read_only: the client's token may only read this database) never uses
+// the writer: BEGIN and SAVEPOINT open a read transaction on a query-only reader, and a statement
+// that would write (SQLite says it is not read-only, or it assigns a PRAGMA) fails with
+// kPermissionDenied before it runs; a `sequence` is checked as a whole before any of it runs.
 //
 // Thread-safety: a Session is used by one thread at a time.
 #pragma once
@@ -46,6 +51,9 @@ class Session {
 
   // True when no transaction is open on this session.
   bool autocommit() const { return mode_ == Mode::kAutocommit; }
+  // Whether the next statements may only read (see the file comment). May change between
+  // requests of one stream: each request carries its own credentials.
+  void set_read_only(bool read_only) { read_only_ = read_only; }
   // Rolls back any open transaction and releases every connection.
   void Close();
 
@@ -69,6 +77,13 @@ class Session {
   Status TimedOut();
   static Status WritesMayBlock();
   Result<ExecStats> AfterTimeout(std::string_view sql);
+
+  bool read_only_ = false;
+  Result<ExecStats> ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, bool may_block);
+  Status ExecuteScriptReadOnly(std::string_view sql, bool may_block);
+  // Pins a query-only reader in a read transaction opened by `begin_sql` (kReadTxn).
+  Status BeginReadTransaction(std::string_view begin_sql);
+  Status WriteDenied() const;
 };
 
 // Prepares (through the statement cache) and runs one statement on `conn`: binding, stepping under

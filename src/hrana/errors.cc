@@ -70,6 +70,8 @@ std::string_view ErrorCode(const Status& st) {
     case Code::kNotFound: return "NAMESPACE_DOESNT_EXIST";
     case Code::kAlreadyExists: return "NAMESPACE_ALREADY_EXISTS";
     case Code::kInvalidName: return "INVALID_NAMESPACE";
+    // 401: token missing, malformed, unknown or expired; 403: the token does not allow the
+    // database, or a write (docs/auth.md).
     case Code::kUnauthenticated: return "AUTH_FAILED";
     case Code::kPermissionDenied: return "FORBIDDEN";
     case Code::kUnavailable: return "UNAVAILABLE";

@@ -209,8 +209,8 @@ class CursorSink final : public RowSink {
 // State shared by pipeline and cursor calls: the stream and how statements find their SQL.
 class StreamCall : public Call {
  protected:
-  StreamCall(Service* service, std::string db, std::string body)
-      : service_(service), db_(std::move(db)), body_(std::move(body)) {
+  StreamCall(Service* service, std::string db, std::string body, bool read_only)
+      : service_(service), db_(std::move(db)), body_(std::move(body)), read_only_(read_only) {
     budget_.limit = service->options().max_response_bytes;
   }
 
@@ -230,6 +230,7 @@ class StreamCall : public Call {
       Fail(st);
       return false;
     }
+    stream_->session->set_read_only(read_only_);
     return true;
   }
   ~StreamCall() override = default;
@@ -314,9 +315,16 @@ class StreamCall : public Call {
     response_.body = ErrorBody(st);
   }
 
+  // A read-only client tried to write: the whole request fails and its stream is closed.
+  void Deny(const Status& st) {
+    stream_.reset();
+    Fail(st);
+  }
+
   Service* const service_;
   const std::string db_;
   std::string body_;  // the request body, until decoded
+  const bool read_only_;
   std::unique_ptr<Stream> stream_;
   Budget budget_;
   bool started_ = false;
@@ -324,8 +332,8 @@ class StreamCall : public Call {
 
 class PipelineCall final : public StreamCall {
  public:
-  PipelineCall(Service* service, Version version, std::string db, std::string body)
-      : StreamCall(service, std::move(db), std::move(body)), version_(version) {}
+  PipelineCall(Service* service, Version version, std::string db, std::string body, bool read_only)
+      : StreamCall(service, std::move(db), std::move(body), read_only), version_(version) {}
 
   bool Run(bool may_block) override {
     if (!started_) {
@@ -341,6 +349,10 @@ class PipelineCall final : public StreamCall {
       if (st.code() == Code::kWouldBlock) {
         out_.resize(mark);
         return false;
+      }
+      if (st.code() == Code::kPermissionDenied) {
+        Deny(st);
+        return true;
       }
       ++next_;
     }
@@ -363,7 +375,8 @@ class PipelineCall final : public StreamCall {
     out_.push_back('}');
   }
 
-  // Appends the result of one request; kWouldBlock (with nothing appended) to be retried.
+  // Appends the result of one request; kWouldBlock (with nothing appended) to be retried;
+  // kPermissionDenied fails the whole call.
   Status RunRequest(const Request& r, bool may_block) {
     const size_t mark = out_.size();
     const size_t budget_mark = budget_.used;
@@ -371,7 +384,7 @@ class PipelineCall final : public StreamCall {
     if (!st.ok()) {
       out_.resize(mark);
       budget_.used = budget_mark;  // what a failed request wrote is not sent
-      if (st.code() == Code::kWouldBlock) return st;
+      if (st.code() == Code::kWouldBlock || st.code() == Code::kPermissionDenied) return st;
       ErrorResult(st);
     }
     return Status::Ok();
@@ -487,7 +500,9 @@ class PipelineCall final : public StreamCall {
       auto stats = RunStmt(step.stmt, &sink, may_block);
       if (!stats.ok()) {
         budget_.used = budget_mark;
-        if (stats.status().code() == Code::kWouldBlock) return stats.TakeStatus();
+        if (stats.status().code() == Code::kWouldBlock ||
+            stats.status().code() == Code::kPermissionDenied)
+          return stats.TakeStatus();
         res.clear();
         step_outcome_[next_step_] = 0;
         AppendErrorObject(&step_errors_[next_step_], stats.status());
@@ -534,8 +549,8 @@ class PipelineCall final : public StreamCall {
 
 class CursorCall final : public StreamCall {
  public:
-  CursorCall(Service* service, std::string db, std::string body)
-      : StreamCall(service, std::move(db), std::move(body)) {}
+  CursorCall(Service* service, std::string db, std::string body, bool read_only)
+      : StreamCall(service, std::move(db), std::move(body), read_only) {}
 
   bool Run(bool may_block) override {
     if (!started_) {
@@ -554,6 +569,10 @@ class CursorCall final : public StreamCall {
         entries_.resize(mark);
         budget_.used = budget_mark;
         if (stats.status().code() == Code::kWouldBlock) return false;
+        if (stats.status().code() == Code::kPermissionDenied) {
+          Deny(stats.status());
+          return true;
+        }
         outcome_[next_step_] = 0;
         entries_.append(R"({"type":"step_error","step":)");
         AppendInt(&entries_, static_cast<int64_t>(next_step_));
@@ -589,12 +608,13 @@ Service::Service(engine::Registry* registry, const ServiceOptions& opts)
       opts_(opts),
       streams_(opts.clock, opts.stream_idle_timeout, opts.max_streams) {}
 
-std::unique_ptr<Call> Service::Pipeline(Version version, std::string db, std::string body) {
-  return std::make_unique<PipelineCall>(this, version, std::move(db), std::move(body));
+std::unique_ptr<Call> Service::Pipeline(Version version, std::string db, std::string body,
+                                        bool read_only) {
+  return std::make_unique<PipelineCall>(this, version, std::move(db), std::move(body), read_only);
 }
 
-std::unique_ptr<Call> Service::Cursor(std::string db, std::string body) {
-  return std::make_unique<CursorCall>(this, std::move(db), std::move(body));
+std::unique_ptr<Call> Service::Cursor(std::string db, std::string body, bool read_only) {
+  return std::make_unique<CursorCall>(this, std::move(db), std::move(body), read_only);
 }
 
 }  // namespace cairn::hrana

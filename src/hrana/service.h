@@ -53,9 +53,15 @@ class Service {
   Service(engine::Registry* registry, const ServiceOptions& opts);
 
   // POST /v2/pipeline, /v3/pipeline on database `db`.
-  std::unique_ptr<Call> Pipeline(Version version, std::string db, std::string body);
-  // POST /v3/cursor on database `db`: newline-delimited JSON entries.
-  std::unique_ptr<Call> Cursor(std::string db, std::string body);
+  //
+  // `read_only`: the client's credentials only allow reading `db`. A statement that would write
+  // then fails the whole request (kPermissionDenied → HTTP 403 with an error body, as sqld does;
+  // results of earlier requests in the pipeline are not sent), and the stream is closed, rolling
+  // back its transaction: the response carries no baton to continue it with.
+  std::unique_ptr<Call> Pipeline(Version version, std::string db, std::string body,
+                                 bool read_only = false);
+  // POST /v3/cursor on database `db`: newline-delimited JSON entries. `read_only` as above.
+  std::unique_ptr<Call> Cursor(std::string db, std::string body, bool read_only = false);
 
   StreamTable& streams() { return streams_; }
   engine::Registry& registry() { return *registry_; }

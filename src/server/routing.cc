@@ -14,10 +14,16 @@ bool LooksLikeIp(std::string_view host) {
   return true;
 }
 
+Status NotAllowed(std::string_view name) {
+  return Status(Code::kPermissionDenied,
+                "the token does not give access to database '" + std::string(name) + "'");
+}
+
 }  // namespace
 
 Result<std::string> SelectDatabase(std::string_view ns_header, std::string_view ns_bin_header,
-                                   std::string_view host_header, const engine::Registry& registry) {
+                                   std::string_view host_header, const engine::Registry& registry,
+                                   const std::function<bool(std::string_view)>& may_use) {
   std::string name;
   if (!ns_header.empty()) {
     name = std::string(ns_header);
@@ -28,6 +34,7 @@ Result<std::string> SelectDatabase(std::string_view ns_header, std::string_view 
   }
   if (!name.empty()) {
     CAIRN_RETURN_IF_ERROR(engine::Registry::ValidateName(name));
+    if (may_use && !may_use(name)) return NotAllowed(name);
     if (!registry.Exists(name))
       return Status(Code::kNotFound, "database '" + name + "' does not exist");
     return name;
@@ -38,8 +45,11 @@ Result<std::string> SelectDatabase(std::string_view ns_header, std::string_view 
   if (dot != std::string_view::npos && !LooksLikeIp(host)) {
     std::string label(host.substr(0, dot));
     for (char& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (engine::Registry::ValidateName(label).ok() && registry.Exists(label)) return label;
+    if (engine::Registry::ValidateName(label).ok() && (!may_use || may_use(label)) &&
+        registry.Exists(label))
+      return label;
   }
+  if (may_use && !may_use("default")) return NotAllowed("default");
   return std::string("default");
 }
 

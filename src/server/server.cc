@@ -24,7 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include "auth/auth.h"
 #include "base/base64.h"
+#include "base/file.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 #include "server/admin.h"
@@ -97,6 +99,26 @@ class Server::Impl {
     if (uploader_) {
       uploader_->Start(registry_->List());
       spdlog::info("backing up every database to {}", store_->Describe());
+    }
+    if (!opts_.jwt_keys.empty() || !opts_.jwt_key_files.empty()) {
+      auth::PublicKeys keys;
+      for (const std::string& text : opts_.jwt_keys) {
+        Status st = keys.Add(text);
+        if (!st.ok()) return Status(st.code(), "JWT key: " + st.message());
+      }
+      for (const std::string& path : opts_.jwt_key_files) {
+        auto text = ReadWholeFile(path);
+        if (!text.ok())
+          return Status(text.status().code(),
+                        "JWT key file " + path + ": " + text.status().message());
+        Status st = keys.Add(*text);
+        if (!st.ok()) return Status(st.code(), "JWT key file " + path + ": " + st.message());
+      }
+      const size_t n = keys.size();
+      CAIRN_ASSIGN_OR_RETURN(authenticator_, auth::Authenticator::Create(std::move(keys)));
+      spdlog::info("clients must authenticate with JWTs ({} Ed25519 key{})", n, n == 1 ? "" : "s");
+    } else {
+      spdlog::info("no JWT key configured: every client may read and write every database");
     }
     service_ = std::make_unique<hrana::Service>(registry_.get(), opts_.hrana);
     admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get());
@@ -323,8 +345,20 @@ class Server::Impl {
     const std::string_view target(req.target().data(), req.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
     const http::verb method = req.method();
+    auto header = [&](std::string_view name) -> std::string_view {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) return {};
+      return std::string_view(it->value().data(), it->value().size());
+    };
 
     if (admin) {
+      // Only liveness stays open to probes without the key.
+      if (!opts_.admin_auth_key.empty() && !(path == "/health" && method == http::verb::get) &&
+          !auth::AdminKeyMatches(header("authorization"), opts_.admin_auth_key)) {
+        co_return Unauthenticated(v,
+                                  Status(Code::kUnauthenticated,
+                                         "the admin API needs Authorization: Bearer <admin key>"));
+      }
       AdminResponse r = admin_->Handle(std::string_view(req.method_string().data(),
                                                         req.method_string().size()),
                                        path, req.body());
@@ -360,21 +394,28 @@ class Server::Impl {
       co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
     }
 
-    auto header = [&](std::string_view name) -> std::string_view {
-      auto it = req.find(beast::string_view(name.data(), name.size()));
-      if (it == req.end()) return {};
-      return std::string_view(it->value().data(), it->value().size());
-    };
+    // Authentication and the choice of database happen once per HTTP request.
+    std::shared_ptr<const auth::Grant> grant;
+    if (authenticator_) {
+      auto g = authenticator_->Authenticate(header("authorization"));
+      if (!g.ok()) co_return Unauthenticated(v, g.status());
+      grant = std::move(g).value();
+    }
+    std::function<bool(std::string_view)> may_use;
+    if (grant)
+      may_use = [&grant](std::string_view name) { return grant->To(name) != auth::Access::kNone; };
     Result<std::string> db = SelectDatabase(header("x-namespace"), header("x-namespace-bin"),
-                                            header("host"), *registry_);
+                                            header("host"), *registry_, may_use);
     if (!db.ok()) {
       co_return MakeResponse(v, hrana::HttpStatus(db.status()), "application/json",
                              hrana::ErrorBody(db.status()));
     }
+    const bool read_only = grant && grant->To(*db) == auth::Access::kRead;
 
     std::unique_ptr<hrana::Call> call =
-        cursor ? service_->Cursor(std::move(db).value(), std::move(req.body()))
-               : service_->Pipeline(version, std::move(db).value(), std::move(req.body()));
+        cursor
+            ? service_->Cursor(std::move(db).value(), std::move(req.body()), read_only)
+            : service_->Pipeline(version, std::move(db).value(), std::move(req.body()), read_only);
     if (!call->Run(/*may_block=*/false)) {
       // The call must wait for the write lock: finish it on a thread that may block, then resume
       // here on the network thread.
@@ -388,6 +429,14 @@ class Server::Impl {
     }
     hrana::Response& r = call->response();
     co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+  }
+
+  // 401 with the challenge RFC 6750 asks for.
+  static http::response<http::string_body> Unauthenticated(unsigned version, const Status& st) {
+    auto res =
+        MakeResponse(version, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
   }
 
   static std::string NotFoundBody(const Status& st) {
@@ -424,6 +473,7 @@ class Server::Impl {
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "backup/uploader.h"
@@ -34,6 +35,14 @@ struct ServerOptions {
   // (results in the admin API's /v1/backup). 0: never.
   std::chrono::seconds verify_interval{0};
   hrana::ServiceOptions hrana;
+  // Ed25519 public keys that sign clients' JWTs (docs/auth.md): each text is PEM (one or more
+  // PUBLIC KEY blocks) or a raw 32-byte key in URL-safe base64. A token verifies if any key
+  // verifies it. Empty: no authentication, every client may read and write every database.
+  std::vector<std::string> jwt_keys;
+  // Files holding such keys (sqld's --auth-jwt-key-file), read at start.
+  std::vector<std::string> jwt_key_files;
+  // The admin API's shared secret (`Authorization: Bearer <key>`). Empty: the admin API is open.
+  std::string admin_auth_key;
 };
 
 class Server {
