@@ -64,7 +64,8 @@ Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode,
 }
 
 int RunKeygen(const KeygenArgs& a) {
-  if (a.private_key == a.public_key) return Fail("--private-key and --public-key must differ", kExitUsage);
+  if (a.private_key == a.public_key)
+    return Fail("--private-key and --public-key must differ", kExitUsage);
   auto kp = auth::GenerateKeyPair();
   if (!kp.ok()) return Fail(kp.status().message());
   for (const auto& path : {a.private_key, a.public_key}) {
@@ -89,12 +90,23 @@ std::optional<std::optional<int64_t>> ParseDuration(const std::string& text) {
   if (text.size() < 2) return std::nullopt;
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return std::nullopt;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    default:
+      return std::nullopt;
   }
   int64_t n = 0;
   for (size_t i = 0; i + 1 < text.size(); ++i) {
@@ -115,9 +127,9 @@ int RunTokenCreate(const TokenArgs& a) {
   auth::TokenClaims claims;
   claims.databases = a.dbs;
   claims.read_only = a.read_only;
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   claims.issued_at = now;
   if (*duration) claims.expires = now + **duration;
   auto token = auth::SignToken(*pem, auth::ClaimsJson(claims));
@@ -132,7 +144,9 @@ void AddAuthCommands(CLI::App& app) {
   auto ka = std::make_shared<KeygenArgs>();
   CLI::App* keygen = app.add_subcommand(
       "keygen", "Make an Ed25519 key pair for signing tokens (the server gets the public key)");
-  keygen->add_option("--private-key", ka->private_key, "Where to write the private key (PEM, mode 0600)")
+  keygen
+      ->add_option("--private-key", ka->private_key,
+                   "Where to write the private key (PEM, mode 0600)")
       ->capture_default_str();
   keygen->add_option("--public-key", ka->public_key, "Where to write the public key (PEM)")
       ->capture_default_str();
@@ -145,13 +159,13 @@ void AddAuthCommands(CLI::App& app) {
   CLI::App* token = app.add_subcommand("token", "Make tokens for clients");
   token->require_subcommand(1);
   auto ta = std::make_shared<TokenArgs>();
-  CLI::App* create = token->add_subcommand("create", "Print a signed JWT to use as a client's authToken");
+  CLI::App* create =
+      token->add_subcommand("create", "Print a signed JWT to use as a client's authToken");
   create->add_option("--key", ta->key, "The private key from cairn keygen (PEM)")->required();
   create->add_option("--db", ta->dbs,
                      "A database the token may use (repeatable; none: every database)");
   create->add_flag("--read-only", ta->read_only, "The token may only read");
-  create->add_option("--expires", ta->expires,
-                     "Validity: 30s, 15m, 1h, 7d, 2w, or never")
+  create->add_option("--expires", ta->expires, "Validity: 30s, 15m, 1h, 7d, 2w, or never")
       ->capture_default_str();
   create->callback([ta] {
     const int rc = RunTokenCreate(*ta);
