@@ -25,6 +25,15 @@ Status SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
+Status SyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  int rc = ::fdatasync(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("cannot sync", path);
+  return Status::Ok();
+}
+
 namespace {
 Status WriteFile(const std::string& path, std::string_view data, bool sync) {
   const auto slash = path.rfind('/');

@@ -27,5 +27,7 @@ Status RemoveFile(const std::string& path);
 // Removes a directory tree; ok when it did not exist.
 Status RemoveTree(const std::string& path);
 Status SyncDir(const std::string& path);
+// fdatasync of an existing file.
+Status SyncFile(const std::string& path);
 
 }  // namespace cairn

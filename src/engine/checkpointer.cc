@@ -34,6 +34,14 @@ void Checkpointer::RequestFlush(std::weak_ptr<Database> db) {
   cv_.notify_one();
 }
 
+void Checkpointer::Post(std::function<void()> fn) {
+  {
+    std::lock_guard lk(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+}
+
 void Checkpointer::Loop() {
   std::unique_lock lk(mu_);
   for (;;) {
@@ -48,6 +56,14 @@ void Checkpointer::Loop() {
         if (!st.ok() && st.code() != Code::kUnavailable)
           spdlog::warn("db {}: log flush failed: {}", db->name(), st.ToString());
       }
+      lk.lock();
+      continue;
+    }
+    if (!posted_.empty()) {
+      std::function<void()> fn = std::move(posted_.front());
+      posted_.pop_front();
+      lk.unlock();
+      fn();
       lk.lock();
       continue;
     }

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -31,6 +32,8 @@ class Checkpointer {
 
   void Request(std::weak_ptr<Database> db);
   void RequestFlush(std::weak_ptr<Database> db);
+  // Runs `fn` on the thread soon (e.g. closing idle databases off a request's path).
+  void Post(std::function<void()> fn);
 
  private:
   void Loop();
@@ -44,6 +47,7 @@ class Checkpointer {
     std::weak_ptr<Database> db;
   };
   std::deque<FlushRequest> flushes_;  // guarded by mu_; in order of due time
+  std::deque<std::function<void()>> posted_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   std::thread thread_;
 };

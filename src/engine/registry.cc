@@ -1,5 +1,7 @@
 #include "engine/registry.h"
 
+#include "base/file.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -103,7 +105,7 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
     result = it->second.db;
     over = open_.size() > opts_.max_open;
   }
-  if (over) CloseIdle();
+  if (over) CloseIdleSoon();
   return result;
 }
 
@@ -121,7 +123,12 @@ Status Registry::Create(std::string_view name) {
     fs::create_directories(DirOf(key), ec);
     if (ec) return Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message());
     // Creating the file through SQLite puts it in WAL mode from the first byte.
-    return Database::Open(key, FileOf(key), OptionsFor(key), true);
+    CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), true));
+    // SQLite wrote the new file without syncing: make the file and its name durable, once.
+    CAIRN_RETURN_IF_ERROR(SyncFile(FileOf(key)));
+    CAIRN_RETURN_IF_ERROR(SyncDir(DirOf(key)));
+    CAIRN_RETURN_IF_ERROR(SyncDir(opts_.data_dir + "/databases"));
+    return db;
   }();
   if (!opened.ok()) {
     std::lock_guard lk(mu_);
@@ -138,7 +145,7 @@ Status Registry::Create(std::string_view name) {
     open_.try_emplace(key, OpenDb{std::move(db), opts_.database.clock->MonotonicMicros()});
     over = open_.size() > opts_.max_open;
   }
-  if (over) CloseIdle();
+  if (over) CloseIdleSoon();
   return Status::Ok();
 }
 
@@ -196,6 +203,15 @@ Status Registry::Delete(std::string_view name) {
   fs::remove_all(trash, ec);
   if (ec) spdlog::warn("leftover files of deleted database {} in {}", key, trash);
   return Status::Ok();
+}
+
+void Registry::CloseIdleSoon() {
+  // Closing checkpoints (and syncs): keep it off the request that opened one database too many.
+  if (close_pending_.exchange(true)) return;
+  checkpointer_->Post([this] {
+    close_pending_ = false;
+    CloseIdle();
+  });
 }
 
 void Registry::CloseIdle() {

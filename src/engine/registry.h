@@ -8,6 +8,7 @@
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -70,6 +71,8 @@ class Registry {
   explicit Registry(const RegistryOptions& opts);
   std::string FileOf(std::string_view name) const;
   DatabaseOptions OptionsFor(const std::string& name) const;
+  void CloseIdleSoon();
+  std::atomic<bool> close_pending_{false};
 
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;

@@ -184,7 +184,15 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   // Reads go through a memory map: no pread() per page, and one copy of hot pages shared by every
   // connection through the OS page cache.
   std::string setup = "PRAGMA mmap_size=" + std::to_string(opts.mmap_size) + ";";
-  setup += opts.query_only ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+  if (opts.query_only) {
+    setup += "PRAGMA query_only=1;";
+  } else if (opts.create) {
+    // A new file switches to WAL through a rollback journal: unsynced (the caller syncs the file
+    // once), then the normal durability for everything after.
+    setup += "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+  } else {
+    setup += "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+  }
   CAIRN_RETURN_IF_ERROR(conn->Exec(setup));
   // Installed last so that set-up above is not subject to it.
   sqlite3_set_authorizer(db, &Authorize, &conn->trusted_);
