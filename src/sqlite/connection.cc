@@ -233,18 +233,14 @@ Status Connection::ExecCached(std::string_view sql) {
 }
 
 Status Connection::ExecTrusted(std::string_view sql) {
-  trusted_ = true;
-  Status st = Exec(sql);
-  trusted_ = false;
-  return st;
+  TrustScope trust(this);
+  return Exec(sql);
 }
 
 Result<Statement> Connection::PrepareTrusted(std::string_view sql) {
-  trusted_ = true;
+  TrustScope trust(this);
   std::string_view tail;
-  Result<Statement> st = PrepareFirst(sql, &tail);
-  trusted_ = false;
-  return st;
+  return PrepareFirst(sql, &tail);
 }
 
 Status Connection::ResetSessionState() {

@@ -109,6 +109,19 @@ class Connection {
   // Prepares one statement of Cairn's own (e.g. reading sqlite_dbpage), bypassing the client
   // authorizer. Never for client SQL.
   Result<Statement> PrepareTrusted(std::string_view sql);
+  // While alive, everything on this connection bypasses the client authorizer (statements are
+  // re-authorized when SQLite re-prepares them, e.g. after a schema change). Cairn's own work only.
+  class TrustScope {
+   public:
+    explicit TrustScope(Connection* c) : c_(c), was_(c->trusted_) { c_->trusted_ = true; }
+    ~TrustScope() { c_->trusted_ = was_; }
+    TrustScope(const TrustScope&) = delete;
+    TrustScope& operator=(const TrustScope&) = delete;
+
+   private:
+    Connection* c_;
+    bool was_;
+  };
 
   // Statements running on this connection are interrupted (SQLITE_INTERRUPT, reported as kTimeout)
   // once the monotonic clock passes `deadline_micros`; 0 disables the deadline.
