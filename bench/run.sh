@@ -19,6 +19,8 @@
 #   RESULTS      JSON summary (default bench/results/latest.json)
 #   STRICT=1     exit 1 when a target FAILs (default: only invalid runs make the exit non-zero)
 #   KEEP_TMP=1   keep the temporary directories (server data, logs) for inspection
+#   AUTH=1       run Cairn with JWT authentication (cairn keygen / token create; every request
+#                carries a read-write token for the benchmarked database)
 #
 # Installs nothing: it checks for wrk, pgbench and PostgreSQL 15 and stops with a clear message
 # when one is missing (`scripts/setup.sh bench` installs them). Talks only to 127.0.0.1 and a
@@ -44,6 +46,7 @@ PG_TRANSPORT="${PG_TRANSPORT:-unix}"
 RESULTS="${RESULTS:-$BENCH/results/latest.json}"
 STRICT="${STRICT:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
+AUTH="${AUTH:-0}"
 RUN_CAIRN=1
 RUN_PG=1
 
@@ -229,9 +232,17 @@ CAIRN_URL=""
 
 start_cairn() {
   mkdir -p "$WORK/cairn-data"
+  local auth_args=()
+  if [ "$AUTH" = 1 ]; then
+    "$CAIRN_BIN" keygen --private-key "$WORK/jwt.pem" --public-key "$WORK/jwt.pub.pem" >/dev/null ||
+      die "cairn keygen failed"
+    AUTH_TOKEN="$("$CAIRN_BIN" token create --key "$WORK/jwt.pem" --db default)" || die "cairn token create failed"
+    export AUTH_TOKEN  # read by bench/wrk/hrana.lua
+    auth_args=(--auth-jwt-key-file "$WORK/jwt.pub.pem")
+  fi
   # Port 0: the kernel picks free loopback ports; the server logs the ones it got.
   "$CAIRN_BIN" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$WORK/cairn-data" \
-    > "$WORK/cairn.log" 2>&1 &
+    "${auth_args[@]}" > "$WORK/cairn.log" 2>&1 &
   CAIRN_PID=$!
   local port=""
   local i
@@ -263,7 +274,8 @@ start_cairn() {
 pipeline() {
   local out code
   out="$(curl -sS --max-time 120 -o "$WORK/resp.json" -w '%{http_code}' \
-    -H 'Content-Type: application/json' --data-binary "$1" "$CAIRN_URL/v2/pipeline")" ||
+    -H 'Content-Type: application/json' ${AUTH_TOKEN:+-H "Authorization: Bearer $AUTH_TOKEN"} \
+    --data-binary "$1" "$CAIRN_URL/v2/pipeline")" ||
     die "request to $CAIRN_URL/v2/pipeline failed"
   code="$out"
   if [ "$code" != 200 ]; then

@@ -8,6 +8,7 @@
 -- select: POST /v2/pipeline, `SELECT id, v FROM bench WHERE id = ?` with a random id in [1, ROWS]
 --         generated per request, then `close` (exactly what @libsql/client's execute() sends).
 -- insert: POST /v2/pipeline, one autocommit `INSERT INTO bench_insert(k, v) VALUES (?, ?)`, then `close`.
+-- With AUTH_TOKEN set in the environment, pipelines carry `Authorization: Bearer $AUTH_TOKEN`.
 --
 -- Every response is checked: non-200 statuses, bodies with a Hrana error result ("type":"error"),
 -- and bodies that do not show the expected effect (select: one row; insert: affected_row_count 1)
@@ -36,6 +37,10 @@ mode = "health"  -- global: done() reads it from a thread
 local nrows = 100000
 local health_request = nil
 local headers = { ["Content-Type"] = "application/json" }
+local auth_token = os.getenv("AUTH_TOKEN")
+if auth_token ~= nil and auth_token ~= "" then
+  headers["Authorization"] = "Bearer " .. auth_token
+end
 
 local select_fmt = '{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, v FROM bench WHERE id = ?",'
   .. '"args":[{"type":"integer","value":"%d"}]}},{"type":"close"}]}'
