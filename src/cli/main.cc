@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "cli/auth_commands.h"
 #include "cli/backup_commands.h"
+#include "cli/migrate_commands.h"
 #include "server/server.h"
 #ifdef CAIRN_WITH_SHELL
 #include "shell/shell.h"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
 
   cairn::cli::AddBackupCommands(app);
   cairn::cli::AddAuthCommands(app);
+  cairn::cli::AddMigrateCommands(app);
 
   CLI11_PARSE(app, argc, argv);
 
