@@ -369,6 +369,11 @@ void Database::Close() {
     Status st = txlog_ ? txlog_->Flush() : Status::Ok();
     if (st.ok()) st = writer_->ExecTrusted("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!st.ok()) spdlog::warn("db {}: final checkpoint failed: {}", name_, st.ToString());
+    // Closed cleanly: the next open reuses the page checksums instead of reading the file.
+    if (st.ok() && txlog_) {
+      Status ss = txlog_->SaveChecksums();
+      if (!ss.ok()) spdlog::warn("db {}: {}", name_, ss.ToString());
+    }
     writer_.reset();
   }
 }

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -354,6 +355,52 @@ TEST_F(EngineTest, AFullLogDiskNeitherStopsWritesNorLosesThem) {
   Session s2(db_);
   ASSERT_TRUE(Exec(s2, "SELECT count(*) FROM t", &sink).ok());
   EXPECT_EQ(sink.rows[0], "300");
+}
+
+TEST_F(EngineTest, ACleanCloseLetsTheNextOpenSkipReadingTheFile) {
+  db_.reset();
+  reg_.reset();
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  {
+    Session s(db_);
+    ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (randomblob(1000))").ok());
+  }
+  ASSERT_TRUE(db_->FlushLog().ok());
+  const std::string gen = db_->txlog()->generation();
+  const txlog::Position pos = db_->txlog()->durable();
+  db_.reset();
+  reg_.reset();  // clean close: checkpoint, then the page checksums are kept
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_TRUE(db_->txlog()->used_saved_checksums());
+  EXPECT_EQ(db_->txlog()->generation(), gen);
+  EXPECT_EQ(db_->txlog()->durable(), pos);
+  {
+    Session s(db_);
+    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (1)").ok());
+  }
+  ASSERT_TRUE(db_->FlushLog().ok());
+  // A change behind Cairn's back while closed: the kept checksums are not trusted, the file is
+  // read, and the log starts a new generation.
+  db_.reset();
+  reg_.reset();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "databases/default/data.sqlite").c_str(), &raw), SQLITE_OK);
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO t VALUES ('foreign'); PRAGMA wal_checkpoint(TRUNCATE);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_FALSE(db_->txlog()->used_saved_checksums());
+  EXPECT_NE(db_->txlog()->generation(), gen);
 }
 
 }  // namespace

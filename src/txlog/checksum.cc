@@ -21,6 +21,13 @@ void PageChecksums::SetPage(uint32_t pgno, const void* data, uint32_t page_size)
   SetPageHash(pgno, PageHash(pgno, data, page_size));
 }
 
+PageChecksums PageChecksums::FromHashes(std::vector<uint64_t> hashes) {
+  PageChecksums t;
+  for (uint64_t h : hashes) t.checksum_ ^= h;
+  t.hashes_ = std::move(hashes);
+  return t;
+}
+
 void PageChecksums::Resize(uint32_t pages) {
   for (size_t i = pages; i < hashes_.size(); ++i) checksum_ ^= hashes_[i];
   hashes_.resize(pages, 0);

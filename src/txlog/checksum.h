@@ -33,6 +33,9 @@ class PageChecksums {
   void SetPageHash(uint32_t pgno, uint64_t hash);
   // Shrinks (or grows with empty pages) the database to `pages` pages.
   void Resize(uint32_t pages);
+  // The per-page hashes (index pgno-1; 0 for a page never set), and a table made from them.
+  const std::vector<uint64_t>& hashes() const { return hashes_; }
+  static PageChecksums FromHashes(std::vector<uint64_t> hashes);
   void Clear() {
     hashes_.clear();
     checksum_ = 0;

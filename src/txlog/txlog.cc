@@ -14,6 +14,9 @@
 
 #include "base/file.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace cairn::txlog {
 namespace {
 
@@ -179,6 +182,88 @@ Result<TxLog::ImageInfo> TxLog::ComputeImage(const std::string& db_path) {
   return ImageInfo{log.table_.checksum(), log.table_.page_count(), log.page_size_};
 }
 
+namespace {
+constexpr char kSavedMagic[8] = {'C', 'A', 'I', 'R', 'N', 'P', 'H', 'S'};
+constexpr size_t kSavedHeader = 56;
+
+bool FileIdentity(const std::string& path, uint64_t* size, uint64_t* mtime_ns) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  *size = static_cast<uint64_t>(st.st_size);
+  *mtime_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull + static_cast<uint64_t>(st.st_mtim.tv_nsec);
+  return true;
+}
+}  // namespace
+
+Status TxLog::SaveChecksums() {
+  std::lock_guard fl(flush_mu_);
+  CAIRN_RETURN_IF_ERROR(CaptureLocked());
+  Position pos;
+  std::string gen;
+  {
+    std::lock_guard lk(mu_);
+    if (!pending_.empty() || !(durable_ == captured_))
+      return Status(Code::kInternal, "checksums are saved only once the log is flushed");
+    pos = durable_;
+    gen = generation_;
+  }
+  if (fresh_ || page_size_ == 0) return Status::Ok();
+  uint64_t size = 0, mtime = 0;
+  if (!FileIdentity(db_path_, &size, &mtime)) return Status(Code::kIOError, "cannot stat " + db_path_);
+  const std::vector<uint64_t>& hashes = table_.hashes();
+  std::string out(kSavedHeader, '\0');
+  std::memcpy(out.data(), kSavedMagic, 8);
+  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(out.data() + at, &v, 4); };
+  auto put64 = [&](size_t at, uint64_t v) { std::memcpy(out.data() + at, &v, 8); };
+  put32(8, 1);
+  put32(12, page_size_);
+  put32(16, static_cast<uint32_t>(hashes.size()));
+  put64(24, pos.txid);
+  put64(32, pos.checksum);
+  put64(40, size);
+  put64(48, mtime);
+  out.append(reinterpret_cast<const char*>(hashes.data()), hashes.size() * 8);
+  const uint64_t sum = XXH3_64bits(out.data(), out.size());
+  out.append(reinterpret_cast<const char*>(&sum), 8);
+  // A cache: losing it only costs the next open a full read.
+  return WriteFileAtomic(dir_ + "/" + gen + "/pagehash", out);
+}
+
+bool TxLog::LoadSavedChecksums(const std::string& gen, const FileHeader& h) {
+  const std::string path = dir_ + "/" + gen + "/pagehash";
+  auto bytes = ReadWholeFile(path);
+  (void)RemoveFile(path);  // used once: from now on the file changes
+  if (!bytes.ok() || bytes->size() < kSavedHeader + 8) return false;
+  const std::string& b = *bytes;
+  uint64_t sum;
+  std::memcpy(&sum, b.data() + b.size() - 8, 8);
+  if (std::memcmp(b.data(), kSavedMagic, 8) != 0 || XXH3_64bits(b.data(), b.size() - 8) != sum) return false;
+  auto get32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, b.data() + at, 4);
+    return v;
+  };
+  auto get64 = [&](size_t at) {
+    uint64_t v;
+    std::memcpy(&v, b.data() + at, 8);
+    return v;
+  };
+  const uint32_t n = get32(16);
+  if (get32(8) != 1 || get32(12) != h.page_size || n != h.page_count || get64(24) != h.max_txid ||
+      get64(32) != h.post_checksum || b.size() != kSavedHeader + size_t{n} * 8 + 8)
+    return false;
+  uint64_t size = 0, mtime = 0;
+  if (!FileIdentity(db_path_, &size, &mtime) || size != get64(40) || mtime != get64(48)) return false;
+  std::vector<uint64_t> hashes(n);
+  std::memcpy(hashes.data(), b.data() + kSavedHeader, size_t{n} * 8);
+  PageChecksums t = PageChecksums::FromHashes(std::move(hashes));
+  if (t.checksum() != h.post_checksum) return false;
+  table_ = std::move(t);
+  page_size_ = h.page_size;
+  used_saved_checksums_ = true;
+  return true;
+}
+
 Status TxLog::WriteFile(const std::string& name, std::string_view data) {
   std::string gen;
   {
@@ -219,7 +304,9 @@ Status TxLog::Recover() {
         else usable = false;  // the WAL lost frames the log has: the file is not what we logged
       }
       page_size_ = h.page_size;
-      Status st = usable ? LoadImage(f, nullptr) : Status(Code::kCorruption, "WAL shorter than the log");
+      Status st = Status::Ok();
+      if (!usable) st = Status(Code::kCorruption, "WAL shorter than the log");
+      else if (!(f == 0 && LoadSavedChecksums(gen, h))) st = LoadImage(f, nullptr);
       if (st.ok() && table_.checksum() == h.post_checksum && table_.page_count() == h.page_count) {
         {
           std::lock_guard lk(mu_);

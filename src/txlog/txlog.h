@@ -76,6 +76,10 @@ class TxLog {
   Status Capture();
   // Makes every captured record durable (one new file). Ok and does nothing when none is queued.
   Status Flush();
+  // After a clean close — the log flushed, the WAL checkpointed into the file and empty — keeps
+  // the per-page checksums beside the log, so that the next Open need not read the whole file
+  // (it uses them only if the file's size and modification time are unchanged).
+  Status SaveChecksums();
   // Starts a new generation from the database's current state (after a capture failure). The
   // caller guarantees that nothing writes the database meanwhile.
   Status Reseed();
@@ -86,6 +90,8 @@ class TxLog {
   std::string generation() const;
   const std::string& dir() const { return dir_; }
   TxLogStats stats() const;
+  // Whether Open took the page checksums from SaveChecksums instead of reading the file.
+  bool used_saved_checksums() const { return used_saved_checksums_; }
 
   // The checksum and size of the database at `db_path` as it stands: its file plus the committed
   // frames of its WAL. Nothing may write the database meanwhile.
@@ -116,6 +122,8 @@ class TxLog {
   // when there are fewer times).
   Status CaptureFrames(uint32_t first, uint32_t last, const std::vector<int64_t>& times);
   Status CaptureLocked();  // flush_mu_ held
+  // Loads the checksums SaveChecksums kept, if they describe the file as it is at `h`'s end.
+  bool LoadSavedChecksums(const std::string& gen, const FileHeader& h);
   Status WriteFile(const std::string& name, std::string_view data);
   Status WritePath(const std::string& path, std::string_view data);
 
@@ -150,6 +158,7 @@ class TxLog {
   Position captured_;          // guarded by mu_
   Position durable_;           // guarded by mu_
   TxLogStats stats_;           // guarded by mu_
+  bool used_saved_checksums_ = false;
   std::atomic<bool> needs_reseed_{false};
   std::mutex flush_mu_;  // one capture or flush at a time
 };
