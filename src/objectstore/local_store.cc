@@ -32,6 +32,12 @@ class Fd {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
+  // Gives up ownership.
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
   // Closes now and reports close()'s error (which can carry a deferred write error).
   int Close() {
     int rc = ::close(fd_);
@@ -202,25 +208,37 @@ Status LocalStore::Put(std::string_view key, std::string_view data) {
   }
 }
 
-Result<std::string> LocalStore::Get(std::string_view key) {
+Status LocalStore::OpenForRead(std::string_view key, std::string* path, int* fd_out,
+                               size_t* size) const {
   CAIRN_RETURN_IF_ERROR(ValidateKey(key));
-  const std::string path = PathOf(key);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  *path = PathOf(key);
+  Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
     }
-    return IoError("cannot open", path, errno);
+    return IoError("cannot open", *path, errno);
   }
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat", path, errno);
+  if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat", *path, errno);
   if (!S_ISREG(st.st_mode)) {
     return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
   }
+  *size = static_cast<size_t>(st.st_size);
+  *fd_out = fd.Release();
+  return Status::Ok();
+}
+
+Result<std::string> LocalStore::Get(std::string_view key) {
+  std::string path;
+  int raw = -1;
+  size_t size = 0;
+  CAIRN_RETURN_IF_ERROR(OpenForRead(key, &path, &raw, &size));
+  Fd fd(raw);
   // Objects are replaced by rename, never written in place: the size is known. Read it without
   // reallocating, then make sure nothing follows.
   std::string out;
-  out.resize(static_cast<size_t>(st.st_size));
+  out.resize(size);
   size_t got = 0;
   for (;;) {
     char extra[4096];
@@ -255,21 +273,12 @@ class MappedBlob final : public Blob {
 }  // namespace
 
 Result<std::shared_ptr<const Blob>> LocalStore::GetBlob(std::string_view key) {
-  CAIRN_RETURN_IF_ERROR(ValidateKey(key));
-  const std::string path = PathOf(key);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
-    }
-    return IoError("cannot open", path, errno);
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat", path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return Status(Code::kNotFound, "no object " + std::string(key) + " in " + Describe());
-  }
-  const auto n = static_cast<size_t>(st.st_size);
+  std::string path;
+  int raw = -1;
+  size_t size = 0;
+  CAIRN_RETURN_IF_ERROR(OpenForRead(key, &path, &raw, &size));
+  Fd fd(raw);
+  const size_t n = size;
   if (n == 0) return Blob::FromString({});
   void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
   if (p == MAP_FAILED) return IoError("cannot map", path, errno);

@@ -36,6 +36,8 @@ class LocalStore final : public ObjectStore {
   const std::string& root() const { return root_; }
 
  private:
+  // Opens the object's file for reading (the caller owns *fd) and gives its size.
+  Status OpenForRead(std::string_view key, std::string* path, int* fd, size_t* size) const;
   std::string PathOf(std::string_view key) const;
   // Creates `dir` (absolute, under or equal to the root) and its missing parents, fsyncing the
   // parent of every directory it creates.
