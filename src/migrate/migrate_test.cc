@@ -462,7 +462,8 @@ TEST_F(MigrateDatabaseTest, AnotherMigratorWinningTheRaceIsUpToDate) {
 }
 
 TEST_F(MigrateDatabaseTest, StrangeTrackingRowsFail) {
-  ASSERT_EQ(Query(TrackingTableSql()), "");
+  // A table of that name made by someone else, without the column types.
+  ASSERT_EQ(Query("CREATE TABLE _cairn_migrations(version, name, checksum, applied_at)"), "");
   ASSERT_EQ(Query("INSERT INTO _cairn_migrations VALUES ('one', 'x', 'y', 'z')"), "");
   DatabaseOutcome o = Run(Set(three_));
   EXPECT_EQ(o.state, DatabaseState::kFailed);

@@ -56,7 +56,7 @@ struct DatabaseOutcome {
   int64_t target_version = 0;  // version after applying `files` (== version when none)
   std::vector<std::string> files;  // applied (kApplied) or pending (kPending) file names, in order
   std::string error;               // kFailed: the message
-  // kFailed: the server's code for SQL and transport errors ("SQLITE_CONSTRAINT_UNIQUE",
+  // kFailed: the server's code for SQL and transport errors ("SQLITE_CONSTRAINT",
   // "CONNECTION_ERROR", ...), or "MIGRATION_HISTORY" when the history contradicts the files.
   std::string error_code;
   double seconds = 0;

@@ -172,7 +172,7 @@ describe("cairn migrate", () => {
     for (const name of BROKEN) {
       assert.match(
         failures,
-        new RegExp(`  ${name}: 0004_unique_email\\.sql, statement 2 \\(line 3\\): UNIQUE constraint failed: users\\.email`),
+        new RegExp(`  ${name}: 0004_unique_email\\.sql, statement 2 \\(line 3\\): (SQLite error: )?UNIQUE constraint failed: users\\.email`),
         r.out,
       );
     }
