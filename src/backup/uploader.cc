@@ -231,7 +231,8 @@ void Uploader::Worker() {
         spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures, s.ToString());
       uint64_t backlog = 0;
       for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
-      if (backlog > opts_.max_backlog_bytes && opts_.restart_log && !stop_) {
+      if (backlog > opts_.max_backlog_bytes && opts_.suspend_log && opts_.restart_log && !st.suspended &&
+          !stop_) {
         st.busy = true;
         lk.unlock();
         Status ds = DropBacklog(db);
@@ -269,6 +270,12 @@ Result<std::pair<std::string, uint64_t>> Uploader::SyncNow(const std::string& db
 }
 
 Status Uploader::UploadDb(const std::string& db, DbState* st) {
+  if (st->suspended) {
+    // The store must answer before the log restarts (a snapshot would only grow the backlog).
+    CAIRN_RETURN_IF_ERROR(store_->List(db + "/").status());
+    CAIRN_RETURN_IF_ERROR(opts_.restart_log(db));
+    st->suspended = false;
+  }
   const std::string dir = log_dir_of_(db);
   CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
   // Backlog first: what is local and not yet in the store.
@@ -360,16 +367,16 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
 
 Status Uploader::DropBacklog(const std::string& db) {
   spdlog::error("backup of {}: the store has been unreachable and the local backlog passed {} bytes; "
-                "dropping it and restarting the log from a snapshot",
+                "dropping it: the log restarts from a snapshot once the store answers",
                 db, opts_.max_backlog_bytes);
-  CAIRN_RETURN_IF_ERROR(opts_.restart_log(db));
-  // The new generation (the newest) starts with its snapshot; the older ones' waiting files go.
+  CAIRN_RETURN_IF_ERROR(opts_.suspend_log(db));
   const std::string dir = log_dir_of_(db);
   CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
-  for (size_t g = 0; g + 1 < gens.size(); ++g) CAIRN_RETURN_IF_ERROR(RemoveTree(dir + "/" + gens[g]));
+  for (const std::string& g : gens) CAIRN_RETURN_IF_ERROR(RemoveTree(dir + "/" + g));
   std::lock_guard lk(mu_);
   DbState& st = dbs_[db];
-  for (size_t g = 0; g + 1 < gens.size(); ++g) st.uploaded.erase(gens[g]);
+  st.uploaded.clear();
+  st.suspended = true;
   st.backlog_bytes = 0;
   st.backlog_files = 0;
   stats_.backlog_overflows++;

@@ -46,10 +46,12 @@ struct UploaderOptions {
   // Where snapshots are assembled (a temporary file per snapshot).
   std::string scratch_dir = "/tmp";
   // Local log bytes waiting for an unreachable store, at most. Beyond it, the database with the
-  // failing upload drops its waiting files and starts a new log generation (restart_log), so the
-  // disk cannot fill up; the store keeps everything up to the drop, and continues from a new
-  // snapshot when it returns (counted in backlog_overflows: the alarm).
+  // failing upload drops its waiting files and stops keeping a log (suspend_log), so the disk
+  // cannot fill up; once the store answers again, the log restarts as a new generation from a
+  // snapshot (restart_log) and uploads resume. The store keeps everything up to the drop
+  // (counted in backlog_overflows: the alarm).
   uint64_t max_backlog_bytes = uint64_t{1} << 30;
+  std::function<Status(const std::string& db)> suspend_log;
   std::function<Status(const std::string& db)> restart_log;
   Clock* clock = Clock::Real();
 };
@@ -126,6 +128,7 @@ class Uploader {
     std::map<std::string, uint64_t> uploaded;  // generation -> last txid in the store
     std::map<std::string, int> level_files;    // "<gen>/L<n>" -> files known in the store
     bool renotified = false;  // notified while busy: upload again after this one
+    bool suspended = false;   // its backlog was dropped; restart the log once the store answers
     uint64_t backlog_bytes = 0;
     uint64_t backlog_files = 0;
   };

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "base/file.h"
 #include "txlog/test_capture.h"
@@ -201,6 +202,76 @@ TEST_F(ApplierTest, ASnapshotReseedsADivergedReplica) {
   P("INSERT INTO t VALUES (0)");
   ASSERT_TRUE(ApplyAll(a.get()).ok());
   EXPECT_EQ(Count(Reader(), "SELECT count(*) FROM t"), 31);
+}
+
+// A follower's loop: RecordsAfter from the primary's log (memory, or files when memory keeps
+// nothing), applied in order, until the replica is where the primary is.
+void Follow(txlog::TxLog* log, Applier* a, size_t max_bytes) {
+  for (int rounds = 0; rounds < 1000; ++rounds) {
+    auto recs = log->RecordsAfter(log->generation(), a->position().txid, max_bytes);
+    ASSERT_TRUE(recs.ok()) << recs.status().ToString();
+    if (recs->empty()) return;
+    for (const txlog::Record& r : *recs) ASSERT_TRUE(a->Apply(r).ok());
+  }
+  FAIL() << "did not catch up";
+}
+
+TEST_F(ApplierTest, FollowsThePrimaryThroughRecordsAfter) {
+  P("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+  for (int i = 0; i < 100; ++i) P("INSERT INTO t(v) VALUES (randomblob(" + std::to_string(100 + i * 40) + "))");
+  ASSERT_TRUE(primary_->log()->Flush().ok());                  // some flushed (kept in memory)...
+  for (int i = 0; i < 30; ++i) P("UPDATE t SET v = randomblob(50) WHERE id = " + std::to_string(i + 1));
+  auto a = std::move(Applier::Open(replica_.get(), {0, 0})).value();  // ...some only committed
+  Follow(primary_->log(), a.get(), 64 * 1024);
+  EXPECT_EQ(a->position(), primary_->log()->captured());
+  EXPECT_TRUE(ReplicaImage() == PrimaryImage());
+  // Errors a follower acts on.
+  EXPECT_EQ(primary_->log()->RecordsAfter("0000000000000000-0000", 0, 1).status().code(), Code::kNotFound);
+  EXPECT_EQ(primary_->log()->RecordsAfter(primary_->log()->generation(), a->position().txid + 5, 1).status().code(),
+            Code::kInvalidRequest);
+  EXPECT_TRUE(primary_->log()->RecordsAfter(primary_->log()->generation(), a->position().txid, 1)->empty());
+}
+
+TEST_F(ApplierTest, OlderRecordsComeFromTheLocalFilesAndLostOnesNeedASnapshot) {
+  txlog::TxLogOptions opts;
+  opts.recent_bytes = 0;  // memory keeps nothing once flushed
+  primary_.reset();
+  fs::remove_all(dir_ + "/primary");
+  fs::create_directories(dir_ + "/primary");
+  primary_ = std::make_unique<txlog::TestCapture>(dir_ + "/primary", opts);
+  ASSERT_TRUE(primary_->Open().ok());
+  P("CREATE TABLE t(x)");
+  for (int i = 0; i < 40; ++i) {
+    P("INSERT INTO t VALUES (randomblob(500))");
+    if (i % 10 == 9) {
+      ASSERT_TRUE(primary_->log()->Flush().ok());
+    }
+  }
+  auto a = std::move(Applier::Open(replica_.get(), {0, 0})).value();
+  Follow(primary_->log(), a.get(), 4096);
+  EXPECT_EQ(a->position(), primary_->log()->durable());
+  EXPECT_TRUE(ReplicaImage() == PrimaryImage());
+  // Files gone (uploaded and removed): the follower is told to bootstrap from a snapshot.
+  const std::string gdir = primary_->log_dir() + "/" + primary_->log()->generation();
+  for (auto& e : fs::directory_iterator(gdir)) fs::remove(e.path());
+  EXPECT_EQ(primary_->log()->RecordsAfter(primary_->log()->generation(), 3, 4096).status().code(), Code::kNotFound);
+}
+
+TEST_F(ApplierTest, WaitForCommitAfterWakesOnACommit) {
+  P("CREATE TABLE t(x)");
+  ASSERT_TRUE(primary_->log()->Flush().ok());
+  const uint64_t at = primary_->log()->captured().txid;
+  EXPECT_FALSE(primary_->log()->WaitForCommitAfter(at, std::chrono::milliseconds(20)));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_TRUE(primary_->Exec("INSERT INTO t VALUES (1)").ok());
+  });
+  EXPECT_TRUE(primary_->log()->WaitForCommitAfter(at, std::chrono::seconds(10)));
+  writer.join();
+  auto recs = primary_->log()->RecordsAfter(primary_->log()->generation(), at, 1 << 20);
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 1u);
+  EXPECT_EQ(recs->front().h.txid, at + 1);
 }
 
 }  // namespace

@@ -353,6 +353,8 @@ Result<bool> TxLog::TryStartFresh(const std::string& gen, const WalHeader& wh, u
     captured_ = durable_ = Position{0, 0};
     pending_.clear();
     pending_bytes_ = 0;
+    recent_.clear();
+    recent_bytes_ = 0;
     noted_.clear();
   }
   next_txid_ = 1;
@@ -410,6 +412,8 @@ Status TxLog::StartGeneration() {
     captured_ = durable_ = pos;
     pending_.clear();
     pending_bytes_ = 0;
+    recent_.clear();
+    recent_bytes_ = 0;
     noted_.clear();  // commits so far are in the snapshot
     stats_.generations++;
   }
@@ -492,6 +496,7 @@ void TxLog::OnCommit(int wal_frames) {
   const int64_t now = opts_.clock->WallMicros();
   std::lock_guard lk(mu_);
   noted_.push_back({static_cast<uint32_t>(wal_frames), now});
+  commit_cv_.notify_all();
 }
 
 Status TxLog::Capture() {
@@ -505,7 +510,7 @@ Status TxLog::CaptureLocked() {
     std::lock_guard lk(mu_);
     noted.swap(noted_);
   }
-  if (noted.empty() || needs_reseed_.load()) return Status::Ok();
+  if (noted.empty() || needs_reseed_.load() || suspended_.load()) return Status::Ok();
   Status st = [&]() -> Status {
     WalHeader wh;
     CAIRN_ASSIGN_OR_RETURN(bool has_wal, wal_.ReadHeader(&wh));
@@ -584,11 +589,30 @@ Status TxLog::Flush() {
     for (const Record& r : batch) bytes += r.pages.size();
     pending_bytes_ -= bytes;
     durable_ = w.header().end();
+    for (Record& r : batch) {
+      recent_bytes_ += r.pages.size();
+      recent_.push_back(std::move(r));
+    }
+    while (!recent_.empty() && recent_bytes_ > opts_.recent_bytes) {
+      recent_bytes_ -= recent_.front().pages.size();
+      recent_.pop_front();
+    }
     stats_.files++;
     stats_.bytes_written += file.size();
   }
   if (opts_.on_durable) opts_.on_durable();
   return Status::Ok();
+}
+
+void TxLog::Suspend() {
+  std::lock_guard fl(flush_mu_);
+  suspended_ = true;
+  std::lock_guard lk(mu_);
+  pending_.clear();
+  pending_bytes_ = 0;
+  noted_.clear();
+  recent_.clear();
+  recent_bytes_ = 0;
 }
 
 Status TxLog::Reseed() {
@@ -599,7 +623,60 @@ Status TxLog::Reseed() {
   std::lock_guard fl(flush_mu_);
   CAIRN_RETURN_IF_ERROR(StartGeneration());
   needs_reseed_ = false;
+  suspended_ = false;
   return Status::Ok();
+}
+
+Result<std::vector<Record>> TxLog::RecordsAfter(const std::string& gen, uint64_t txid, size_t max_bytes) {
+  CAIRN_RETURN_IF_ERROR(Capture());
+  std::vector<Record> out;
+  size_t bytes = 0;
+  auto take = [&](const Record& r) {
+    if (r.h.txid <= txid || (!out.empty() && (r.h.txid != out.back().h.txid + 1 || bytes >= max_bytes)))
+      return;
+    if (out.empty() && r.h.txid != txid + 1) return;
+    bytes += r.pages.size();
+    out.push_back(r);
+  };
+  {
+    std::lock_guard lk(mu_);
+    if (gen != generation_)
+      return Status(Code::kNotFound, "generation " + gen + " is not the log's current one (" + generation_ + ")");
+    if (txid > captured_.txid)
+      return Status(Code::kInvalidRequest, fmt::format("txid {} is ahead of the log ({})", txid, captured_.txid));
+    if (txid == captured_.txid) return out;
+    for (const Record& r : recent_) take(r);
+    for (const Record& r : pending_) take(r);
+    if (!out.empty()) return out;
+  }
+  // Older than what memory keeps: the local files (the uploader keeps only what it has not sent).
+  auto names = ListDir(dir_ + "/" + gen);
+  if (!names.ok()) return names.TakeStatus();
+  std::vector<std::pair<ParsedName, std::string>> files;
+  for (const std::string& n : *names) {
+    ParsedName p;
+    if (ParseFileName(n, &p) && !p.snapshot && p.max_txid > txid) files.emplace_back(p, n);
+  }
+  std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.first.min_txid < b.first.min_txid; });
+  for (const auto& [p, n] : files) {
+    if (!out.empty() && bytes >= max_bytes) break;
+    CAIRN_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(dir_ + "/" + gen + "/" + n));
+    CAIRN_ASSIGN_OR_RETURN(auto reader, FileReader::Open(data));
+    Record r;
+    for (;;) {
+      CAIRN_ASSIGN_OR_RETURN(bool more, reader->ReadRecord(&r));
+      if (!more) break;
+      take(r);
+    }
+  }
+  if (out.empty())
+    return Status(Code::kNotFound, fmt::format("transactions after txid {} are no longer kept locally", txid));
+  return out;
+}
+
+bool TxLog::WaitForCommitAfter(uint64_t txid, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return commit_cv_.wait_for(lk, timeout, [&] { return !noted_.empty() || captured_.txid > txid; });
 }
 
 Position TxLog::captured() const {

@@ -26,6 +26,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -50,6 +52,8 @@ struct TxLogOptions {
   size_t max_pending_bytes = size_t{256} << 20;
   // Called (from the flushing thread) after new files became durable.
   std::function<void()> on_durable;
+  // Records kept in memory after they were flushed, for followers (RecordsAfter), at most.
+  size_t recent_bytes = size_t{32} << 20;
   // Writes a whole file durably (WriteFileDurably); replaceable so tests can fail the disk.
   std::function<Status(const std::string& path, std::string_view data)> write_file;
 };
@@ -80,10 +84,22 @@ class TxLog {
   // the per-page checksums beside the log, so that the next Open need not read the whole file
   // (it uses them only if the file's size and modification time are unchanged).
   Status SaveChecksums();
+  // For followers: the records after `txid` in generation `gen`, capturing what was committed
+  // just now; from memory (recent and not yet flushed records) or else the local log files. At
+  // least one record when any exists, then up to `max_bytes` of pages. kNotFound when the
+  // generation is not the current one or the records are no longer kept locally (the follower
+  // needs a snapshot); kInvalidRequest when `txid` is ahead of the log.
+  Result<std::vector<Record>> RecordsAfter(const std::string& gen, uint64_t txid, size_t max_bytes);
+  // Waits until a commit was noted or captured after `txid`, or `timeout` passed (long polls).
+  bool WaitForCommitAfter(uint64_t txid, std::chrono::milliseconds timeout);
   // Starts a new generation from the database's current state (after a capture failure). The
   // caller guarantees that nothing writes the database meanwhile.
   Status Reseed();
   bool needs_reseed() const { return needs_reseed_.load(); }
+  // Stops keeping records (they are dropped, nothing is written) until Reseed() starts a new
+  // generation: what a database does when its backlog for an unreachable store overflowed.
+  void Suspend();
+  bool suspended() const { return suspended_.load(); }
 
   Position captured() const;
   Position durable() const;
@@ -152,6 +168,9 @@ class TxLog {
     int64_t time_us;
   };
   std::vector<Noted> noted_;  // commits not yet captured; guarded by mu_
+  std::deque<Record> recent_;  // flushed records kept for followers; guarded by mu_
+  size_t recent_bytes_ = 0;    // guarded by mu_
+  std::condition_variable commit_cv_;  // OnCommit and captures notify it (with mu_)
   size_t pending_bytes_ = 0;    // guarded by mu_
   uint32_t pending_salt1_ = 0, pending_salt2_ = 0, pending_frame_ = 0;  // guarded by mu_
   uint32_t pending_page_size_ = 0;                                       // guarded by mu_
@@ -160,6 +179,7 @@ class TxLog {
   TxLogStats stats_;           // guarded by mu_
   bool used_saved_checksums_ = false;
   std::atomic<bool> needs_reseed_{false};
+  std::atomic<bool> suspended_{false};
   std::mutex flush_mu_;  // one capture or flush at a time
 };
 
