@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <filesystem>
+#include <unordered_set>
 
 #include "engine/checkpointer.h"
 
@@ -43,10 +45,60 @@ Status ReaderLease::EndRead() {
   return reader_.conn->ExecCached("COMMIT");
 }
 
-Database::Database(std::string name, std::string path, const DatabaseOptions& opts)
-    : name_(std::move(name)), path_(std::move(path)), opts_(opts) {}
+namespace {
 
-Database::~Database() { Close(); }
+// Every live Database of the process, for metrics (Database::ForEachLive).
+std::mutex& LiveMu() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::unordered_set<Database*>& Live() {
+  static auto* live = new std::unordered_set<Database*>();
+  return *live;
+}
+
+}  // namespace
+
+Database::Database(std::string name, std::string path, const DatabaseOptions& opts)
+    : name_(std::move(name)), path_(std::move(path)), opts_(opts) {
+  std::lock_guard lk(LiveMu());
+  Live().insert(this);
+}
+
+Database::~Database() {
+  {
+    std::lock_guard lk(LiveMu());
+    Live().erase(this);
+  }
+  Close();
+}
+
+void Database::ForEachLive(const std::function<void(const std::shared_ptr<Database>&)>& fn) {
+  std::lock_guard lk(LiveMu());
+  for (Database* db : Live()) {
+    // Null when the last reference is gone and the destructor waits for LiveMu.
+    std::shared_ptr<Database> self = db->weak_from_this().lock();
+    if (self) fn(self);
+  }
+}
+
+Database::Usage Database::usage() const {
+  Usage u;
+  u.rows_read = usage_.rows_read.load(std::memory_order_relaxed);
+  u.rows_written = usage_.rows_written.load(std::memory_order_relaxed);
+  u.statements = usage_.statements.load(std::memory_order_relaxed);
+  return u;
+}
+
+uint64_t Database::storage_bytes() const {
+  uint64_t total = 0;
+  for (const std::string& p : {path_, path_ + "-wal"}) {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(p, ec);
+    if (!ec) total += static_cast<uint64_t>(n);
+  }
+  return total;
+}
 
 Database::OwnerId Database::NewOwnerId() {
   static std::atomic<OwnerId> next{1};

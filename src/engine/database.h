@@ -133,6 +133,10 @@ class Database : public std::enable_shared_from_this<Database> {
   Status FlushLog();
   // Starts a new log generation from the database as it is (after the old one lost files).
   Status RestartLog();
+  // Stops keeping the log until RestartLog (its backlog could not be kept).
+  void SuspendLog() {
+    if (txlog_) txlog_->Suspend();
+  }
   // The checksum of the database as it is, computed from every page read in one read
   // transaction, and the log position it corresponds to (for verifying backups).
   struct Image {
@@ -149,6 +153,26 @@ class Database : public std::enable_shared_from_this<Database> {
   uint64_t commit_seq() const { return commit_seq_.load(std::memory_order_acquire); }
   // Ends the read transactions of pooled readers whose snapshot is older than the last commit.
   void DropStaleSnapshots();
+
+  // Metering: what clients' statements did to this database since this handle opened (a handle
+  // closed when idle and opened again starts from zero; Prometheus treats that as a counter
+  // reset). Fed by Session when a statement finishes successfully.
+  struct Usage {
+    uint64_t rows_read = 0;
+    uint64_t rows_written = 0;
+    uint64_t statements = 0;
+  };
+  void CountStatement(uint64_t rows_read, uint64_t rows_written) {
+    usage_.rows_read.fetch_add(rows_read, std::memory_order_relaxed);
+    usage_.rows_written.fetch_add(rows_written, std::memory_order_relaxed);
+    usage_.statements.fetch_add(1, std::memory_order_relaxed);
+  }
+  Usage usage() const;
+  // Bytes the database takes on disk now: its file and its WAL (not the transaction log).
+  uint64_t storage_bytes() const;
+  // Calls fn for every Database of this process that is open (not yet destroyed), under a lock
+  // that Database's destructor also takes: fn must be quick and must not open or close databases.
+  static void ForEachLive(const std::function<void(const std::shared_ptr<Database>&)>& fn);
 
  private:
   friend class ReaderLease;
@@ -185,6 +209,12 @@ class Database : public std::enable_shared_from_this<Database> {
   // Transaction log (txlog_dir set): fed by the writer's WAL hook.
   std::unique_ptr<txlog::TxLog> txlog_;
   std::atomic<bool> flush_pending_{false};
+
+  // Usage counters, on a cache line of their own (updated by every statement).
+  struct alignas(64) UsageCounters {
+    std::atomic<uint64_t> rows_read{0}, rows_written{0}, statements{0};
+  };
+  UsageCounters usage_;
 
   // Reader pool.
   mutable std::mutex readers_mu_;

@@ -407,50 +407,56 @@ Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
 }
 
 Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may_block) {
-  if (timed_out_) return AfterTimeout(stmt.sql);
-  if (read_only_) return ExecuteReadOnly(stmt, sink, may_block);
-  if (mode_ == Mode::kReadTxn) {
-    auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
-                          db_->options().clock);
-    if (txn_reader_.conn()->autocommit()) {
-      txn_reader_.Release();
-      mode_ = Mode::kAutocommit;
+  // Every statement that finishes is counted in its database's usage (metering), once: a write
+  // first tried where it may not block returns kWouldBlock and is counted when it runs.
+  Result<ExecStats> result = [&]() -> Result<ExecStats> {
+    if (timed_out_) return AfterTimeout(stmt.sql);
+    if (read_only_) return ExecuteReadOnly(stmt, sink, may_block);
+    if (mode_ == Mode::kReadTxn) {
+      auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
+                            db_->options().clock);
+      if (txn_reader_.conn()->autocommit()) {
+        txn_reader_.Release();
+        mode_ = Mode::kAutocommit;
+      }
+      return r;
     }
-    return r;
-  }
-  if (mode_ == Mode::kWriteTxn) {
-    if (!db_->HoldsWriter(id_)) {
-      mode_ = Mode::kAutocommit;
-      timed_out_ = true;
-      return TimedOut();
+    if (mode_ == Mode::kWriteTxn) {
+      if (!db_->HoldsWriter(id_)) {
+        mode_ = Mode::kAutocommit;
+        timed_out_ = true;
+        return TimedOut();
+      }
+      return RunOnWriter(stmt, sink, may_block);
     }
-    return RunOnWriter(stmt, sink, may_block);
-  }
 
-  // Autocommit: pick the connection.
-  if (sqlite::IsBeginReadonly(stmt.sql)) {
-    CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
-    return ExecStats{};
-  }
-  const std::string kw = sqlite::LeadingKeyword(stmt.sql);
-  // Transaction control outside a transaction goes to the writer too: pooled readers keep read
-  // transactions of their own, which a client's COMMIT must never end.
-  if (IsWriteKeyword(kw) || kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE")
+    // Autocommit: pick the connection.
+    if (sqlite::IsBeginReadonly(stmt.sql)) {
+      CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
+      return ExecStats{};
+    }
+    const std::string kw = sqlite::LeadingKeyword(stmt.sql);
+    // Transaction control outside a transaction goes to the writer too: pooled readers keep read
+    // transactions of their own, which a client's COMMIT must never end.
+    if (IsWriteKeyword(kw) || kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE")
+      return RunOnWriter(stmt, sink, may_block);
+    if (IsPragmaAssignment(kw, stmt.sql)) {
+      dirty_pragmas_ = true;
+      return RunOnWriter(stmt, sink, may_block);
+    }
+    {
+      const int64_t start = db_->options().clock->MonotonicMicros();
+      CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
+      CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());
+      CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
+      if (sqlite3_stmt_readonly(probe.raw()))
+        return RunPrepared(reader.conn(), probe, stmt, sink, db_->options().statement_timeout,
+                           db_->options().clock, start);
+    }
     return RunOnWriter(stmt, sink, may_block);
-  if (IsPragmaAssignment(kw, stmt.sql)) {
-    dirty_pragmas_ = true;
-    return RunOnWriter(stmt, sink, may_block);
-  }
-  {
-    const int64_t start = db_->options().clock->MonotonicMicros();
-    CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
-    CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());
-    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
-    if (sqlite3_stmt_readonly(probe.raw()))
-      return RunPrepared(reader.conn(), probe, stmt, sink, db_->options().statement_timeout,
-                         db_->options().clock, start);
-  }
-  return RunOnWriter(stmt, sink, may_block);
+  }();
+  if (result.ok()) db_->CountStatement(result->rows_read, result->rows_written);
+  return result;
 }
 
 Status Session::ExecuteScript(std::string_view sql, bool may_block) {

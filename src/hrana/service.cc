@@ -7,6 +7,7 @@
 #include "base/base64.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
+#include "metrics/metrics.h"
 
 namespace cairn::hrana {
 namespace {
@@ -116,6 +117,7 @@ void AppendStats(std::string* out, const ExecStats& s) {
 }
 
 void AppendErrorObject(std::string* out, const Status& st) {
+  metrics::Process().hrana_errors.Inc(ErrorCode(st));
   JsonWriter w(out);
   WriteError(w, st);
 }
@@ -310,6 +312,7 @@ class StreamCall : public Call {
   }
 
   void Fail(const Status& st) {
+    metrics::Process().hrana_errors.Inc(ErrorCode(st));
     response_.status = HttpStatus(st);
     response_.content_type = "application/json";
     response_.body = ErrorBody(st);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +12,7 @@
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
+#include "metrics/metrics.h"
 
 namespace cairn::server {
 namespace {
@@ -41,6 +45,7 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     if (action == "create" && method == "POST") return FromStatus(registry_->Create(ns));
     if (action.empty() && method == "DELETE") return FromStatus(registry_->Delete(ns));
     if (action.empty() && method == "GET") return Describe(ns);
+    if (action == "stats" && method == "GET") return Stats(ns);
     if (action == "backup" && method == "POST") return BackupNow(ns);
     if (action == "verify" && method == "POST") {
       auto v = Verify(ns, registry_->data_dir() + "/tmp");
@@ -58,6 +63,7 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     if (action.substr(0, 5) == "fork/" && method == "POST") return Fork(ns, action.substr(5), body);
   }
   if (path == "/v1/backup" && method == "GET") return BackupStatus();
+  if (path == "/metrics" && method == "GET") return Metrics();
   Status st(Code::kNotFound, "no such admin endpoint: " + std::string(method) + " " +
                                  std::string(path));
   return {404, hrana::ErrorBody(st)};
@@ -82,6 +88,132 @@ AdminResponse AdminApi::Describe(std::string_view ns) {
   }
   w.EndObject();
   return {200, std::move(out)};
+}
+
+AdminResponse AdminApi::Stats(std::string_view ns) {
+  Status st = engine::Registry::ValidateName(ns);
+  if (st.ok() && !registry_->Exists(ns))
+    st = Status(Code::kNotFound, "database '" + std::string(ns) + "' does not exist");
+  if (!st.ok()) return FromStatus(st);
+  auto db = registry_->Get(ns);
+  if (!db.ok()) return FromStatus(db.status());
+  const engine::Database::Usage u = (*db)->usage();
+  std::string out;
+  JsonWriter w(&out);
+  // sqld's field names.
+  w.BeginObject();
+  w.Key("rows_read_count").Int(static_cast<int64_t>(u.rows_read));
+  w.Key("rows_written_count").Int(static_cast<int64_t>(u.rows_written));
+  w.Key("storage_bytes_used").Int(static_cast<int64_t>((*db)->storage_bytes()));
+  w.Key("query_count").Int(static_cast<int64_t>(u.statements));
+  w.EndObject();
+  return {200, std::move(out)};
+}
+
+AdminResponse AdminApi::Metrics() {
+  using Type = metrics::TextWriter::Type;
+  std::string out;
+  metrics::TextWriter w(&out);
+  if (metrics_.http) metrics_.http->Write(w);
+
+  w.Family("cairn_hrana_errors_total", "Hrana errors sent to clients, by error code.",
+           Type::kCounter);
+  for (const auto& [code, n] : metrics::Process().hrana_errors.Values())
+    w.Sample("cairn_hrana_errors_total", {{"code", code}}, static_cast<double>(n));
+
+  w.Family("cairn_databases_open", "Database handles open now.", Type::kGauge)
+      .Sample("cairn_databases_open", {}, static_cast<double>(registry_->open_count()));
+  w.Family("cairn_databases_known", "Databases this server owns.", Type::kGauge)
+      .Sample("cairn_databases_known", {}, static_cast<double>(registry_->List().size()));
+
+  w.Family("cairn_backup_enabled", "1 when every database is backed up continuously.",
+           Type::kGauge)
+      .Sample("cairn_backup_enabled", {}, uploader_ ? 1 : 0);
+  if (uploader_) {
+    const backup::UploaderStats s = uploader_->stats();
+    w.Family("cairn_backup_healthy", "0 after a failed upload, until one succeeds.", Type::kGauge)
+        .Sample("cairn_backup_healthy", {}, s.store_healthy ? 1 : 0);
+    w.Family("cairn_backup_backlog_bytes", "Local log bytes not yet in the object store.",
+             Type::kGauge)
+        .Sample("cairn_backup_backlog_bytes", {}, static_cast<double>(s.backlog_bytes));
+    w.Family("cairn_backup_backlog_overflows_total",
+             "Backlogs dropped for lack of local space (a gap in the store's history: alarm).",
+             Type::kCounter)
+        .Sample("cairn_backup_backlog_overflows_total", {}, static_cast<double>(s.backlog_overflows));
+    w.Family("cairn_backup_upload_errors_total", "Failed uploads to the object store.",
+             Type::kCounter)
+        .Sample("cairn_backup_upload_errors_total", {}, static_cast<double>(s.upload_errors));
+    w.Family("cairn_backup_uploaded_bytes_total", "Bytes uploaded to the object store.",
+             Type::kCounter)
+        .Sample("cairn_backup_uploaded_bytes_total", {}, static_cast<double>(s.bytes_uploaded));
+    w.Family("cairn_backup_lag_seconds",
+             "Commit-to-store time over the last 100,000 uploaded transactions, by quantile.",
+             Type::kGauge)
+        .Sample("cairn_backup_lag_seconds", {{"quantile", "0.5"}},
+                static_cast<double>(s.lag_p50_us) / 1e6)
+        .Sample("cairn_backup_lag_seconds", {{"quantile", "0.99"}},
+                static_cast<double>(s.lag_p99_us) / 1e6);
+  }
+  w.Family("cairn_backup_verify_total", "Backup verifications (restore and compare), by result.",
+           Type::kCounter)
+      .Sample("cairn_backup_verify_total", {{"result", "ok"}},
+              static_cast<double>(verified_ok_.load()))
+      .Sample("cairn_backup_verify_total", {{"result", "failed"}},
+              static_cast<double>(verified_failed_.load()));
+
+  // Per database, bounded: the busiest open databases, and the ones the operator named.
+  struct DbRow {
+    std::string name;
+    engine::Database::Usage usage;
+    uint64_t size = 0;
+  };
+  std::vector<DbRow> rows;
+  engine::Database::ForEachLive([&](const std::shared_ptr<engine::Database>& db) {
+    // Only this registry's databases (tests run several servers in one process).
+    if (db->path().rfind(registry_->DirOf(db->name()) + "/", 0) != 0) return;
+    rows.push_back({db->name(), db->usage(), 0});
+  });
+  auto busier = [](const DbRow& a, const DbRow& b) {
+    const uint64_t x = a.usage.rows_read + a.usage.rows_written;
+    const uint64_t y = b.usage.rows_read + b.usage.rows_written;
+    return x != y ? x > y : a.name < b.name;
+  };
+  std::sort(rows.begin(), rows.end(), busier);
+  std::vector<DbRow> shown;
+  for (size_t i = 0; i < rows.size() && i < metrics_.top_databases; ++i) shown.push_back(rows[i]);
+  for (const std::string& name : metrics_.databases) {
+    if (!registry_->Exists(name)) continue;
+    if (std::any_of(shown.begin(), shown.end(), [&](const DbRow& r) { return r.name == name; }))
+      continue;
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const DbRow& r) { return r.name == name; });
+    shown.push_back(it != rows.end() ? *it : DbRow{name, {}, 0});
+  }
+  for (DbRow& r : shown) {
+    // From the files, so a named database that is closed stays closed.
+    for (const std::string& p : {registry_->DirOf(r.name) + "/data.sqlite",
+                                 registry_->DirOf(r.name) + "/data.sqlite-wal"}) {
+      std::error_code ec;
+      const auto n = std::filesystem::file_size(p, ec);
+      if (!ec) r.size += static_cast<uint64_t>(n);
+    }
+  }
+  std::sort(shown.begin(), shown.end(), [](const DbRow& a, const DbRow& b) { return a.name < b.name; });
+  w.Family("cairn_database_rows_read_total",
+           "Rows read by statements since the database's handle opened (top databases and "
+           "--metrics-database ones).",
+           Type::kCounter);
+  for (const DbRow& r : shown)
+    w.Sample("cairn_database_rows_read_total", {{"db", r.name}},
+             static_cast<double>(r.usage.rows_read));
+  w.Family("cairn_database_rows_written_total",
+           "Rows written by statements since the database's handle opened.", Type::kCounter);
+  for (const DbRow& r : shown)
+    w.Sample("cairn_database_rows_written_total", {{"db", r.name}},
+             static_cast<double>(r.usage.rows_written));
+  w.Family("cairn_database_size_bytes", "The database file and its WAL on disk.", Type::kGauge);
+  for (const DbRow& r : shown)
+    w.Sample("cairn_database_size_bytes", {{"db", r.name}}, static_cast<double>(r.size));
+  return {200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
 }
 
 AdminResponse AdminApi::BackupNow(std::string_view ns) {

@@ -10,6 +10,8 @@
 //   POST   /v1/namespaces/:ns/fork/:to fork from the backup     200 {"txid","time"} | 404 | 409
 //          body (optional) {"timestamp": RFC 3339, or sqld's "YYYY-MM-DDTHH:MM:SS[.f]" in UTC}:
 //          the new database is :ns as it was then; without it, as it is now.
+//   GET    /v1/namespaces/:ns/stats    usage since the handle opened 200 {"rows_read_count","rows_written_count","storage_bytes_used","query_count"}
+//   GET    /metrics                    Prometheus text format (docs/metrics.md)
 //   GET    /health                     200
 //
 // Thread-safety: safe to call from any thread.
@@ -19,15 +21,27 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "backup/uploader.h"
 #include "engine/registry.h"
+#include "server/http_metrics.h"
 
 namespace cairn::server {
 
 struct AdminResponse {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;  // JSON unless content_type says otherwise
+  std::string content_type = "application/json";
+};
+
+// What /metrics publishes besides the admin API's own numbers.
+struct MetricsOptions {
+  const HttpMetrics* http = nullptr;  // the Hrana listener's request metrics; null: none
+  // Per-database series: the top_databases open databases by rows read + written, plus these
+  // (whether open or not).
+  size_t top_databases = 20;
+  std::vector<std::string> databases;
 };
 
 struct VerifyResult {
@@ -42,8 +56,9 @@ struct VerifyResult {
 class AdminApi {
  public:
   // `uploader` and `store` may be null (backups disabled).
-  AdminApi(engine::Registry* registry, backup::Uploader* uploader, objectstore::ObjectStore* store)
-      : registry_(registry), uploader_(uploader), store_(store) {}
+  AdminApi(engine::Registry* registry, backup::Uploader* uploader, objectstore::ObjectStore* store,
+           MetricsOptions metrics = {})
+      : registry_(registry), uploader_(uploader), store_(store), metrics_(std::move(metrics)) {}
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
 
   // Reads the live database at a log position, makes sure the store has that position, restores
@@ -56,6 +71,8 @@ class AdminApi {
   AdminResponse BackupStatus();
   AdminResponse BackupNow(std::string_view ns);
   AdminResponse Describe(std::string_view ns);
+  AdminResponse Stats(std::string_view ns);
+  AdminResponse Metrics();
   AdminResponse Fork(std::string_view from, std::string_view to, std::string_view body);
 
   engine::Registry* const registry_;
@@ -65,6 +82,7 @@ class AdminApi {
   std::string last_verify_problem_;
   backup::Uploader* const uploader_;
   objectstore::ObjectStore* const store_;
+  const MetricsOptions metrics_;
 };
 
 }  // namespace cairn::server

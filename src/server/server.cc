@@ -29,6 +29,8 @@
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
+#include "metrics/metrics.h"
+#include "server/http_metrics.h"
 #include "server/admin.h"
 #include "server/routing.h"
 
@@ -89,6 +91,11 @@ class Server::Impl {
         CAIRN_ASSIGN_OR_RETURN(auto d, registry_->Get(db));
         return d->RestartLog();
       };
+      uo.suspend_log = [this](const std::string& db) -> Status {
+        CAIRN_ASSIGN_OR_RETURN(auto d, registry_->Get(db));
+        d->SuspendLog();
+        return Status::Ok();
+      };
       uploader_ = std::make_unique<backup::Uploader>(
           store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, uo);
       ro.on_log_durable = [this](const std::string& db) {
@@ -121,7 +128,11 @@ class Server::Impl {
       spdlog::info("no JWT key configured: every client may read and write every database");
     }
     service_ = std::make_unique<hrana::Service>(registry_.get(), opts_.hrana);
-    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get());
+    MetricsOptions mo;
+    mo.http = &http_metrics_;
+    mo.top_databases = opts_.metrics_top_databases;
+    mo.databases = opts_.metrics_databases;
+    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo));
     return Status::Ok();
   }
 
@@ -284,6 +295,12 @@ class Server::Impl {
         Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
                                            std::to_string(opts_.max_body_bytes) + " bytes");
         auto res = MakeResponse(11, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+        if (!admin) {
+          const auto& target = parser.get().target();
+          const std::string_view t(target.data(), target.size());
+          metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
+          http_metrics_.Record(HttpMetrics::Classify(t.substr(0, t.find('?'))), res.result_int(), 0);
+        }
         res.keep_alive(false);
         res.prepare_payload();
         c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
@@ -296,16 +313,24 @@ class Server::Impl {
       const bool head = req.method() == http::verb::head;
       if (head) req.method(http::verb::get);  // answered like GET, without the body
       in_flight_++;
+      const auto started = std::chrono::steady_clock::now();
+      const std::string_view target(req.target().data(), req.target().size());
+      const HttpMetrics::Endpoint endpoint = HttpMetrics::Classify(target.substr(0, target.find('?')));
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       http::response<http::string_body> res;
       if (stopping_) {
         Status st(Code::kUnavailable, "the server is shutting down");
+        if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
         res = MakeResponse(req.version(), 503, "application/json", hrana::ErrorBody(st));
       } else if (req.method() == http::verb::options) {
         res = Preflight(req);
       } else {
         res = co_await Handle(req, admin);
       }
+      if (!admin)
+        http_metrics_.Record(endpoint, res.result_int(),
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                                 .count());
       in_flight_--;
       // Browsers (@libsql/client/web) may call from any origin, as with sqld; credentials travel in
       // the Authorization header, never in cookies.
@@ -362,7 +387,7 @@ class Server::Impl {
       AdminResponse r = admin_->Handle(std::string_view(req.method_string().data(),
                                                         req.method_string().size()),
                                        path, req.body());
-      co_return MakeResponse(v, r.status, "application/json", std::move(r.body));
+      co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
     }
 
     if (method == http::verb::get) {
@@ -387,10 +412,12 @@ class Server::Impl {
                                                                         ? "?"
                                                                         : req.method_string()) +
                                      " " + std::string(path));
+      metrics::Process().hrana_errors.Inc("NOT_FOUND");
       co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
     }
     if (method != http::verb::post) {
       Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
+      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
       co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
     }
 
@@ -398,7 +425,10 @@ class Server::Impl {
     std::shared_ptr<const auth::Grant> grant;
     if (authenticator_) {
       auto g = authenticator_->Authenticate(header("authorization"));
-      if (!g.ok()) co_return Unauthenticated(v, g.status());
+      if (!g.ok()) {
+        metrics::Process().hrana_errors.Inc(hrana::ErrorCode(g.status()));
+        co_return Unauthenticated(v, g.status());
+      }
       grant = std::move(g).value();
     }
     std::function<bool(std::string_view)> may_use;
@@ -407,6 +437,7 @@ class Server::Impl {
     Result<std::string> db = SelectDatabase(header("x-namespace"), header("x-namespace-bin"),
                                             header("host"), *registry_, may_use);
     if (!db.ok()) {
+      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
       co_return MakeResponse(v, hrana::HttpStatus(db.status()), "application/json",
                              hrana::ErrorBody(db.status()));
     }
@@ -473,6 +504,7 @@ class Server::Impl {
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
+  HttpMetrics http_metrics_;  // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<std::thread> threads_;

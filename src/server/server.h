@@ -43,6 +43,10 @@ struct ServerOptions {
   std::vector<std::string> jwt_key_files;
   // The admin API's shared secret (`Authorization: Bearer <key>`). Empty: the admin API is open.
   std::string admin_auth_key;
+  // /metrics publishes per-database series for the busiest metrics_top_databases open databases
+  // and for every database named here (bounded cardinality; docs/metrics.md).
+  size_t metrics_top_databases = 20;
+  std::vector<std::string> metrics_databases;
 };
 
 class Server {
