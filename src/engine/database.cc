@@ -74,12 +74,18 @@ Database::~Database() {
 }
 
 void Database::ForEachLive(const std::function<void(const std::shared_ptr<Database>&)>& fn) {
-  std::lock_guard lk(LiveMu());
-  for (Database* db : Live()) {
-    // Null when the last reference is gone and the destructor waits for LiveMu.
-    std::shared_ptr<Database> self = db->weak_from_this().lock();
-    if (self) fn(self);
+  std::vector<std::shared_ptr<Database>> live;
+  {
+    std::lock_guard lk(LiveMu());
+    for (Database* db : Live()) {
+      // Null when the last reference is gone and the destructor waits for LiveMu.
+      std::shared_ptr<Database> self = db->weak_from_this().lock();
+      if (self) live.push_back(std::move(self));
+    }
   }
+  // Outside the lock: the last reference to a database may be one of these, and its destructor
+  // takes LiveMu.
+  for (const auto& db : live) fn(db);
 }
 
 Database::Usage Database::usage() const {

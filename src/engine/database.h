@@ -170,8 +170,8 @@ class Database : public std::enable_shared_from_this<Database> {
   Usage usage() const;
   // Bytes the database takes on disk now: its file and its WAL (not the transaction log).
   uint64_t storage_bytes() const;
-  // Calls fn for every Database of this process that is open (not yet destroyed), under a lock
-  // that Database's destructor also takes: fn must be quick and must not open or close databases.
+  // Calls fn for every Database of this process that is alive (not yet destroyed), keeping each
+  // alive while fn runs (so one closed meanwhile may be passed, and is destroyed afterwards).
   static void ForEachLive(const std::function<void(const std::shared_ptr<Database>&)>& fn);
 
  private:
