@@ -395,10 +395,38 @@ Result<Database::Image> Database::ReadImage() {
 bool Database::Idle() const {
   {
     std::lock_guard lk(state_mu_);
-    if (owner_ != 0) return false;
+    if (owner_ != 0 || uses_ != 0) return false;
   }
   std::lock_guard r(readers_mu_);
   return static_cast<int>(free_readers_.size()) == open_readers_;
+}
+
+Database::Use Database::TryUse() {
+  std::lock_guard lk(state_mu_);
+  if (closed_) return Use();
+  ++uses_;
+  return Use(shared_from_this());
+}
+
+void Database::Use::Release() {
+  if (db_ == nullptr) return;
+  {
+    std::lock_guard lk(db_->state_mu_);
+    --db_->uses_;
+  }
+  db_.reset();
+}
+
+bool Database::CloseIfIdle() {
+  {
+    std::lock_guard lk(state_mu_);
+    if (closed_ || owner_ != 0 || uses_ != 0) return false;
+    std::lock_guard r(readers_mu_);
+    if (static_cast<int>(free_readers_.size()) != open_readers_) return false;
+    closed_ = true;  // from here TryUse fails: whoever comes next opens a fresh handle
+  }
+  CloseNow();
+  return true;
 }
 
 void Database::Close() {
@@ -407,6 +435,10 @@ void Database::Close() {
     if (closed_) return;
     closed_ = true;
   }
+  CloseNow();
+}
+
+void Database::CloseNow() {
   writer_cv_.notify_all();
   {
     std::lock_guard lk(ckpt_mu_);

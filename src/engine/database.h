@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -126,8 +127,35 @@ class Database : public std::enable_shared_from_this<Database> {
   // Closes every connection after a final checkpoint. Further use fails with kUnavailable.
   void Close();
 
-  // True when nothing holds the writer or a reader (the registry may close it).
+  // True when nothing holds the writer, a reader or a use (the registry may close it).
   bool Idle() const;
+  // Closes the database only if it is idle; atomic with TryUse. True when it closed it.
+  bool CloseIfIdle();
+  bool closed() const { return closed_.load(); }
+
+  // Marks a request at work on this database: while a use is held the registry does not close
+  // it. Empty (false) when the database is already closed — get a fresh handle from the registry.
+  class Use {
+   public:
+    Use() = default;
+    Use(Use&& o) noexcept : db_(std::move(o.db_)) {}
+    Use& operator=(Use&& o) noexcept {
+      if (this != &o) {
+        Release();
+        db_ = std::move(o.db_);
+      }
+      return *this;
+    }
+    ~Use() { Release(); }
+    explicit operator bool() const { return db_ != nullptr; }
+
+   private:
+    friend class Database;
+    explicit Use(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+    void Release();
+    std::shared_ptr<Database> db_;  // keeps the object alive while used
+  };
+  Use TryUse();
 
   // Makes the transactions captured so far durable in the log (no-op without a log).
   Status FlushLog();
@@ -179,6 +207,7 @@ class Database : public std::enable_shared_from_this<Database> {
   Database(std::string name, std::string path, const DatabaseOptions& opts);
   void ReturnReader(Reader reader);
   static int WalHook(void* self, struct sqlite3* db, const char* name, int frames);
+  void CloseNow();  // Close after closed_ was set
   sqlite::OpenOptions ReaderOpenOptions() const;
 
   const std::string name_;
@@ -191,6 +220,7 @@ class Database : public std::enable_shared_from_this<Database> {
   OwnerId owner_ = 0;               // guarded by state_mu_
   int64_t owner_txn_deadline_ = 0;  // guarded by state_mu_; 0 while not in an open transaction
   std::atomic<bool> closed_{false};
+  int uses_ = 0;  // guarded by state_mu_
   std::atomic<uint64_t> commit_seq_{1};
 
   // The writer connection itself; used only with exec_mu_ held.

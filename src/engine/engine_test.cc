@@ -269,8 +269,23 @@ TEST_F(EngineTest, IdleHandlesAreClosed) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(reg_->Get("d" + std::to_string(i)).ok());
   EXPECT_GE(reg_->open_count(), 5u);
   clock_.Advance(std::chrono::seconds(1000));
+  {
+    auto in_use = reg_->Get("d0").value()->TryUse();  // a request at work keeps its database open
+    ASSERT_TRUE(in_use);
+    reg_->CloseIdle();
+    EXPECT_EQ(reg_->open_count(), 1u);
+  }
+  // Holding a handle does not keep a database open (streams between requests hold theirs): the
+  // holder finds it closed and takes a fresh one.
+  clock_.Advance(std::chrono::seconds(1000));
   reg_->CloseIdle();
-  EXPECT_EQ(reg_->open_count(), 1u);  // `default` is held by the fixture
+  EXPECT_EQ(reg_->open_count(), 0u);
+  EXPECT_TRUE(db_->closed());
+  EXPECT_FALSE(db_->TryUse());
+  auto fresh = reg_->Get("default").value();
+  EXPECT_FALSE(fresh->closed());
+  EXPECT_TRUE(fresh->TryUse());
+  db_ = fresh;
 }
 
 TEST_F(EngineTest, TransactionLogFollowsEveryCommitThroughCheckpointsAndReopen) {

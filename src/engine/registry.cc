@@ -86,7 +86,9 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
   const int64_t now = opts_.database.clock->MonotonicMicros();
   std::string key(name);
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    // A handle being closed must be gone before another opens the file (one writer, one log).
+    closed_cv_.wait(lk, [&] { return closing_.count(key) == 0; });
     auto it = open_.find(key);
     if (it != open_.end()) {
       it->second.last_used = now;
@@ -223,7 +225,9 @@ void Registry::CloseIdle() {
     std::lock_guard lk(mu_);
     std::vector<std::pair<int64_t, std::string>> candidates;
     for (auto& [name, od] : open_)
-      if (od.db.use_count() == 1 && od.db->Idle()) candidates.emplace_back(od.last_used, name);
+      // Sessions of streams between requests may still hold the handle: they move to a fresh one
+      // (Database::TryUse), so an idle handle closes even then.
+      if (od.db->Idle()) candidates.emplace_back(od.last_used, name);
     std::sort(candidates.begin(), candidates.end());
     size_t excess = open_.size() > opts_.max_open ? open_.size() - opts_.max_open : 0;
     for (auto& [last, name] : candidates) {
@@ -231,11 +235,20 @@ void Registry::CloseIdle() {
       auto it = open_.find(name);
       to_close.push_back(std::move(it->second.db));
       open_.erase(it);
+      closing_.insert(name);
       if (excess) --excess;
     }
     for (auto& [name, od] : open_) still_open.push_back(od.db);
   }
-  for (auto& db : to_close) db->Close();
+  std::vector<std::shared_ptr<Database>> busy;
+  for (auto& db : to_close)
+    if (!db->CloseIfIdle() && !db->closed()) busy.push_back(db);  // became busy since the check
+  {
+    std::lock_guard lk(mu_);
+    for (auto& db : busy) open_.try_emplace(db->name(), OpenDb{db, now});
+    for (auto& db : to_close) closing_.erase(db->name());
+  }
+  closed_cv_.notify_all();
   for (auto& db : still_open) db->DropStaleSnapshots();  // lets checkpoints reach the WAL's end
 }
 

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -79,6 +80,8 @@ class Registry {
   mutable std::mutex mu_;
   std::unordered_set<std::string> known_;     // guarded by mu_
   std::unordered_set<std::string> creating_;  // guarded by mu_: CreateFrom in progress
+  std::unordered_set<std::string> closing_;   // guarded by mu_: handles being closed
+  std::condition_variable closed_cv_;         // closing_ shrank
   struct OpenDb {
     std::shared_ptr<Database> db;
     int64_t last_used;

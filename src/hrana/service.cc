@@ -241,13 +241,24 @@ class StreamCall : public Call {
   Status OpenStream(const std::optional<std::string>& baton) {
     if (baton) {
       CAIRN_ASSIGN_OR_RETURN(stream_, service_->streams().Checkout(*baton, db_));
-      return Status::Ok();
+    } else {
+      stream_ = std::make_unique<Stream>();
+      stream_->db = db_;
     }
-    CAIRN_ASSIGN_OR_RETURN(auto db, service_->registry().Get(db_));
-    stream_ = std::make_unique<Stream>();
-    stream_->db = db_;
-    stream_->session = std::make_unique<engine::Session>(std::move(db));
-    return Status::Ok();
+    // The call holds a use of the database so that it stays open meanwhile. A stream waiting
+    // between requests does not keep its database open: if the handle was closed (idle, LRU), a
+    // session without a transaction simply moves to a fresh one.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (stream_->session) {
+        use_ = stream_->session->database().TryUse();
+        if (use_) return Status::Ok();
+        if (!stream_->session->autocommit())
+          return Status(Code::kUnavailable, "the database was closed under an open transaction");
+      }
+      CAIRN_ASSIGN_OR_RETURN(auto db, service_->registry().Get(db_));
+      stream_->session = std::make_unique<engine::Session>(std::move(db));
+    }
+    return Status(Code::kUnavailable, "database '" + db_ + "' keeps closing; try again");
   }
 
 
@@ -329,6 +340,7 @@ class StreamCall : public Call {
   std::string body_;  // the request body, until decoded
   const bool read_only_;
   std::unique_ptr<Stream> stream_;
+  engine::Database::Use use_;  // while the call runs (see OpenStream)
   Budget budget_;
   bool started_ = false;
 };
