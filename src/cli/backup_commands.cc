@@ -1,4 +1,5 @@
 #include "cli/backup_commands.h"
+#include "cli/progress.h"
 
 #include <unistd.h>
 
@@ -59,41 +60,6 @@ std::string Megabytes(uint64_t bytes) {
 }
 
 // A one-line progress bar on stderr, drawn only when stderr is a terminal.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2) == 1) {}
-  ~ProgressBar() { Done(); }
-
-  void Update(uint64_t done, uint64_t total) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && done < total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr int kWidth = 30;
-    const double f =
-        total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
-    const int filled = static_cast<int>(f * kWidth);
-    std::fprintf(stderr, "\r%s [%s%s] %3d%%  %s / %s\x1b[K", label_.c_str(),
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '-').c_str(),
-                 static_cast<int>(f * 100), Megabytes(done).c_str(), Megabytes(total).c_str());
-    std::fflush(stderr);
-  }
-
-  // Clears the bar so that what follows starts on a clean line.
-  void Done() {
-    if (!drawn_) return;
-    std::fprintf(stderr, "\r\x1b[K");
-    std::fflush(stderr);
-    drawn_ = false;
-  }
-
- private:
-  std::string label_;
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 // Prints a failure: {"error": ..., "code": ...} on stdout with --json, else a line on stderr.
 int Fail(bool json, const std::string& command, const Status& st, int code = kExitFailure) {
@@ -193,7 +159,10 @@ Outcome RestoreOne(objectstore::ObjectStore* store, const std::string& name,
   ProgressBar bar("restoring " + name);
   backup::RestoreOptions opts;
   opts.overwrite = overwrite;
-  opts.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  opts.progress = [&bar](uint64_t done, uint64_t total) {
+    bar.Update(total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total),
+               Megabytes(done) + " / " + Megabytes(total), done >= total);
+  };
   auto res = backup::Restore(store, o.plan, path, opts);
   bar.Done();
   o.seconds = SecondsSince(start);

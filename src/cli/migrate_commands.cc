@@ -1,4 +1,5 @@
 #include "cli/migrate_commands.h"
+#include "cli/progress.h"
 
 #include <unistd.h>
 
@@ -42,41 +43,6 @@ struct MigrateArgs {
 };
 
 // A one-line count of databases done on stderr, drawn only when stderr is a terminal.
-class ProgressBar {
- public:
-  ProgressBar(std::string label, size_t total)
-      : label_(std::move(label)), total_(total), enabled_(::isatty(2) == 1) {}
-  ~ProgressBar() { Done(); }
-
-  void Update(size_t done, size_t failed) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    drawn_ = true;
-    constexpr int kWidth = 30;
-    const double f = total_ == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
-    const int filled = static_cast<int>(f * kWidth);
-    std::fprintf(stderr, "\r%s [%s%s] %zu/%zu databases%s\x1b[K", label_.c_str(),
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '-').c_str(), done,
-                 total_, failed ? fmt::format(", {} failed", failed).c_str() : "");
-    std::fflush(stderr);
-  }
-
-  void Done() {
-    if (!drawn_) return;
-    std::fprintf(stderr, "\r\x1b[K");
-    std::fflush(stderr);
-    drawn_ = false;
-  }
-
- private:
-  std::string label_;
-  size_t total_;
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 int Fail(bool json, const std::string& command, const Status& st, int code) {
   if (json) {
@@ -163,13 +129,17 @@ int Run(const MigrateArgs& a, Mode mode) {
     if (!c.ok()) return c.TakeStatus();
     return std::unique_ptr<shell::SqlClient>(std::move(*c));
   };
-  ProgressBar bar(mode == Mode::kApply ? "migrating" : "checking", names->size());
+  ProgressBar bar(mode == Mode::kApply ? "migrating" : "checking");
+  const size_t total = names->size();
   size_t failed_so_far = 0;
   auto outcomes = migrate::RunMigrations(
       *names, *set, migrate::RunOptions{mode, a.concurrency}, factory,
       [&](const DatabaseOutcome& o, size_t done) {
         if (o.state == DatabaseState::kFailed) ++failed_so_far;
-        bar.Update(done, failed_so_far);
+        bar.Update(total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total),
+                   fmt::format("{}/{} databases{}", done, total,
+                               failed_so_far ? fmt::format(", {} failed", failed_so_far) : ""),
+                   done >= total);
       });
   bar.Done();
 
