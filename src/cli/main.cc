@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
        "An Ed25519 public key given inline (raw 32 bytes in URL-safe base64, or PEM); repeatable");
   Flag(serve, "admin-auth-key", so.admin_auth_key,
        "Shared secret the admin API requires as Authorization: Bearer <key> (empty: open)");
+  Flag(serve, "replica-of", so.replica_of,
+       "Follow the primary whose admin API is at this URL (http://HOST:PORT) as a read replica");
+  Flag(serve, "replication-key", so.replication_key, "The primary's admin key (for --replica-of)");
   Flag(serve, "metrics-database", so.metrics_databases,
        "Publish this database's per-database series at /metrics even when it is not among the "
        "busiest 20; repeatable");

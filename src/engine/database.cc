@@ -184,6 +184,10 @@ void Database::DropStaleSnapshots() {
 }
 
 Status Database::AcquireWriter(OwnerId owner, bool may_block) {
+  if (opts_.replica)
+    return Status(Code::kSql,
+                  "database " + name_ + " is a read replica here: writes go to the primary",
+                  SQLITE_READONLY);
   std::unique_lock lk(state_mu_);
   if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
   if (owner_ == owner) return Status::Ok();
@@ -246,6 +250,15 @@ void Database::KeepForTransaction(OwnerId owner) {
   if (owner_ == owner && owner_txn_deadline_ == 0)
     owner_txn_deadline_ =
         opts_.clock->MonotonicMicros() +
+Status Database::WithReplicaWriter(const std::function<Status(sqlite::Connection*)>& fn) {
+  if (!opts_.replica) return Status(Code::kInvalidRequest, "database " + name_ + " is not a replica");
+  std::lock_guard ex(exec_mu_);
+  if (closed_ || !writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
+  Status st = fn(writer_.get());
+  if (writer_->autocommit()) commit_seq_.fetch_add(1, std::memory_order_acq_rel);
+  return st;
+}
+
         std::chrono::duration_cast<std::chrono::microseconds>(opts_.txn_timeout).count();
 }
 
@@ -303,6 +316,7 @@ int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int fra
     d->opts_.checkpointer->Request(d->weak_from_this());
   return SQLITE_OK;
 }
+  if (d->opts_.on_commit) d->opts_.on_commit();
 
 Status Database::CheckpointPassive() {
   ckpt_pending_ = false;
@@ -346,7 +360,7 @@ Status Database::CheckpointPassive() {
   return Status::Ok();
 }
 
-Result<Database::Image> Database::ReadImage() {
+Result<Database::Image> Database::ReadImage(ImageVisitor* visitor) {
   if (!txlog_) return Status(Code::kUnavailable, "database " + name_ + " has no transaction log");
   std::lock_guard lk(ckpt_mu_);
   if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
@@ -374,8 +388,17 @@ Result<Database::Image> Database::ReadImage() {
     CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
     txlog::PageChecksums sums;
     for (;;) {
+    img.generation = txlog_->generation();
       int rc = sqlite3_step(stmt.raw());
       if (rc == SQLITE_DONE) break;
+    {
+      CAIRN_ASSIGN_OR_RETURN(sqlite::Statement q, gate_conn_->PrepareTrusted("PRAGMA page_count"));
+      if (sqlite3_step(q.raw()) == SQLITE_ROW) img.page_count = static_cast<uint32_t>(sqlite3_column_int64(q.raw(), 0));
+      CAIRN_ASSIGN_OR_RETURN(sqlite::Statement q2, gate_conn_->PrepareTrusted("PRAGMA page_size"));
+      if (sqlite3_step(q2.raw()) == SQLITE_ROW) img.page_size = static_cast<uint32_t>(sqlite3_column_int64(q2.raw(), 0));
+    }
+    if (visitor != nullptr) CAIRN_RETURN_IF_ERROR(visitor->Begin(img));
+    const uint32_t expected_pages = img.page_count;
       if (rc != SQLITE_ROW) return sqlite::SqliteStatus(gate_conn_->raw(), rc);
       const auto pgno = static_cast<uint32_t>(sqlite3_column_int64(stmt.raw(), 0));
       const void* data = sqlite3_column_blob(stmt.raw(), 1);
@@ -386,8 +409,13 @@ Result<Database::Image> Database::ReadImage() {
     sums.Resize(img.page_count);
     img.checksum = sums.checksum();
     return Status::Ok();
+      if (visitor != nullptr && data != nullptr)
+        CAIRN_RETURN_IF_ERROR(visitor->Page(pgno, std::string_view(static_cast<const char*>(data), size)));
   }();
   (void)gate_conn_->ExecCached("COMMIT");
+    if (img.page_count != expected_pages)
+      return Status(Code::kIOError, fmt::format("database {} has {} pages, not {}", name_,
+                                                img.page_count, expected_pages));
   CAIRN_RETURN_IF_ERROR(st);
   return img;
 }

@@ -54,6 +54,11 @@ struct DatabaseOptions {
 };
 
 class Database;
+  // Called by the writer after each commit (keep it cheap).
+  std::function<void()> on_commit;
+  // A read replica: clients never get the writer (their writes fail with SQLITE_READONLY); only
+  // the replication follower writes, through WithReplicaWriter.
+  bool replica = false;
 
 // A pooled reader connection and the snapshot it keeps between statements (see Database).
 struct Reader {
@@ -114,6 +119,9 @@ class Database : public std::enable_shared_from_this<Database> {
   // Tells the database that `owner` keeps the lock for an open transaction (starts txn_timeout).
   void KeepForTransaction(OwnerId owner);
   // Gives the write lock back, rolling back any transaction still open on the writer.
+  // On a replica: runs fn on the writer connection, serialized with every other use of it (the
+  // follower applying the primary's transactions). kInvalidRequest on a database not a replica.
+  Status WithReplicaWriter(const std::function<Status(sqlite::Connection*)>& fn);
   void ReleaseWriter(OwnerId owner);
   bool HoldsWriter(OwnerId owner) const;
 
@@ -172,8 +180,18 @@ class Database : public std::enable_shared_from_this<Database> {
     uint64_t checksum = 0;     // computed from the pages themselves
     uint32_t page_count = 0;
   };
-  Result<Image> ReadImage();
+    std::string generation;    // the log's generation then
+  // Sees the pages while ReadImage reads them: first Begin (the image's size), then every page
+  // in ascending order (the lock page included, as SQLite keeps it).
+  class ImageVisitor {
+   public:
+    virtual ~ImageVisitor() = default;
+    virtual Status Begin(const Image& img) = 0;  // position, generation, page_count, page_size
+    virtual Status Page(uint32_t pgno, std::string_view data) = 0;
+  };
+  Result<Image> ReadImage(ImageVisitor* visitor = nullptr);
 
+    uint32_t page_size = 0;
   // The transaction log, or null when the database has none.
   txlog::TxLog* txlog() const { return txlog_.get(); }
 

@@ -47,6 +47,7 @@ DatabaseOptions Registry::OptionsFor(const std::string& name) const {
     o.txlog_dir = LogDirOf(name);
     if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };
   }
+  if (opts_.on_change) o.on_commit = [cb = opts_.on_change, name] { cb(name); };
   return o;
 }
 
@@ -148,6 +149,7 @@ Status Registry::Create(std::string_view name) {
     over = open_.size() > opts_.max_open;
   }
   if (over) CloseIdleSoon();
+  if (opts_.on_change) opts_.on_change(key);
   return Status::Ok();
 }
 
@@ -179,7 +181,9 @@ Status Registry::CreateFrom(std::string_view name,
     if (db.ok()) (*db)->Close();
   }
   if (!st.ok()) fs::remove_all(DirOf(key), ec);
-  return done(st);
+  st = done(st);
+  if (st.ok() && opts_.on_change) opts_.on_change(key);
+  return st;
 }
 
 Status Registry::Delete(std::string_view name) {
@@ -204,6 +208,7 @@ Status Registry::Delete(std::string_view name) {
   if (ec) return Status(Code::kIOError, "cannot remove database '" + key + "': " + ec.message());
   fs::remove_all(trash, ec);
   if (ec) spdlog::warn("leftover files of deleted database {} in {}", key, trash);
+  if (opts_.on_change) opts_.on_change(key);
   return Status::Ok();
 }
 

@@ -33,6 +33,8 @@
 #include "server/http_metrics.h"
 #include "server/admin.h"
 #include "server/routing.h"
+#include "replication/feed.h"
+#include "replication/source.h"
 
 namespace cairn::server {
 
@@ -78,6 +80,13 @@ class Server::Impl {
 
   Status Init() {
     engine::RegistryOptions ro = opts_.registry;
+    if (!opts_.replica_of.empty()) {
+      // A replica keeps no log and makes no backups of its own: the primary does.
+      ro.txlog = false;
+      ro.database.replica = true;
+    } else {
+      ro.on_change = [this](const std::string& db) { feed_.Changed(db); };
+    }
     if (opts_.backup_url != "off" && ro.txlog) {
       std::string url = opts_.backup_url;
       if (url.empty()) {
@@ -103,6 +112,14 @@ class Server::Impl {
       };
     }
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
+    if (!opts_.replica_of.empty()) {
+      replication::FollowerOptions fo = opts_.follower;
+      fo.primary_url = opts_.replica_of;
+      fo.auth_key = opts_.replication_key;
+      follower_ = std::make_unique<replication::Follower>(registry_.get(), std::move(fo));
+    } else {
+      source_ = std::make_unique<replication::Source>(registry_.get(), &feed_);
+    }
     if (uploader_) {
       uploader_->Start(registry_->List());
       spdlog::info("backing up every database to {}", store_->Describe());
@@ -158,6 +175,10 @@ class Server::Impl {
       });
     }
     janitor_ = std::thread([this] { JanitorLoop(); });
+    if (follower_) {
+      follower_->Start();
+      spdlog::info("read replica of {}", opts_.replica_of);
+    }
     if (uploader_ && opts_.verify_interval.count() > 0) verifier_ = std::thread([this] { VerifierLoop(); });
     spdlog::info("cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
                  ep.address().to_string(), port_, opts_.registry.data_dir,
@@ -194,6 +215,7 @@ class Server::Impl {
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
     if (verifier_.joinable()) verifier_.join();
+    if (follower_) follower_->Stop();
     acceptors_.clear();
     ios_.clear();
     if (service_) service_->streams().CloseAll();
@@ -384,6 +406,17 @@ class Server::Impl {
                                   Status(Code::kUnauthenticated,
                                          "the admin API needs Authorization: Bearer <admin key>"));
       }
+      if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
+        auto res = co_await Replication(v, method, path, target);
+        co_return res;
+      }
+      if (follower_ && method != http::verb::get && path.substr(0, 15) == "/v1/namespaces/" &&
+          (path.ends_with("/create") || path.find("/fork/") != std::string_view::npos ||
+           method == http::verb::delete_)) {
+        Status st(Code::kInvalidRequest, "this server is a read replica of " + opts_.replica_of +
+                                             ": create and delete databases on the primary");
+        co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
+      }
       AdminResponse r = admin_->Handle(std::string_view(req.method_string().data(),
                                                         req.method_string().size()),
                                        path, req.body());
@@ -462,6 +495,79 @@ class Server::Impl {
     co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
   }
 
+  // The replication endpoints (replication::Source) and the replication status, on the admin
+  // listener. A change-feed poll with nothing new waits on the feed (never on a thread).
+  asio::awaitable<http::response<http::string_body>> Replication(unsigned v, http::verb method,
+                                                                 std::string_view path,
+                                                                 std::string_view target) {
+    if (method != http::verb::get) {
+      Status st(Code::kInvalidRequest, std::string(path) + " accepts only GET");
+      co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
+    }
+    if (path == "/v1/replication") co_return MakeResponse(v, 200, "application/json", ReplicationStatus());
+    if (!source_) {
+      Status st(Code::kInvalidRequest, "this server is a read replica of " + opts_.replica_of +
+                                           ": follow the primary");
+      co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
+    }
+    const size_t q = target.find('?');
+    replication::SourceRequest sreq =
+        replication::ParseSourceRequest(path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+    replication::SourceResponse r;
+    if (sreq.kind == replication::SourceRequest::Kind::kChanges) {
+      if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !stopping_) {
+        auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        timer->expires_after(std::chrono::milliseconds(sreq.wait_ms));
+        const uint64_t id = feed_.NotifyAfter(sreq.after, [timer] {
+          asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+        });
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (id != 0) feed_.Cancel(id);
+      }
+      r = source_->Changes(sreq);
+    } else {
+      co_await asio::co_spawn(
+          blocking_,
+          [&]() -> asio::awaitable<void> {
+            r = source_->Handle(sreq);
+            co_return;
+          },
+          asio::use_awaitable);
+    }
+    auto res = MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+    for (auto& [name, value] : r.headers) res.set(name, value);
+    co_return res;
+  }
+
+  std::string ReplicationStatus() const {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject();
+    if (follower_) {
+      const auto [p50, p99] = follower_->LagMillis();
+      w.Key("role").String("replica").Key("primary").String(opts_.replica_of).Key("connected").Bool(
+          follower_->connected());
+      w.Key("lag_p50_ms").Double(p50).Key("lag_p99_ms").Double(p99).Key("databases").BeginArray();
+      for (const auto& f : follower_->Databases()) {
+        w.BeginObject()
+            .Key("name").String(f.name)
+            .Key("generation").String(f.generation)
+            .Key("txid").Uint(f.position.txid)
+            .Key("checksum").String(fmt::format("{:016x}", f.position.checksum))
+            .Key("primary_txid").Uint(f.primary_txid)
+            .Key("transactions").Uint(f.transactions)
+            .Key("snapshots").Uint(f.snapshots)
+            .EndObject();
+      }
+      w.EndArray();
+    } else {
+      w.Key("role").String("primary").Key("epoch").String(feed_.epoch()).Key("seq").Uint(feed_.seq());
+    }
+    w.EndObject();
+    return out;
+  }
+
   // 401 with the challenge RFC 6750 asks for.
   static http::response<http::string_body> Unauthenticated(unsigned version, const Status& st) {
     auto res =
@@ -499,11 +605,14 @@ class Server::Impl {
   }
 
   const ServerOptions opts_;
+  replication::ChangeFeed feed_;  // what replicas follow (a primary); outlives the registry
   std::unique_ptr<objectstore::ObjectStore> store_;
   std::unique_ptr<backup::Uploader> uploader_;
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<replication::Source> source_;           // a primary's replication endpoints
+  std::unique_ptr<replication::Follower> follower_;       // a replica's follower
   HttpMetrics http_metrics_;  // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;

@@ -16,6 +16,7 @@
 #include "backup/uploader.h"
 #include "engine/registry.h"
 #include "hrana/service.h"
+#include "replication/follower.h"
 
 namespace cairn::server {
 
@@ -47,6 +48,13 @@ struct ServerOptions {
   // and for every database named here (bounded cardinality; docs/metrics.md).
   size_t metrics_top_databases = 20;
   std::vector<std::string> metrics_databases;
+  // Follow a primary as a read replica (docs/replication.md): the primary's admin listener,
+  // http://host:port. Empty: this server is a primary and serves /v1/replication/* on its admin
+  // listener.
+  std::string replica_of;
+  // The primary's admin key, sent by the replica.
+  std::string replication_key;
+  replication::FollowerOptions follower;
 };
 
 class Server {
