@@ -1,0 +1,42 @@
+// Declarations shared by the vector component's sources (not part of its public API).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vector/format.h"
+#include "vector/graph.h"
+#include "vector/sqlite_api.h"
+
+namespace cairn::vector {
+
+// SQL values → vectors: blobs in any layout, text "[1,2,3]" (as f32, or f64 when asked).
+bool ValueMeta(sqlite3_value* v, VectorType* type, uint32_t* dims, std::string* error);
+bool ValueToVector(sqlite3_value* v, bool text_as_f64, Vector* out, std::string* error);
+const char* ValueTypeName(sqlite3_value* v);
+
+int RegisterFunctions(sqlite3* db);
+int RegisterIndexModules(sqlite3* db);
+
+// "name" quoted as an SQL identifier.
+std::string QuoteId(std::string_view name);
+// An identifier or string token without its quotes ('x', "x", [x], `x`); other text unchanged.
+std::string Dequote(std::string_view token);
+// Splits a module argument list "a, 'b,c', d(e,f)" at top-level commas, each part trimmed.
+std::vector<std::string> SplitArgs(std::string_view text);
+
+// The vector type and dimensions of a declared column type: F32_BLOB(3), FLOAT32(3), F64_BLOB,
+// FLOAT64, F16_BLOB, FLOAT16, FB16_BLOB, FLOATB16, F8_BLOB, FLOAT8, F1BIT_BLOB, FLOAT1BIT.
+bool ParseColumnType(std::string_view decl, VectorType* type, uint32_t* dims);
+
+// What `libsql_vector_index(table, column, 'key=value', ...)` says.
+struct IndexOptions {
+  std::string table;
+  std::string column;
+  GraphParams graph;  // dims are filled in from the column's type when the index is created
+};
+bool ParseIndexOptions(const std::vector<std::string>& args, IndexOptions* out, std::string* error);
+
+}  // namespace cairn::vector

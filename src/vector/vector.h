@@ -1,0 +1,41 @@
+// Vector search for SQLite, compatible with libSQL's SQL surface: the public entry points.
+//
+// Register() installs on one connection:
+//   - scalar functions vector/vector32/vector64/vector16/vectorb16/vector8/vector1bit,
+//     vector_extract, vector_distance_cos, vector_distance_l2 (libSQL's blob layouts, format.h);
+//   - the virtual-table module `libsql_vector_index`, which is a vector index: its shadow tables
+//     `<index>_meta`, `<index>_vectors`, `<index>_edges` hold the graph (graph.h), and triggers
+//     on the indexed table keep it in step with inserts, updates and deletes;
+//   - the table-valued function `vector_top_k(index, query, k)` → (id, distance), nearest first.
+//
+// libSQL's DDL `CREATE INDEX i ON t(libsql_vector_idx(col, 'metric=cosine', ...))` cannot be
+// hosted by SQLite's core; RewriteIndexDdl() turns it into `CREATE VIRTUAL TABLE i USING
+// libsql_vector_index(t, col, ...)` (and `DROP INDEX i` of such an index into `DROP TABLE i`) for
+// a server that sees statement text first. docs/vector.md has the formats and the algorithm.
+//
+// Thread-safety: Register() and RewriteIndexDdl() may be called from any thread for different
+// connections; everything registered follows the connection's own threading rules. Graphs are
+// cached process-wide and shared between connections (see index.cc).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+
+namespace cairn::vector {
+
+// Registers everything above on `db`. Returns an SQLite result code.
+int Register(sqlite3* db);
+
+// Registers Register() as an automatic extension: every connection opened afterwards in this
+// process has vector search. Idempotent.
+void RegisterAutoExtension();
+
+// If `sql` is exactly one libSQL vector-index statement, the statement to run instead; otherwise
+// nullopt (the caller runs `sql` unchanged). `db` is read (sqlite_schema) to tell whether a
+// DROP INDEX names a vector index.
+std::optional<std::string> RewriteIndexDdl(sqlite3* db, std::string_view sql);
+
+}  // namespace cairn::vector
