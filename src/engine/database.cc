@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "engine/checkpointer.h"
+#include "vector/vector.h"
 
 namespace cairn::engine {
 
@@ -120,6 +121,7 @@ sqlite::OpenOptions Database::ReaderOpenOptions() const {
 
 Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string path,
                                                  const DatabaseOptions& opts, bool create) {
+  vector::RegisterAutoExtension();  // every connection opened from here on has vector search
   std::shared_ptr<Database> db(new Database(std::move(name), std::move(path), opts));
   sqlite::OpenOptions wo;
   wo.create = create;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "vector/vector.h"
+
 namespace cairn::engine {
 
 Status SqliteStatusOf(sqlite3_stmt* stmt, int rc);
@@ -110,7 +112,10 @@ Status SqliteStatusOf(sqlite3_stmt* stmt, int rc) {
 Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& spec, RowSink* sink,
                                std::chrono::milliseconds timeout, Clock* clock) {
   const int64_t start = clock->MonotonicMicros();
-  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared, conn->Prepare(spec.sql));
+  // libSQL's vector-index DDL runs as the statement SQLite can host (src/vector).
+  const std::optional<std::string> vector_ddl = vector::RewriteIndexDdl(conn->raw(), spec.sql);
+  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared,
+                         conn->Prepare(vector_ddl ? std::string_view(*vector_ddl) : spec.sql));
   return RunPrepared(conn, prepared, spec, sink, timeout, clock, start);
 }
 
