@@ -25,6 +25,7 @@ std::string_view CodeName(Code code) {
     case Code::kResponseTooLarge: return "ResponseTooLarge";
     case Code::kBodyTooLarge: return "BodyTooLarge";
     case Code::kBlocked: return "Blocked";
+    case Code::kTooManyStreams: return "TooManyStreams";
     case Code::kNotFound: return "NotFound";
     case Code::kAlreadyExists: return "AlreadyExists";
     case Code::kInvalidName: return "InvalidName";

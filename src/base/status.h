@@ -40,6 +40,7 @@ enum class Code : uint8_t {
   kResponseTooLarge,
   kBodyTooLarge,
   kBlocked,  // refused by policy (quota, forbidden SQL)
+  kTooManyStreams,  // a database's max_concurrent_streams are all open
   kNotFound,
   kAlreadyExists,
   kInvalidName,

@@ -241,17 +241,17 @@ Status Database::WithWriter(OwnerId owner, const std::function<Status(sqlite::Co
       return Status(Code::kTransactionTimeout,
                     "the transaction was rolled back because it held the write lock for too long");
   }
+  if (opts_.limits && opts_.limits->version() != limits_version_) {
+    const uint64_t version = opts_.limits->version();  // a change meanwhile is applied next time
+    CAIRN_RETURN_IF_ERROR(ApplySizeLimit(writer_.get(), opts_.limits->Get().max_db_size));
+    limits_version_ = version;
+  }
   Status st = fn(writer_.get());
   // Whatever the statement did is now committed (or nothing changed): readers must look again.
   if (writer_->autocommit()) commit_seq_.fetch_add(1, std::memory_order_acq_rel);
   return st;
 }
 
-void Database::KeepForTransaction(OwnerId owner) {
-  std::lock_guard lk(state_mu_);
-  if (owner_ == owner && owner_txn_deadline_ == 0)
-    owner_txn_deadline_ =
-        opts_.clock->MonotonicMicros() +
 Status Database::WithReplicaWriter(const std::function<Status(sqlite::Connection*)>& fn) {
   if (!opts_.replica) return Status(Code::kInvalidRequest, "database " + name_ + " is not a replica");
   std::lock_guard ex(exec_mu_);
@@ -261,6 +261,11 @@ Status Database::WithReplicaWriter(const std::function<Status(sqlite::Connection
   return st;
 }
 
+void Database::KeepForTransaction(OwnerId owner) {
+  std::lock_guard lk(state_mu_);
+  if (owner_ == owner && owner_txn_deadline_ == 0)
+    owner_txn_deadline_ =
+        opts_.clock->MonotonicMicros() +
         std::chrono::duration_cast<std::chrono::microseconds>(opts_.txn_timeout).count();
 }
 
@@ -313,12 +318,12 @@ int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int fra
     if (d->opts_.checkpointer != nullptr && !d->flush_pending_.exchange(true))
       d->opts_.checkpointer->RequestFlush(d->weak_from_this());
   }
+  if (d->opts_.on_commit) d->opts_.on_commit();
   if (d->opts_.checkpointer != nullptr && frames >= d->opts_.checkpoint_frames &&
       !d->ckpt_pending_.exchange(true))
     d->opts_.checkpointer->Request(d->weak_from_this());
   return SQLITE_OK;
 }
-  if (d->opts_.on_commit) d->opts_.on_commit();
 
 Status Database::CheckpointPassive() {
   ckpt_pending_ = false;
@@ -385,14 +390,9 @@ Result<Database::Image> Database::ReadImage(ImageVisitor* visitor) {
       return st;
     }
     img.position = txlog_->captured();
+    img.generation = txlog_->generation();
   }
   Status st = [&]() -> Status {
-    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
-    txlog::PageChecksums sums;
-    for (;;) {
-    img.generation = txlog_->generation();
-      int rc = sqlite3_step(stmt.raw());
-      if (rc == SQLITE_DONE) break;
     {
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement q, gate_conn_->PrepareTrusted("PRAGMA page_count"));
       if (sqlite3_step(q.raw()) == SQLITE_ROW) img.page_count = static_cast<uint32_t>(sqlite3_column_int64(q.raw(), 0));
@@ -401,23 +401,28 @@ Result<Database::Image> Database::ReadImage(ImageVisitor* visitor) {
     }
     if (visitor != nullptr) CAIRN_RETURN_IF_ERROR(visitor->Begin(img));
     const uint32_t expected_pages = img.page_count;
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
+    txlog::PageChecksums sums;
+    for (;;) {
+      int rc = sqlite3_step(stmt.raw());
+      if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return sqlite::SqliteStatus(gate_conn_->raw(), rc);
       const auto pgno = static_cast<uint32_t>(sqlite3_column_int64(stmt.raw(), 0));
       const void* data = sqlite3_column_blob(stmt.raw(), 1);
       const auto size = static_cast<uint32_t>(sqlite3_column_bytes(stmt.raw(), 1));
       if (data != nullptr) sums.SetPage(pgno, data, size);
-      img.page_count = pgno;
-    }
-    sums.Resize(img.page_count);
-    img.checksum = sums.checksum();
-    return Status::Ok();
       if (visitor != nullptr && data != nullptr)
         CAIRN_RETURN_IF_ERROR(visitor->Page(pgno, std::string_view(static_cast<const char*>(data), size)));
-  }();
-  (void)gate_conn_->ExecCached("COMMIT");
+      img.page_count = pgno;
+    }
     if (img.page_count != expected_pages)
       return Status(Code::kIOError, fmt::format("database {} has {} pages, not {}", name_,
                                                 img.page_count, expected_pages));
+    sums.Resize(img.page_count);
+    img.checksum = sums.checksum();
+    return Status::Ok();
+  }();
+  (void)gate_conn_->ExecCached("COMMIT");
   CAIRN_RETURN_IF_ERROR(st);
   return img;
 }

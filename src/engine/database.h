@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "sqlite/connection.h"
+#include "engine/limits.h"
 #include "txlog/txlog.h"
 
 namespace cairn::engine {
@@ -41,6 +42,8 @@ struct DatabaseOptions {
   // waiter always outlives an abandoned transaction and takes the lock from it.
   std::chrono::milliseconds write_lock_wait{10000};
   std::chrono::milliseconds statement_timeout{5000};  // interrupt statements running longer
+  // This database's limits (engine/limits.h), shared with the store that changes them; null: none.
+  std::shared_ptr<LiveLimits> limits;
   size_t statement_cache = 64;
   Clock* clock = Clock::Real();
   // When set, checkpoints run there once the WAL holds checkpoint_frames frames; otherwise SQLite
@@ -51,14 +54,14 @@ struct DatabaseOptions {
   // (txlog::TxLog), flushed by the checkpointer, and checkpoints wait for the log.
   std::string txlog_dir;
   txlog::TxLogOptions txlog;
-};
-
-class Database;
   // Called by the writer after each commit (keep it cheap).
   std::function<void()> on_commit;
   // A read replica: clients never get the writer (their writes fail with SQLITE_READONLY); only
   // the replication follower writes, through WithReplicaWriter.
   bool replica = false;
+};
+
+class Database;
 
 // A pooled reader connection and the snapshot it keeps between statements (see Database).
 struct Reader {
@@ -116,12 +119,12 @@ class Database : public std::enable_shared_from_this<Database> {
   // Runs fn on the writer connection if `owner` holds the write lock, else kTransactionTimeout
   // (its lock was taken away). Serialized with every other use of the writer.
   Status WithWriter(OwnerId owner, const std::function<Status(sqlite::Connection*)>& fn);
-  // Tells the database that `owner` keeps the lock for an open transaction (starts txn_timeout).
-  void KeepForTransaction(OwnerId owner);
-  // Gives the write lock back, rolling back any transaction still open on the writer.
   // On a replica: runs fn on the writer connection, serialized with every other use of it (the
   // follower applying the primary's transactions). kInvalidRequest on a database not a replica.
   Status WithReplicaWriter(const std::function<Status(sqlite::Connection*)>& fn);
+  // Tells the database that `owner` keeps the lock for an open transaction (starts txn_timeout).
+  void KeepForTransaction(OwnerId owner);
+  // Gives the write lock back, rolling back any transaction still open on the writer.
   void ReleaseWriter(OwnerId owner);
   bool HoldsWriter(OwnerId owner) const;
 
@@ -177,10 +180,11 @@ class Database : public std::enable_shared_from_this<Database> {
   // transaction, and the log position it corresponds to (for verifying backups).
   struct Image {
     txlog::Position position;  // the log's position at that moment
+    std::string generation;    // the log's generation then
     uint64_t checksum = 0;     // computed from the pages themselves
     uint32_t page_count = 0;
+    uint32_t page_size = 0;
   };
-    std::string generation;    // the log's generation then
   // Sees the pages while ReadImage reads them: first Begin (the image's size), then every page
   // in ascending order (the lock page included, as SQLite keeps it).
   class ImageVisitor {
@@ -191,7 +195,6 @@ class Database : public std::enable_shared_from_this<Database> {
   };
   Result<Image> ReadImage(ImageVisitor* visitor = nullptr);
 
-    uint32_t page_size = 0;
   // The transaction log, or null when the database has none.
   txlog::TxLog* txlog() const { return txlog_.get(); }
 
@@ -257,6 +260,7 @@ class Database : public std::enable_shared_from_this<Database> {
   // Transaction log (txlog_dir set): fed by the writer's WAL hook.
   std::unique_ptr<txlog::TxLog> txlog_;
   std::atomic<bool> flush_pending_{false};
+  uint64_t limits_version_ = 0;  // of opts_.limits applied to the writer; guarded by exec_mu_
 
   // Usage counters, on a cache line of their own (updated by every statement).
   struct alignas(64) UsageCounters {

@@ -47,6 +47,7 @@ DatabaseOptions Registry::OptionsFor(const std::string& name) const {
     o.txlog_dir = LogDirOf(name);
     if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };
   }
+  if (opts_.limits) o.limits = opts_.limits->For(name);
   if (opts_.on_change) o.on_commit = [cb = opts_.on_change, name] { cb(name); };
   return o;
 }

@@ -36,6 +36,8 @@ struct RegistryOptions {
   bool txlog = true;
   // Called with a database's name whenever new log files of it became durable (any thread).
   std::function<void(const std::string&)> on_log_durable;
+  // Where each database's limits come from (engine/limits.h); owned by the caller. Null: none.
+  LimitsStore* limits = nullptr;
   // Called with a database's name after each of its commits (from the writer, keep it cheap), and
   // after it was created or deleted: what replicas follow (replication::ChangeFeed).
   std::function<void(const std::string&)> on_change;

@@ -25,6 +25,10 @@ bool IsWriteKeyword(const std::string& kw) {
   return false;
 }
 
+bool EndsTransaction(const std::string& kw) {
+  return kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
+}
+
 // A PRAGMA with an assignment or argument may change connection state: it runs on the writer, and
 // the writer's settings are restored when the session lets the writer go.
 bool IsPragmaAssignment(const std::string& kw, std::string_view sql) {
@@ -50,6 +54,12 @@ Status BindValue(sqlite3_stmt* stmt, int idx, const Value& v) {
   }
   if (rc != SQLITE_OK) return SqliteStatusOf(stmt, rc);
   return Status::Ok();
+}
+
+// The statement timeout: the database's own limit, else the server's.
+std::chrono::milliseconds TimeoutOf(const Database& db) {
+  const DatabaseOptions& o = db.options();
+  return o.limits ? o.limits->statement_timeout(o.statement_timeout) : o.statement_timeout;
 }
 
 Status ArgsMismatch(const std::string& what) {
@@ -269,7 +279,7 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
   CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   Result<ExecStats> result = Status(Code::kInternal, "not run");
   CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
-    result = RunStatement(conn, stmt, sink, db_->options().statement_timeout,
+    result = RunStatement(conn, stmt, sink, TimeoutOf(*db_),
                           db_->options().clock);
   }));
   return result;
@@ -306,6 +316,9 @@ Status Session::BeginReadTransaction(std::string_view begin_sql) {
 }
 
 Status Session::WriteDenied() const {
+  // Not the client's token: the database's limits (block_writes) made this session read-only.
+  if (!read_only_ && db_->options().limits)
+    return db_->options().limits->Blocked(db_->name(), "writes");
   return Status(Code::kPermissionDenied, "the token only allows reading database '" + db_->name() +
                                              "'; this statement writes");
 }
@@ -315,7 +328,7 @@ Result<ExecStats> Session::ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, 
   auto allowed = [&](sqlite3_stmt* s) {
     return sqlite3_stmt_readonly(s) != 0 && !IsPragmaAssignment(kw, stmt.sql);
   };
-  const auto timeout = db_->options().statement_timeout;
+  const auto timeout = TimeoutOf(*db_);
   Clock* clock = db_->options().clock;
   const int64_t start = clock->MonotonicMicros();
 
@@ -416,9 +429,16 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
   // first tried where it may not block returns kWouldBlock and is counted when it runs.
   Result<ExecStats> result = [&]() -> Result<ExecStats> {
     if (timed_out_) return AfterTimeout(stmt.sql);
+    if (const LiveLimits* limits = db_->options().limits.get()) {
+      // block_reads refuses everything but ending a transaction; block_writes makes the session
+      // read-only (its writes fail with BLOCKED).
+      if (limits->reads_blocked() && !EndsTransaction(sqlite::LeadingKeyword(stmt.sql)))
+        return limits->Blocked(db_->name(), "reads and writes");
+      if (limits->writes_blocked()) return ExecuteReadOnly(stmt, sink, may_block);
+    }
     if (read_only_) return ExecuteReadOnly(stmt, sink, may_block);
     if (mode_ == Mode::kReadTxn) {
-      auto r = RunStatement(txn_reader_.conn(), stmt, sink, db_->options().statement_timeout,
+      auto r = RunStatement(txn_reader_.conn(), stmt, sink, TimeoutOf(*db_),
                             db_->options().clock);
       if (txn_reader_.conn()->autocommit()) {
         txn_reader_.Release();
@@ -455,7 +475,7 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
       CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
       if (sqlite3_stmt_readonly(probe.raw()))
-        return RunPrepared(reader.conn(), probe, stmt, sink, db_->options().statement_timeout,
+        return RunPrepared(reader.conn(), probe, stmt, sink, TimeoutOf(*db_),
                            db_->options().clock, start);
     }
     return RunOnWriter(stmt, sink, may_block);
@@ -466,6 +486,10 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
 
 Status Session::ExecuteScript(std::string_view sql, bool may_block) {
   if (timed_out_) return TimedOut();
+  if (const LiveLimits* limits = db_->options().limits.get()) {
+    if (limits->reads_blocked()) return limits->Blocked(db_->name(), "reads and writes");
+    if (limits->writes_blocked()) return ExecuteScriptReadOnly(sql, may_block);
+  }
   if (read_only_) return ExecuteScriptReadOnly(sql, may_block);
   if (mode_ == Mode::kWriteTxn && !db_->HoldsWriter(id_)) {
     mode_ = Mode::kAutocommit;
@@ -490,7 +514,7 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
         return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       StmtSpec spec{s.sql(), {}, {}, false};
       CAIRN_ASSIGN_OR_RETURN(ExecStats ignored,
-                             RunPrepared(conn, s, spec, nullptr, db_->options().statement_timeout,
+                             RunPrepared(conn, s, spec, nullptr, TimeoutOf(*db_),
                                          db_->options().clock,
                                          db_->options().clock->MonotonicMicros()));
       (void)ignored;
@@ -510,6 +534,8 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
 }
 
 Result<DescribeResult> Session::Describe(std::string_view sql) {
+  if (const LiveLimits* limits = db_->options().limits.get(); limits && limits->reads_blocked())
+    return limits->Blocked(db_->name(), "reads and writes");
   CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
   CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());  // the current schema
   CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, reader.conn()->Prepare(sql));

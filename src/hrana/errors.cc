@@ -57,6 +57,9 @@ std::string_view ErrorCode(const Status& st) {
     case Code::kSqlInput: return "SQL_INPUT_ERROR";
     case Code::kSqlStoreLimit: return "SQL_STORE_TOO_MANY";
     case Code::kSql:
+      // A write past the database's max_db_size (the writer's max_page_count) fails with
+      // SQLITE_FULL: writes are blocked until the limit is raised or space is freed.
+      if ((st.sqlite_code() & 0xff) == SQLITE_FULL) return "BLOCKED";
       // Authorization refusals (ATTACH, forbidden PRAGMAs) surface as SQLITE_AUTH.
       return SqliteCodeName(st.sqlite_code());
     case Code::kStreamInvalid: return "BATON_INVALID";
@@ -67,6 +70,7 @@ std::string_view ErrorCode(const Status& st) {
     case Code::kResponseTooLarge: return "RESPONSE_TOO_LARGE";
     case Code::kBodyTooLarge: return "REQUEST_TOO_LARGE";
     case Code::kBlocked: return "BLOCKED";
+    case Code::kTooManyStreams: return "TOO_MANY_STREAMS";
     case Code::kNotFound: return "NAMESPACE_DOESNT_EXIST";
     case Code::kAlreadyExists: return "NAMESPACE_ALREADY_EXISTS";
     case Code::kInvalidName: return "INVALID_NAMESPACE";
@@ -85,7 +89,12 @@ std::string_view ErrorCode(const Status& st) {
 
 std::string ErrorMessage(const Status& st) {
   switch (st.code()) {
-    case Code::kSql: return "SQLite error: " + st.message();
+    case Code::kSql:
+      if ((st.sqlite_code() & 0xff) == SQLITE_FULL)
+        return "the database is full: it reached its size limit (max_db_size) or the disk has no "
+               "space left; the statement changed nothing and reads still work (SQLite error: " +
+               st.message() + ")";
+      return "SQLite error: " + st.message();
     case Code::kSqlParse: return "SQL string could not be parsed: " + st.message();
     case Code::kSqlInput: return "SQL input error: " + st.message();
     default: return st.message();
@@ -100,7 +109,8 @@ int HttpStatus(const Status& st) {
     case Code::kUnauthenticated: return 401;
     case Code::kPermissionDenied: return 403;
     case Code::kBodyTooLarge: return 413;
-    case Code::kTransactionBusy: return 429;
+    case Code::kTransactionBusy:
+    case Code::kTooManyStreams: return 429;
     case Code::kUnavailable: return 503;
     case Code::kIOError:
     case Code::kCorruption:

@@ -233,6 +233,9 @@ class StreamCall : public Call {
       return false;
     }
     stream_->session->set_read_only(read_only_);
+    if (const auto& limits = stream_->session->database().options().limits) {
+      if (const uint64_t max = limits->max_response_bytes()) budget_.limit = max;  // its own
+    }
     return true;
   }
   ~StreamCall() override = default;
@@ -256,6 +259,10 @@ class StreamCall : public Call {
           return Status(Code::kUnavailable, "the database was closed under an open transaction");
       }
       CAIRN_ASSIGN_OR_RETURN(auto db, service_->registry().Get(db_));
+      if (!baton && !stream_->slot && db->options().limits) {  // a new stream
+        CAIRN_ASSIGN_OR_RETURN(stream_->slot,
+                               engine::LiveLimits::TakeStreamSlot(db->options().limits, db_));
+      }
       stream_->session = std::make_unique<engine::Session>(std::move(db));
     }
     return Status(Code::kUnavailable, "database '" + db_ + "' keeps closing; try again");

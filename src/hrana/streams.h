@@ -21,6 +21,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "engine/limits.h"
 #include "engine/session.h"
 
 namespace cairn::hrana {
@@ -30,6 +31,8 @@ struct Stream {
   uint64_t seq = 0;
   std::string db;  // database name the stream belongs to
   std::unique_ptr<engine::Session> session;
+  // Counts the stream against its database's max_concurrent_streams while it lives.
+  engine::LiveLimits::StreamSlot slot;
   std::unordered_map<int32_t, std::string> stored_sql;  // store_sql / close_sql
   int64_t last_used = 0;
 };
