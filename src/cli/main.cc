@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "base/log.h"
 #include "cli/auth_commands.h"
 #include "cli/backup_commands.h"
+#include "cli/config_file.h"
 #include "cli/migrate_commands.h"
 #include "server/server.h"
 #ifdef CAIRN_WITH_SHELL
@@ -64,6 +66,11 @@ int main(int argc, char** argv) {
   size_t max_response_bytes = so.hrana.max_response_bytes;
   size_t max_open = so.registry.max_open;
   auto* serve = app.add_subcommand("serve", "Serve databases over HTTP (Hrana) and the admin API");
+  // Every flag below may also be set in a TOML file (cli/config_file.h).
+  std::string config_file;
+  Flag(serve, "config", config_file,
+       "Read serve flags from this TOML file: `flag-name = value` per line (e.g. listen = "
+       "\"0.0.0.0:8080\"); the command line and CAIRN_* variables override it");
   Flag(serve, "listen", so.listen, "Address for Hrana over HTTP (HOST:PORT)");
   Flag(serve, "admin-listen", so.admin_listen, "Address for the admin API; empty disables it");
   Flag(serve, "data-dir", so.registry.data_dir, "Directory holding the databases");
@@ -103,6 +110,9 @@ int main(int argc, char** argv) {
        "An Ed25519 public key given inline (raw 32 bytes in URL-safe base64, or PEM); repeatable");
   Flag(serve, "admin-auth-key", so.admin_auth_key,
        "Shared secret the admin API requires as Authorization: Bearer <key> (empty: open)");
+  Flag(serve, "migrations-dir", so.migrations_dir,
+       "Apply every migration of this directory (NNNN_name.sql, as `cairn migrate apply` takes) "
+       "to each database created through the admin API, at creation");
   Flag(serve, "replica-of", so.replica_of,
        "Follow the primary whose admin API is at this URL (http://HOST:PORT) as a read replica");
   Flag(serve, "replication-key", so.replication_key, "The primary's admin key (for --replica-of)");
@@ -130,6 +140,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (serve->parsed()) {
+    if (!config_file.empty()) {
+      cairn::Status st = cairn::cli::ApplyConfigFile(serve, config_file);
+      if (!st.ok()) {
+        std::fprintf(stderr, "cairn serve: %s\n", st.message().c_str());
+        return 2;
+      }
+    }
     so.hrana.max_response_bytes = max_response_bytes;
     so.hrana.stream_idle_timeout = std::chrono::milliseconds(stream_idle_timeout_ms);
     so.registry.max_open = max_open;

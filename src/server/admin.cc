@@ -15,14 +15,11 @@
 #include "metrics/metrics.h"
 
 namespace cairn::server {
-namespace {
 
 AdminResponse FromStatus(const Status& st) {
   if (st.ok()) return {200, "{}"};
   return {hrana::HttpStatus(st), hrana::ErrorBody(st)};
 }
-
-}  // namespace
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
                                std::string_view body) {
@@ -42,8 +39,10 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
     auto slash = rest.find('/');
     std::string_view ns = rest.substr(0, slash);
     std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-    if (action == "create" && method == "POST") return FromStatus(registry_->Create(ns));
-    if (action.empty() && method == "DELETE") return FromStatus(registry_->Delete(ns));
+    if (action == "create" && method == "POST") return Create(ns, body);
+    if (action == "config" && method == "GET") return GetConfig(ns);
+    if (action == "config" && method == "POST") return SetConfig(ns, body);
+    if (action.empty() && method == "DELETE") return Delete(ns);
     if (action.empty() && method == "GET") return Describe(ns);
     if (action == "stats" && method == "GET") return Stats(ns);
     if (action == "backup" && method == "POST") return BackupNow(ns);

@@ -1,6 +1,10 @@
 // AdminApi: the operator's HTTP API on its own listener (never on the public port).
 //
-//   POST   /v1/namespaces/:ns/create   create a database        200 {} | 400 | 409
+//   POST   /v1/namespaces/:ns/create   create a database        200 {} | 400 | 404 | 409
+//          body (optional, docs/limits.md) {"template": "other-db", and any config field}: a copy
+//          of the template (else empty), then every migration of --migrations-dir, with these limits
+//   GET    /v1/namespaces/:ns/config   its limits                200 {"max_db_size",...} | 404
+//   POST   /v1/namespaces/:ns/config   change them (fields given) 200 {the new config} | 400 | 404
 //   DELETE /v1/namespaces/:ns          delete it and its files  200 {} | 404
 //   GET    /v1/namespaces              list                     200 {"namespaces":[...]}
 //   GET    /v1/namespaces/:ns          its log position         200 {"name","generation","txid","checksum"}
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "backup/uploader.h"
+#include "engine/limits.h"
 #include "engine/registry.h"
 #include "server/http_metrics.h"
 
@@ -35,6 +40,9 @@ struct AdminResponse {
   std::string content_type = "application/json";
 };
 
+// 200 {} for ok, else the error's HTTP status and Hrana error body.
+AdminResponse FromStatus(const Status& st);
+
 // What /metrics publishes besides the admin API's own numbers.
 struct MetricsOptions {
   const HttpMetrics* http = nullptr;  // the Hrana listener's request metrics; null: none
@@ -42,6 +50,12 @@ struct MetricsOptions {
   // (whether open or not).
   size_t top_databases = 20;
   std::vector<std::string> databases;
+};
+
+// How databases are created and limited.
+struct NamespaceOptions {
+  engine::LimitsStore* limits = nullptr;  // null: databases have no limits of their own
+  std::string migrations_dir;             // empty: new databases are not migrated
 };
 
 struct VerifyResult {
@@ -57,8 +71,12 @@ class AdminApi {
  public:
   // `uploader` and `store` may be null (backups disabled).
   AdminApi(engine::Registry* registry, backup::Uploader* uploader, objectstore::ObjectStore* store,
-           MetricsOptions metrics = {})
-      : registry_(registry), uploader_(uploader), store_(store), metrics_(std::move(metrics)) {}
+           MetricsOptions metrics = {}, NamespaceOptions namespaces = {})
+      : registry_(registry),
+        uploader_(uploader),
+        store_(store),
+        metrics_(std::move(metrics)),
+        namespaces_(std::move(namespaces)) {}
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
 
   // Reads the live database at a log position, makes sure the store has that position, restores
@@ -74,15 +92,22 @@ class AdminApi {
   AdminResponse Stats(std::string_view ns);
   AdminResponse Metrics();
   AdminResponse Fork(std::string_view from, std::string_view to, std::string_view body);
+  // namespace_config.cc
+  AdminResponse Create(std::string_view ns, std::string_view body);
+  AdminResponse GetConfig(std::string_view ns);
+  AdminResponse SetConfig(std::string_view ns, std::string_view body);
+  AdminResponse Delete(std::string_view ns);
 
   engine::Registry* const registry_;
   std::atomic<uint64_t> verified_ok_{0}, verified_failed_{0};
   std::mutex verify_mu_;   // one verification at a time
+  std::mutex config_mu_;   // one change of a database's limits at a time (read, modify, write)
   std::mutex problem_mu_;  // guards last_verify_problem_
   std::string last_verify_problem_;
   backup::Uploader* const uploader_;
   objectstore::ObjectStore* const store_;
   const MetricsOptions metrics_;
+  const NamespaceOptions namespaces_;
 };
 
 }  // namespace cairn::server

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,9 @@
 #include "base/base64.h"
 #include "base/file.h"
 #include "base/json_writer.h"
+#include "base/log.h"
+#include "engine/limits.h"
+#include "server/migrate_on_create.h"
 #include "hrana/errors.h"
 #include "metrics/metrics.h"
 #include "server/http_metrics.h"
@@ -67,6 +71,38 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return Status(Code::kInvalidRequest, "address '" + spec + "': " + ec.message());
   return tcp::endpoint(addr, static_cast<uint16_t>(port));
+}
+
+constexpr const char* kRequestIdHeader = "x-request-id";
+
+std::string_view Sv(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+// The id of a request: the client's x-request-id when it is 1 to 128 characters of
+// [A-Za-z0-9._:/+=@-] (safe in logs and headers), else a new one: a random per-process prefix and
+// a counter.
+std::string RequestIdOf(std::string_view sent) {
+  auto safe = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("._:/+=@-").find(c) != std::string_view::npos;
+  };
+  if (!sent.empty() && sent.size() <= 128 && std::all_of(sent.begin(), sent.end(), safe))
+    return std::string(sent);
+  static const uint64_t prefix = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<uint64_t> next{1};
+  return fmt::format("{:016x}-{:x}", prefix, next.fetch_add(1, std::memory_order_relaxed));
+}
+
+// Every request at debug level, failed ones (5xx) at error level, with the request id.
+void LogRequest(std::string_view id, bool admin, std::string_view method, std::string_view path,
+                int status, double seconds) {
+  RequestIdScope scope(id);
+  const auto level = status >= 500 ? spdlog::level::err : spdlog::level::debug;
+  if (!spdlog::should_log(level)) return;
+  spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path,
+              status, seconds * 1000);
 }
 
 }  // namespace
@@ -111,6 +147,10 @@ class Server::Impl {
         if (uploader_) uploader_->Notify(db);
       };
     }
+    if (!opts_.migrations_dir.empty()) CAIRN_RETURN_IF_ERROR(CheckMigrationsDir(opts_.migrations_dir));
+    limits_ = std::make_unique<engine::LimitsStore>(
+        [dir = ro.data_dir](std::string_view name) { return dir + "/databases/" + std::string(name); });
+    ro.limits = limits_.get();
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
     if (!opts_.replica_of.empty()) {
       replication::FollowerOptions fo = opts_.follower;
@@ -149,7 +189,8 @@ class Server::Impl {
     mo.http = &http_metrics_;
     mo.top_databases = opts_.metrics_top_databases;
     mo.databases = opts_.metrics_databases;
-    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo));
+    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
+                                        NamespaceOptions{limits_.get(), opts_.migrations_dir});
     return Status::Ok();
   }
 
@@ -317,6 +358,7 @@ class Server::Impl {
         Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
                                            std::to_string(opts_.max_body_bytes) + " bytes");
         auto res = MakeResponse(11, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+        res.set(kRequestIdHeader, RequestIdOf(Sv(parser.get()[kRequestIdHeader])));
         if (!admin) {
           const auto& target = parser.get().target();
           const std::string_view t(target.data(), target.size());
@@ -332,6 +374,9 @@ class Server::Impl {
       if (ec) break;
       c->deadline = std::chrono::steady_clock::time_point::max();  // the request runs
       http::request<http::string_body> req = parser.release();
+      // On the response, in the logs, and in the request for the handlers (header("x-request-id")).
+      const std::string request_id = RequestIdOf(Sv(req[kRequestIdHeader]));
+      req.set(kRequestIdHeader, request_id);
       const bool head = req.method() == http::verb::head;
       if (head) req.method(http::verb::get);  // answered like GET, without the body
       in_flight_++;
@@ -354,6 +399,10 @@ class Server::Impl {
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                                  .count());
       in_flight_--;
+      res.set(kRequestIdHeader, request_id);
+      LogRequest(request_id, admin, Sv(req.method_string()), target.substr(0, target.find('?')),
+                 res.result_int(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       // Browsers (@libsql/client/web) may call from any origin, as with sqld; credentials travel in
       // the Authorization header, never in cookies.
       res.set(http::field::access_control_allow_origin, "*");
@@ -417,9 +466,12 @@ class Server::Impl {
                                              ": create and delete databases on the primary");
         co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
       }
-      AdminResponse r = admin_->Handle(std::string_view(req.method_string().data(),
-                                                        req.method_string().size()),
-                                       path, req.body());
+      AdminResponse r;
+      {
+        RequestIdScope scope(header(kRequestIdHeader));
+        r = admin_->Handle(std::string_view(req.method_string().data(), req.method_string().size()),
+                           path, req.body());
+      }
       co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
     }
 
@@ -480,12 +532,19 @@ class Server::Impl {
         cursor
             ? service_->Cursor(std::move(db).value(), std::move(req.body()), read_only)
             : service_->Pipeline(version, std::move(db).value(), std::move(req.body()), read_only);
-    if (!call->Run(/*may_block=*/false)) {
+    const std::string_view request_id = header(kRequestIdHeader);  // for what the call logs
+    bool done = false;
+    {
+      RequestIdScope scope(request_id);
+      done = call->Run(/*may_block=*/false);
+    }
+    if (!done) {
       // The call must wait for the write lock: finish it on a thread that may block, then resume
       // here on the network thread.
       co_await asio::co_spawn(
           blocking_,
-          [&call]() -> asio::awaitable<void> {
+          [&call, request_id]() -> asio::awaitable<void> {
+            RequestIdScope scope(request_id);
             call->Run(/*may_block=*/true);
             co_return;
           },
@@ -608,6 +667,7 @@ class Server::Impl {
   replication::ChangeFeed feed_;  // what replicas follow (a primary); outlives the registry
   std::unique_ptr<objectstore::ObjectStore> store_;
   std::unique_ptr<backup::Uploader> uploader_;
+  std::unique_ptr<engine::LimitsStore> limits_;  // outlives the registry, which reads it
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;

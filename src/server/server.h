@@ -44,6 +44,9 @@ struct ServerOptions {
   std::vector<std::string> jwt_key_files;
   // The admin API's shared secret (`Authorization: Bearer <key>`). Empty: the admin API is open.
   std::string admin_auth_key;
+  // Every database created through the admin API gets the migrations of this directory (the
+  // files `cairn migrate apply` takes) before it can be used. Empty: none.
+  std::string migrations_dir;
   // /metrics publishes per-database series for the busiest metrics_top_databases open databases
   // and for every database named here (bounded cardinality; docs/metrics.md).
   size_t metrics_top_databases = 20;
