@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/file.h"
+#include "engine/session.h"
+#include "server/admin.h"
+#include "server/migrate_on_create.h"
+
+namespace cairn::server {
+namespace {
+
+class NamespaceConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-nsconfig-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    migrations_ = (dir_ / "migrations").string();
+    ASSERT_TRUE(MakeDirs(migrations_).ok());
+    store_ = std::make_unique<engine::LimitsStore>(
+        [d = dir_.string()](std::string_view n) {
+          return d + "/data/databases/" + std::string(n);
+        });
+    engine::RegistryOptions o;
+    o.data_dir = (dir_ / "data").string();
+    o.limits = store_.get();
+    reg_ = engine::Registry::Open(o).value();
+  }
+  void TearDown() override {
+    reg_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // The rows of a query on a database, as "a|b" strings.
+  std::vector<std::string> Rows(std::string_view db, std::string_view sql) {
+    struct Sink : engine::RowSink {
+      Status Columns(std::span<const engine::ColumnInfo>) override { return Status::Ok(); }
+      Status Row(std::span<const engine::ValueRef> v) override {
+        std::string r;
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (i) r += "|";
+          r += v[i].type == engine::Value::Type::kInteger ? std::to_string(v[i].integer)
+                                                          : std::string(v[i].bytes);
+        }
+        rows.push_back(r);
+        return Status::Ok();
+      }
+      std::vector<std::string> rows;
+    } sink;
+    engine::Session s(reg_->Get(db).value());
+    engine::StmtSpec spec{sql, {}, {}, true};
+    auto r = s.Execute(spec, &sink, true);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return sink.rows;
+  }
+  std::filesystem::path dir_;
+  std::string migrations_;
+  std::unique_ptr<engine::LimitsStore> store_;
+  std::unique_ptr<engine::Registry> reg_;
+};
+
+TEST_F(NamespaceConfigTest, CreateWithLimitsThenReadAndChangeThem) {
+  AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), ""});
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/a/create",
+                       R"({"max_db_size": "1mib", "max_concurrent_streams": 4})")
+                .status,
+            200);
+  auto got = api.Handle("GET", "/v1/namespaces/a/config", "");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body,
+            R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
+            R"("block_reason":null,)"
+            R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4})");
+  auto changed = api.Handle("POST", "/v1/namespaces/a/config",
+                            R"({"block_writes": true, "max_concurrent_streams": null})");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.body.find(R"("block_writes":true)"), std::string::npos);
+  EXPECT_NE(changed.body.find(R"("max_concurrent_streams":null)"), std::string::npos);
+  EXPECT_NE(changed.body.find(R"("max_db_size":1048576)"), std::string::npos);  // kept
+  // Bad input: 400 and nothing changes.
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/a/config", R"({"max_db_size": "lots"})").status,
+            400);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/a/config", R"({"jwt_key": "x"})").status, 400);
+  EXPECT_EQ(api.Handle("GET", "/v1/namespaces/a/config", "").body, changed.body);
+  // The file says the same, and goes with the database.
+  EXPECT_EQ(ReadWholeFile((dir_ / "data/databases/a/limits.json").string()).value(),
+            changed.body + "\n");
+  EXPECT_EQ(api.Handle("GET", "/v1/namespaces/nope/config", "").status, 404);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/nope/config", "{}").status, 404);
+  EXPECT_EQ(api.Handle("DELETE", "/v1/namespaces/a", "").status, 200);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/a/create", "").status, 200);
+  EXPECT_NE(api.Handle("GET", "/v1/namespaces/a/config", "").body.find(R"("max_db_size":null)"),
+            std::string::npos);  // a new database starts without the old one's limits
+}
+
+TEST_F(NamespaceConfigTest, BadCreateBodiesCreateNothing) {
+  AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), ""});
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/b/create", R"({"max_db_size": -5})").status, 400);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/b/create", R"({"template": 3})").status, 400);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/b/create", R"({"template": "Bad/"})").status, 400);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/b/create", R"({"template": "missing"})").status,
+            404);
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/b/create", "[]").status, 400);
+  EXPECT_FALSE(reg_->Exists("b"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data/databases/b"));
+}
+
+TEST_F(NamespaceConfigTest, CreateFromATemplateThenMigrate) {
+  ASSERT_TRUE(WriteFileDurably(migrations_ + "/0001_users.sql",
+                               "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);").ok());
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0002_seed.sql", "INSERT INTO users(name) VALUES ('root');")
+          .ok());
+  AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_});
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/tpl/create", "").status, 200);
+  EXPECT_EQ(Rows("tpl", "SELECT name FROM users"), std::vector<std::string>{"root"});
+  EXPECT_EQ(Rows("tpl", "SELECT version, name FROM _cairn_migrations ORDER BY version"),
+            (std::vector<std::string>{"1|0001_users.sql", "2|0002_seed.sql"}));
+  // A third file; a database made from the template gets only what the template lacks.
+  ASSERT_TRUE(WriteFileDurably(migrations_ + "/0003_more.sql",
+                               "INSERT INTO users(name) VALUES ('admin');").ok());
+  auto made = api.Handle("POST", "/v1/namespaces/copy/create", R"({"template": "tpl"})");
+  ASSERT_EQ(made.status, 200) << made.body;
+  EXPECT_EQ(Rows("copy", "SELECT name FROM users ORDER BY id"),
+            (std::vector<std::string>{"root", "admin"}));
+  EXPECT_EQ(Rows("copy", "SELECT count(*) FROM _cairn_migrations"), std::vector<std::string>{"3"});
+  EXPECT_EQ(Rows("tpl", "SELECT count(*) FROM users"), std::vector<std::string>{"1"});
+  // A migration that fails: the database is not created at all.
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0004_bad.sql", "INSERT INTO nowhere VALUES (1);").ok());
+  auto failed = api.Handle("POST", "/v1/namespaces/broken/create", "");
+  EXPECT_EQ(failed.status, 500);
+  EXPECT_NE(failed.body.find("0004_bad.sql"), std::string::npos) << failed.body;
+  EXPECT_FALSE(reg_->Exists("broken"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data/databases/broken"));
+  EXPECT_EQ(CheckMigrationsDir((dir_ / "nothing-here").string()).code(), Code::kInvalidRequest);
+}
+
+}  // namespace
+}  // namespace cairn::server
