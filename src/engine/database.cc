@@ -131,6 +131,7 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
   // Before any client write: the log continues from exactly the state on disk (or starts anew).
   if (!opts.txlog_dir.empty()) {
     CAIRN_ASSIGN_OR_RETURN(db->txlog_, txlog::TxLog::Open(db->path_, opts.txlog_dir, opts.txlog));
+    db->repl_index_.store(db->txlog_->last_txid());
   }
   // Our hook replaces SQLite's automatic checkpoint (which would run inside a client's commit).
   if (opts.checkpointer != nullptr || db->txlog_)
@@ -315,6 +316,7 @@ int Database::WalHook(void* self, sqlite3* /*db*/, const char* /*name*/, int fra
   auto* d = static_cast<Database*>(self);
   if (d->txlog_) {
     d->txlog_->OnCommit(frames);
+    d->repl_index_.store(d->txlog_->last_txid(), std::memory_order_release);
     if (d->opts_.checkpointer != nullptr && !d->flush_pending_.exchange(true))
       d->opts_.checkpointer->RequestFlush(d->weak_from_this());
   }

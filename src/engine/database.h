@@ -198,6 +198,11 @@ class Database : public std::enable_shared_from_this<Database> {
   // The transaction log, or null when the database has none.
   txlog::TxLog* txlog() const { return txlog_.get(); }
 
+  // libSQL's replication_index: the txid of the last commit (a primary) or of the last
+  // transaction applied (a replica, set by the follower). 0 when unknown.
+  uint64_t replication_index() const { return repl_index_.load(std::memory_order_acquire); }
+  void SetReplicationIndex(uint64_t txid) { repl_index_.store(txid, std::memory_order_release); }
+
   // Commits acknowledged so far by the writer (monotonic).
   uint64_t commit_seq() const { return commit_seq_.load(std::memory_order_acquire); }
   // Ends the read transactions of pooled readers whose snapshot is older than the last commit.
@@ -243,6 +248,7 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<bool> closed_{false};
   int uses_ = 0;  // guarded by state_mu_
   std::atomic<uint64_t> commit_seq_{1};
+  std::atomic<uint64_t> repl_index_{0};
 
   // The writer connection itself; used only with exec_mu_ held.
   std::mutex exec_mu_;

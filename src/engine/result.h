@@ -38,6 +38,9 @@ struct ExecStats {
   uint64_t rows_read = 0;
   uint64_t rows_written = 0;
   double query_duration_ms = 0;
+  // The database's position after the statement (the primary's txid; on a replica, the txid it
+  // has applied): libSQL's replication_index. 0: unknown (no log).
+  uint64_t replication_index = 0;
 };
 
 // One statement to run, as a client sent it.

@@ -480,7 +480,10 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
     }
     return RunOnWriter(stmt, sink, may_block);
   }();
-  if (result.ok()) db_->CountStatement(result->rows_read, result->rows_written);
+  if (result.ok()) {
+    db_->CountStatement(result->rows_read, result->rows_written);
+    result->replication_index = db_->replication_index();
+  }
   return result;
 }
 

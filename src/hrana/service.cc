@@ -161,7 +161,13 @@ class StmtResultSink final : public RowSink {
     size_t before = out_->size();
     out_->append("],");
     AppendStats(out_, s);
-    out_->append(R"(,"replication_index":null})");
+    if (s.replication_index != 0) {
+      out_->append(R"(,"replication_index":")");
+      AppendInt(out_, static_cast<int64_t>(s.replication_index));
+      out_->append(R"("})");
+    } else {
+      out_->append(R"(,"replication_index":null})");
+    }
     budget_->used += out_->size() - before;
   }
 

@@ -29,6 +29,15 @@ Result<std::unique_ptr<Applier>> Applier::OpenForReseed(sqlite::Connection* conn
   return a;
 }
 
+Status Applier::Resume(txlog::Position pos) {
+  if (sums_.checksum() != pos.checksum)
+    return Corrupt(fmt::format("the replica is not at txid {} (checksum {:016x}, expected {:016x})", pos.txid,
+                               sums_.checksum(), pos.checksum));
+  pos_ = pos;
+  needs_snapshot_ = false;
+  return Status::Ok();
+}
+
 Status Applier::LoadTable() {
   sums_.Clear();
   CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));

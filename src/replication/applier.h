@@ -44,6 +44,13 @@ class Applier {
   // divergence), in one transaction.
   Status ApplySnapshot(txlog::FileReader* reader);
 
+  // After OpenForReseed: takes `pos` as the position if the database's checksum is pos.checksum
+  // (a replica that applied transactions it had not yet recorded finds where it is this way).
+  // kCorruption, and nothing changes, otherwise.
+  Status Resume(txlog::Position pos);
+  // The checksum of the database as the applier sees it.
+  uint64_t checksum() const { return sums_.checksum(); }
+
   txlog::Position position() const { return pos_; }
   uint32_t page_count() const { return sums_.page_count(); }
 

@@ -85,6 +85,10 @@ struct Follower::Tracked {
   std::unique_ptr<Applier> applier;  // null until the database has a known position
   std::string generation;
   int64_t last_change_us = 0;
+  // The database is not where its position file says (it applied transactions it had not yet
+  // recorded when the process died): the log after `recover_after` tells where it is.
+  bool recovering = false;
+  uint64_t recover_after = 0;
 };
 
 Follower::Follower(engine::Registry* registry, FollowerOptions opts)
@@ -204,14 +208,23 @@ Result<Follower::Tracked*> Follower::Track(const std::string& db) {
   if (text.ok() && ParsePosition(*text, &gen, &pos)) {
     Status st = t->db->WithReplicaWriter([&](sqlite::Connection* conn) -> Status {
       auto a = Applier::Open(conn, pos);
-      if (!a.ok()) return a.TakeStatus();
-      t->applier = std::move(a).value();
-      return Status::Ok();
+      if (a.ok()) {
+        t->applier = std::move(a).value();
+        return Status::Ok();
+      }
+      auto r = Applier::OpenForReseed(conn);
+      if (!r.ok()) return r.TakeStatus();
+      t->applier = std::move(r).value();
+      t->recovering = true;
+      t->recover_after = pos.txid;
+      return a.TakeStatus();
     });
-    if (st.ok()) {
-      t->generation = gen;
-    } else {
-      spdlog::warn("replica: database {} is not where it was left ({}); it is re-seeded", db, st.message());
+    t->generation = gen;
+    if (!st.ok() && t->recovering) {
+      spdlog::info("replica: database {} is past its recorded position ({}); finding it in the log", db,
+                   st.message());
+    } else if (!st.ok()) {
+      spdlog::warn("replica: database {} cannot be read ({}); it is re-seeded", db, st.message());
     }
   }
   Tracked* raw = t.get();
@@ -241,6 +254,7 @@ Status Follower::SavePosition(const Tracked& t) {
 }
 
 void Follower::Publish(const Tracked& t, uint64_t primary_txid) {
+  if (t.applier) t.db->SetReplicationIndex(t.applier->position().txid);
   {
     std::lock_guard lk(mu_);
     FollowedDatabase& f = status_[t.name];
@@ -260,7 +274,18 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
   for (;;) {
     CAIRN_ASSIGN_OR_RETURN(bool more, reader->ReadRecord(&r));
     if (!more) break;
+    if (t->recovering) {
+      // Already applied (before the crash) up to the record whose result is the file's checksum.
+      if (r.h.post_checksum == t->applier->checksum() &&
+          t->applier->Resume({r.h.txid, r.h.post_checksum}).ok()) {
+        t->recovering = false;
+        spdlog::info("replica: database {} resumes after txid {}", t->name, r.h.txid);
+        applied++;  // the position moved: record it
+      }
+      continue;
+    }
     CAIRN_RETURN_IF_ERROR(t->db->WithReplicaWriter([&](sqlite::Connection*) { return t->applier->Apply(r); }));
+    t->db->SetReplicationIndex(t->applier->position().txid);
     const int64_t now = opts_.clock->WallMicros();
     {
       std::lock_guard lk(mu_);
@@ -281,6 +306,7 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
   }
   (void)last_commit;
   if (applied > 0) CAIRN_RETURN_IF_ERROR(SavePosition(*t));
+  if (t->recovering) return Status(Code::kCorruption, "the replica's state is not in the primary's log");
   return Status::Ok();
 }
 
@@ -327,9 +353,10 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
   CAIRN_RETURN_IF_ERROR(engine::Registry::ValidateName(db));
   for (int round = 0; round < 100000 && !stop_; ++round) {
     CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
-    const bool known = t != nullptr && t->applier != nullptr;
+    const bool recovering = t != nullptr && t->recovering;
+    const bool known = t != nullptr && t->applier != nullptr && (recovering || t->generation.size() > 0);
     const std::string gen = known ? t->generation : std::string();
-    const uint64_t after = known ? t->applier->position().txid : 0;
+    const uint64_t after = recovering ? t->recover_after : known ? t->applier->position().txid : 0;
     CAIRN_ASSIGN_OR_RETURN(
         HttpAnswer a, client->Get(fmt::format("/v1/replication/log/{}?generation={}&after={}", db, gen, after),
                                   std::chrono::seconds(60)));
@@ -346,7 +373,7 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
       }
       return Status::Ok();
     }
-    if (a.status == 409 || (!known && a.status == 204 && primary_txid > 0)) {
+    if (a.status == 409 || (!known && a.status == 204 && primary_txid > 0) || (recovering && a.status == 204)) {
       CAIRN_RETURN_IF_ERROR(Bootstrap(client, db));
       continue;
     }

@@ -38,6 +38,8 @@
 #include "server/admin.h"
 #include "server/routing.h"
 #include "replication/feed.h"
+#include "replication/http_client.h"
+#include "server/forwarding.h"
 #include "replication/source.h"
 
 namespace cairn::server {
@@ -51,6 +53,9 @@ namespace {
 
 constexpr std::chrono::seconds kIdleConnectionTimeout{120};  // between requests
 constexpr std::chrono::seconds kWriteTimeout{60};             // a client too slow to read
+// How long a replica waits to have applied a request's replication_index before the primary
+// answers instead.
+constexpr std::chrono::seconds kReplicaWait{2};
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto colon = spec.rfind(':');
@@ -455,6 +460,10 @@ class Server::Impl {
                                   Status(Code::kUnauthenticated,
                                          "the admin API needs Authorization: Bearer <admin key>"));
       }
+      if (path.substr(0, 12) == "/v1/forward/") {
+        auto res = co_await Forwarded(req, path);
+        co_return res;
+      }
       if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
         auto res = co_await Replication(v, method, path, target);
         co_return res;
@@ -527,12 +536,34 @@ class Server::Impl {
                              hrana::ErrorBody(db.status()));
     }
     const bool read_only = grant && grant->To(*db) == auth::Access::kRead;
+    if (follower_) {
+      // A replica: reads here (once the asked position is applied), anything else at the primary.
+      ReplicaRoute route = RouteOnReplica(req.body(), cursor, header(kReplicationIndexHeader));
+      if (!route.forward && route.wait_for_index > 0 && !co_await WaitForIndex(*db, route.wait_for_index)) {
+        // Not there in time: the primary answers (a stream kept here cannot move).
+        if (req.body().find("\"baton\":\"") == std::string::npos) {
+          route.forward = true;
+          route.forward_body = req.body();
+        }
+      }
+      if (route.forward)
+        co_return co_await Forward(v, path, *db, std::move(route.forward_body), read_only,
+                                   header(kRequestIdHeader));
+    }
+    auto res = co_await RunCall(v, version, cursor, std::move(db).value(), std::move(req.body()),
+                                read_only, header(kRequestIdHeader));
+    co_return res;
+  }
 
+  // Runs one Hrana request: on the network thread until it must wait for the write lock, then on
+  // a thread that may block.
+  asio::awaitable<http::response<http::string_body>> RunCall(unsigned v, hrana::Version version,
+                                                             bool cursor, std::string db,
+                                                             std::string body, bool read_only,
+                                                             std::string_view request_id) {
     std::unique_ptr<hrana::Call> call =
-        cursor
-            ? service_->Cursor(std::move(db).value(), std::move(req.body()), read_only)
-            : service_->Pipeline(version, std::move(db).value(), std::move(req.body()), read_only);
-    const std::string_view request_id = header(kRequestIdHeader);  // for what the call logs
+        cursor ? service_->Cursor(std::move(db), std::move(body), read_only)
+               : service_->Pipeline(version, std::move(db), std::move(body), read_only);
     bool done = false;
     {
       RequestIdScope scope(request_id);
@@ -552,6 +583,87 @@ class Server::Impl {
     }
     hrana::Response& r = call->response();
     co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+  }
+
+  // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
+  // kReplicaWait. True when it has.
+  asio::awaitable<bool> WaitForIndex(const std::string& db, uint64_t index) {
+    const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (follower_->Position(db).position.txid < index) {
+      if (std::chrono::steady_clock::now() >= deadline || stopping_) co_return false;
+      timer.expires_after(std::chrono::milliseconds(1));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return true;
+  }
+
+  // A replica: sends a Hrana request to the primary's admin listener (/v1/forward/...) and
+  // returns its answer unchanged but for the baton (forwarding.h).
+  asio::awaitable<http::response<http::string_body>> Forward(unsigned v, std::string_view path,
+                                                             std::string db, std::string body,
+                                                             bool read_only,
+                                                             std::string_view request_id) {
+    Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
+    const std::string target = "/v1/forward" + std::string(path);
+    std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
+    if (read_only) headers.push_back("x-cairn-read-only: 1");
+    if (!request_id.empty()) headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
+    co_await asio::co_spawn(
+        blocking_,
+        [&]() -> asio::awaitable<void> {
+          thread_local std::unique_ptr<replication::HttpClient> client;
+          if (!client || client->base_url() != opts_.replica_of)
+            client = std::make_unique<replication::HttpClient>(opts_.replica_of, opts_.replication_key);
+          answer = client->Post(target, body, headers, std::chrono::seconds(60));
+          co_return;
+        },
+        asio::use_awaitable);
+    if (!answer.ok()) {
+      Status st(Code::kUnavailable, "this replica cannot reach its primary to run a write: " +
+                                        answer.status().message());
+      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
+      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+    }
+    std::string out = answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
+    co_return MakeResponse(v, static_cast<int>(answer->status),
+                           answer->content_type.empty() ? "application/json" : answer->content_type,
+                           std::move(out));
+  }
+
+  // A primary: a Hrana request a replica forwarded (its client is already authenticated there;
+  // x-cairn-read-only carries what its token allows).
+  asio::awaitable<http::response<http::string_body>> Forwarded(http::request<http::string_body>& req,
+                                                               std::string_view path) {
+    const unsigned v = req.version();
+    auto header = [&](std::string_view name) -> std::string_view {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) return {};
+      return std::string_view(it->value().data(), it->value().size());
+    };
+    const std::string_view hrana_path = path.substr(std::string_view("/v1/forward").size());
+    hrana::Version version = hrana::Version::kV3;
+    bool cursor = false;
+    if (hrana_path == "/v2/pipeline") {
+      version = hrana::Version::kV2;
+    } else if (hrana_path == "/v3/cursor") {
+      cursor = true;
+    } else if (hrana_path != "/v3/pipeline" || req.method() != http::verb::post) {
+      Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
+      co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
+    }
+    if (follower_) {
+      Status st(Code::kUnavailable, "this server is itself a replica of " + opts_.replica_of);
+      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+    }
+    std::string db(header("x-namespace"));
+    Status st = engine::Registry::ValidateName(db);
+    if (st.ok() && !registry_->Exists(db)) st = Status(Code::kNotFound, "database '" + db + "' does not exist");
+    if (!st.ok()) co_return MakeResponse(v, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+    auto res = co_await RunCall(v, version, cursor, std::move(db), std::move(req.body()),
+                                header("x-cairn-read-only") == "1", header(kRequestIdHeader));
+    co_return res;
   }
 
   // The replication endpoints (replication::Source) and the replication status, on the admin

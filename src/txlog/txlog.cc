@@ -499,6 +499,11 @@ void TxLog::OnCommit(int wal_frames) {
   commit_cv_.notify_all();
 }
 
+uint64_t TxLog::last_txid() const {
+  std::lock_guard lk(mu_);
+  return captured_.txid + noted_.size();
+}
+
 Status TxLog::Capture() {
   std::lock_guard fl(flush_mu_);
   return CaptureLocked();

@@ -103,6 +103,8 @@ class TxLog {
 
   Position captured() const;
   Position durable() const;
+  // The txid of the last commit noted (captured or not): what a client's statement just made.
+  uint64_t last_txid() const;
   std::string generation() const;
   const std::string& dir() const { return dir_; }
   TxLogStats stats() const;
