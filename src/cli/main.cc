@@ -78,9 +78,11 @@ int main(int argc, char** argv) {
   Flag(serve, "blocking-threads", so.blocking_threads,
        "Threads for requests that wait for the write lock");
   Flag(serve, "max-body-bytes", so.max_body_bytes, "Largest request body accepted");
-  Flag(serve, "max-response-bytes", max_response_bytes, "Largest response produced");
+  Flag(serve, "max-response-bytes", max_response_bytes,
+       "Largest response produced (a database's max_response_bytes overrides it: docs/limits.md)");
   Flag(serve, "statement-timeout-ms", statement_timeout_ms,
-       "Interrupt a statement running longer than this");
+       "Interrupt a statement running longer than this (a database's statement_timeout_ms "
+       "overrides it)");
   Flag(serve, "txn-timeout-ms", txn_timeout_ms,
        "A transaction holding the write lock longer than this loses it when another writer waits");
   Flag(serve, "stream-idle-timeout-ms", stream_idle_timeout_ms,
@@ -120,7 +122,8 @@ int main(int argc, char** argv) {
        "Publish this database's per-database series at /metrics even when it is not among the "
        "busiest 20; repeatable");
   Flag(serve, "log-level", log_level, "trace, debug, info, warn, error or off");
-  serve->add_flag("--log-json", log_json, "Log one JSON object per line")->envname("CAIRN_LOG_JSON");
+  serve->add_flag("--log-json", log_json, "Log one JSON object per line (with request_id while a request runs)")
+      ->envname("CAIRN_LOG_JSON");
 
 #ifdef CAIRN_WITH_SHELL
   // shell
