@@ -3,11 +3,10 @@
 // sane), and the JSON log lines of a request carry it too, error lines included.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cairnBin, rejection, startServer } from "./server.mjs";
+import { rejection, startServer, runCairn } from "./server.mjs";
 
 let dir;
 
@@ -19,21 +18,6 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cairnBin(), args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let out = "";
-    let err = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 30000);
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
 
 // The JSON log lines the server wrote so far, parsed (every line must be JSON).
 function jsonLog(server) {
@@ -102,23 +86,23 @@ describe("serve --config", () => {
   test("a bad file is refused with a message naming the problem", async () => {
     const unknown = join(dir, "unknown.toml");
     writeFileSync(unknown, "listen = \"127.0.0.1:0\"\nmax-bogus = 1\n");
-    let r = await run(["serve", "--config", unknown]);
+    let r = await runCairn(["serve", "--config", unknown]);
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /max-bogus/);
 
     const badValue = join(dir, "bad-value.toml");
     writeFileSync(badValue, "max-readers = \"many\"\n");
-    r = await run(["serve", "--config", badValue]);
+    r = await runCairn(["serve", "--config", badValue]);
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /max-readers/);
 
-    r = await run(["serve", "--config", join(dir, "missing.toml")]);
+    r = await runCairn(["serve", "--config", join(dir, "missing.toml")]);
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /does not exist/);
   });
 
   test("serve --help documents every flag, --config and --migrations-dir included", async () => {
-    const r = await run(["serve", "--help"]);
+    const r = await runCairn(["serve", "--help"]);
     assert.equal(r.code, 0, r.err);
     for (const flag of ["--config", "--migrations-dir", "--listen", "--max-response-bytes", "--log-json"]) {
       assert.ok(r.out.includes(flag), `${flag} missing from:\n${r.out}`);

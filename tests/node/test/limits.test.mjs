@@ -4,11 +4,10 @@
 // database from a template and with --migrations-dir (cairn migrate then sees the files applied).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cairnBin, rejection, scalar, startServer } from "./server.mjs";
+import { rejection, scalar, startServer, runCairn } from "./server.mjs";
 
 let server;
 let migrations;
@@ -159,7 +158,7 @@ describe("creating databases", () => {
       [1, "0001_notes.sql"],
       [2, "0002_seed.sql"],
     ]);
-    const st = await run(["migrate", "status", migrations, "--db", "fresh", "--json", "--url", server.url, "--admin-url", server.adminUrl]);
+    const st = await runCairn(["migrate", "status", migrations, "--db", "fresh", "--json", "--url", server.url, "--admin-url", server.adminUrl]);
     assert.equal(st.code, 0, st.err);
     assert.equal(JSON.parse(st.out).databases[0].status, "up_to_date");
   });
@@ -183,19 +182,3 @@ describe("creating databases", () => {
     assert.ok(!list.json.namespaces.includes("orphan"));
   });
 });
-
-function run(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cairnBin(), args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}

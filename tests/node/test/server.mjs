@@ -284,4 +284,22 @@ export function randomBytes(n) {
   return out;
 }
 
+// Runs the cairn binary with `args` (and extra environment variables) to completion, at most
+// `timeoutMs`. Resolves {code, out, err}.
+export function runCairn(args, { env = {}, timeoutMs = 60000 } = {}) {
+  return new Promise((resolveRun, reject) => {
+    const proc = spawn(cairnBin(), args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let out = "";
+    let err = "";
+    proc.stdout.on("data", (d) => (out += d));
+    proc.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+    proc.on("error", reject);
+    proc.on("close", (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, out, err });
+    });
+  });
+}
+
 export { sleep };
