@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Replication benchmark: one primary and one replica (`cairn serve --replica-of`) on loopback.
+//
+//   node bench/replication.mjs [--bin build/src/cli/cairn] [--rate 1000] [--duration 15]
+//                              [--bootstrap-mb 256] [--runs 3]
+//
+// lag:        bench/pace.mjs writes single-row INSERTs to the primary at RATE/s for DURATION s;
+//             the replica reports commit-on-primary → applied-here lag over its last 4,096
+//             transactions (GET /v1/replication: lag_p50_ms, lag_p99_ms). Target: p99 ≤ 10 ms at
+//             1,000 writes/s.
+// bootstrap:  a primary database of BOOTSTRAP_MB (random 4 KiB blobs) is copied by a new replica;
+//             time from starting the replica to its first read of the last row. Target: 1 GB in
+//             ≤ 30 s.
+// Each is run RUNS times; the medians are printed as one JSON object (with every run).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const BIN = resolve(args.bin ?? join(root, "build/src/cli/cairn"));
+const RATE = Number(args.rate ?? 1000);
+const DURATION = Number(args.duration ?? 15);
+const BOOT_MB = Number(args["bootstrap-mb"] ?? 256);
+const RUNS = Number(args.runs ?? 3);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function start(dataDir, extra = []) {
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dataDir,
+    "--backup", "off", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const ports = await new Promise((resolveP, reject) => {
+    const onData = (d) => {
+      log += d.toString();
+      const m = log.match(/serving Hrana on http:\/\/[0-9.]+:(\d+) .*admin API on [0-9.]+:(\d+)/);
+      if (m) resolveP({ port: Number(m[1]), admin: Number(m[2]) });
+    };
+    proc.stdout.on("data", onData);
+    proc.stderr.on("data", onData);
+    proc.once("exit", (c) => reject(new Error(`cairn exited (${c}): ${log}`)));
+  });
+  return { proc, url: `http://127.0.0.1:${ports.port}`, admin: `http://127.0.0.1:${ports.admin}`, log: () => log };
+}
+
+async function stop(s) {
+  if (s.proc.exitCode !== null) return;
+  s.proc.kill("SIGTERM");
+  await new Promise((r) => s.proc.once("exit", r));
+}
+
+async function sql(url, stmts) {
+  const resp = await fetch(`${url}/v2/pipeline`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ requests: [...stmts.map((s) => ({ type: "execute", stmt: { sql: s } })), { type: "close" }] }),
+  });
+  const j = await resp.json();
+  for (const r of j.results) if (r.type !== "ok") throw new Error(JSON.stringify(r.error));
+  return j.results;
+}
+
+async function status(s) {
+  return (await fetch(`${s.admin}/v1/replication`)).json();
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function lagRun() {
+  const pdir = mkdtempSync(join(tmpdir(), "cairn-bench-p-"));
+  const rdir = mkdtempSync(join(tmpdir(), "cairn-bench-r-"));
+  const p = await start(pdir);
+  const r = await start(rdir, ["--replica-of", p.admin]);
+  try {
+    await sql(p.url, ["CREATE TABLE bench_insert(id INTEGER PRIMARY KEY, k INTEGER, v TEXT)"]);
+    const pace = spawnSync("node", [join(here, "pace.mjs"), "--url", p.url, "--rate", String(RATE), "--duration",
+      String(DURATION), "--client", "http"], { encoding: "utf8", timeout: (DURATION + 60) * 1000 });
+    if (pace.status !== 0) throw new Error(`pace.mjs failed: ${pace.stderr}`);
+    const load = JSON.parse(pace.stdout);
+    await sleep(500);
+    const st = await status(r);
+    const d = st.databases.find((x) => x.name === "default");
+    return { achieved_rate: load.achieved_rate, write_p99_ms: load.latency_ms.p99, lag_p50_ms: st.lag_p50_ms,
+      lag_p99_ms: st.lag_p99_ms, replica_txid: d.txid, primary_txid: d.primary_txid };
+  } finally {
+    await stop(r);
+    await stop(p);
+    rmSync(pdir, { recursive: true, force: true });
+    rmSync(rdir, { recursive: true, force: true });
+  }
+}
+
+async function bootstrapRun() {
+  const pdir = mkdtempSync(join(tmpdir(), "cairn-bench-p-"));
+  const rdir = mkdtempSync(join(tmpdir(), "cairn-bench-r-"));
+  const p = await start(pdir);
+  let r;
+  try {
+    await sql(p.url, ["CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)"]);
+    const perBatch = 2000; // 2,000 × 4 KiB ≈ 8 MiB per transaction
+    const batches = Math.ceil((BOOT_MB * 1024 * 1024) / (perBatch * 4096));
+    for (let i = 0; i < batches; i++) {
+      await sql(p.url, [`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${perBatch}) INSERT INTO blobs(b) SELECT randomblob(4000) FROM s`]);
+    }
+    const [res] = await sql(p.url, ["SELECT max(id) FROM blobs"]);
+    const last = res.response.result.rows[0][0].value;
+    const t0 = performance.now();
+    r = await start(rdir, ["--replica-of", p.admin]);
+    for (;;) {
+      try {
+        const [x] = await sql(r.url, [`SELECT count(*) FROM blobs WHERE id = ${last}`]);
+        if (x.response.result.rows[0][0].value === "1") break;
+      } catch {
+        // not there yet
+      }
+      if (performance.now() - t0 > 300000) throw new Error("bootstrap took over 300 s");
+      await sleep(20);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds };
+  } finally {
+    if (r) await stop(r);
+    await stop(p);
+    rmSync(pdir, { recursive: true, force: true });
+    rmSync(rdir, { recursive: true, force: true });
+  }
+}
+
+const lag = [];
+const boot = [];
+for (let i = 0; i < RUNS; i++) {
+  lag.push(await lagRun());
+  process.stderr.write(`lag run ${i + 1}: ${JSON.stringify(lag.at(-1))}\n`);
+}
+for (let i = 0; i < RUNS && BOOT_MB > 0; i++) {
+  boot.push(await bootstrapRun());
+  process.stderr.write(`bootstrap run ${i + 1}: ${JSON.stringify(boot.at(-1))}\n`);
+}
+console.log(JSON.stringify({
+  date: new Date().toISOString(),
+  machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  rate: RATE,
+  duration_s: DURATION,
+  lag_p50_ms: median(lag.map((x) => x.lag_p50_ms)),
+  lag_p99_ms: median(lag.map((x) => x.lag_p99_ms)),
+  bootstrap_mb: BOOT_MB,
+  bootstrap_s: boot.length ? median(boot.map((x) => x.seconds)) : null,
+  runs: { lag, bootstrap: boot },
+}, null, 1));
