@@ -58,7 +58,16 @@ struct Visited {
 };
 thread_local Visited tl_visited;
 
+uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
+
+bool Graph::IsPivot(int64_t id) { return Mix(static_cast<uint64_t>(id)) % kPivotRate == 0; }
 
 Graph::Graph(const GraphParams& params) : p_(params), stride_(StrideFor(params)) {
   if (p_.max_neighbors < 2) p_.max_neighbors = 2;
@@ -168,6 +177,7 @@ uint32_t Graph::NewSlot(int64_t id, std::string_view code) {
   }
   ids_[s] = id;
   live_[s] = 1;
+  if (IsPivot(id)) pivots_.push_back(s);
   out_[s].clear();
   in_[s].clear();
   std::memcpy(codes_.data() + size_t{s} * stride_, code.data(), stride_);
@@ -212,15 +222,38 @@ void Graph::SortById(std::vector<uint32_t>* v) const {
   std::sort(v->begin(), v->end(), [&](uint32_t a, uint32_t b) { return ids_[a] < ids_[b]; });
 }
 
-// Replaces a node's out-list, keeping the reverse lists in step.
+bool Graph::Points(uint32_t from, uint32_t to) const {
+  const auto& o = out_[from];
+  return std::find(o.begin(), o.end(), to) != o.end();
+}
+
+// Replaces a node's out-list. Reverse lists only ever gain entries here: an entry whose edge is
+// gone is filtered out when the list is read (TrueIn) or compacted, so hubs with thousands of
+// in-edges cost nothing per change.
 void Graph::SetOut(uint32_t slot, std::vector<uint32_t> out) {
-  for (uint32_t n : out_[slot]) {
-    auto& in = in_[n];
-    in.erase(std::find(in.begin(), in.end(), slot));
-  }
   SortById(&out);
-  for (uint32_t n : out) in_[n].push_back(slot);
+  const std::vector<uint32_t>& old = out_[slot];
+  for (uint32_t n : out) {
+    if (std::find(old.begin(), old.end(), n) != old.end()) continue;
+    auto& in = in_[n];
+    in.push_back(slot);
+    if (in.size() >= 64 && (in.size() & (in.size() - 1)) == 0) {  // at powers of two: compact
+      std::vector<uint32_t> keep;
+      for (uint32_t q : in)
+        if (live_[q] && (q == slot || Points(q, n)) && std::find(keep.begin(), keep.end(), q) == keep.end())
+          keep.push_back(q);
+      in = std::move(keep);
+    }
+  }
   out_[slot] = std::move(out);
+}
+
+std::vector<uint32_t> Graph::TrueIn(uint32_t slot) const {
+  std::vector<uint32_t> r;
+  for (uint32_t q : in_[slot])
+    if (live_[q] && q != slot && Points(q, slot) && std::find(r.begin(), r.end(), q) == r.end())
+      r.push_back(q);
+  return r;
 }
 
 void Graph::BeamSearch(const uint8_t* query, size_t l,
@@ -242,10 +275,19 @@ void Graph::BeamSearch(const uint8_t* query, size_t l,
   std::priority_queue<std::pair<float, uint32_t>, std::vector<std::pair<float, uint32_t>>,
                       decltype(less)>
       best(less);
-  const std::pair<float, uint32_t> start{SlotDistance(query, CodeAt(entry_)), entry_};
-  visited.TestAndSet(entry_);
-  todo.push(start);
-  best.push(start);
+  // Seeds: the entry and the pivots (a fixed sample of nodes), so that a query far from the entry
+  // starts near its answer instead of walking there.
+  auto seed = [&](uint32_t s) {
+    if (visited.TestAndSet(s)) return;
+    const std::pair<float, uint32_t> c{SlotDistance(query, CodeAt(s)), s};
+    if (best.size() < l || less(c, best.top())) {
+      todo.push(c);
+      best.push(c);
+      if (best.size() > l) best.pop();
+    }
+  };
+  seed(entry_);
+  for (uint32_t s : pivots_) seed(s);
   while (!todo.empty()) {  // bounded: every node enters `todo` at most once (visited marks)
     const auto cur = todo.top();
     if (best.size() >= l && less(best.top(), cur)) break;
@@ -267,14 +309,18 @@ void Graph::BeamSearch(const uint8_t* query, size_t l,
   }
 }
 
-std::vector<uint32_t> Graph::Prune(const std::vector<std::pair<float, uint32_t>>& cands) const {
+std::vector<uint32_t> Graph::Prune(const std::vector<std::pair<float, uint32_t>>& cands,
+                                   size_t limit) const {
+  // alpha scales Euclidean distances (as in Vamana); cosine distance of unit vectors and squared
+  // L2 are squared Euclidean distances, so they are compared with alpha².
+  const float alpha = p_.alpha;
   std::vector<uint32_t> chosen;
-  chosen.reserve(p_.max_neighbors);
+  chosen.reserve(limit);
   for (const auto& [d, c] : cands) {
-    if (chosen.size() >= p_.max_neighbors) break;
+    if (chosen.size() >= limit) break;
     bool keep = true;
     for (uint32_t r : chosen) {
-      if (p_.alpha * SlotDistance(CodeAt(r), CodeAt(c)) <= d) {
+      if (alpha * SlotDistance(CodeAt(r), CodeAt(c)) <= d) {
         keep = false;
         break;
       }
@@ -294,7 +340,7 @@ void Graph::Insert(int64_t id, std::string_view code, std::vector<int64_t>* chan
     entry_ = s;
     return;
   }
-  std::vector<uint32_t> mine = Prune(cands);
+  std::vector<uint32_t> mine = Prune(cands, p_.max_neighbors);
   SetOut(s, mine);
   for (uint32_t b : mine) {
     std::vector<uint32_t> list = out_[b];
@@ -306,7 +352,7 @@ void Graph::Insert(int64_t id, std::string_view code, std::vector<int64_t>* chan
       std::sort(c.begin(), c.end(), [&](const auto& x, const auto& y) {
         return x.first < y.first || (x.first == y.first && ids_[x.second] < ids_[y.second]);
       });
-      list = Prune(c);
+      list = Prune(c, p_.max_neighbors);
     }
     SetOut(b, std::move(list));
     changed->push_back(ids_[b]);
@@ -318,9 +364,9 @@ void Graph::Remove(int64_t id, std::vector<int64_t>* changed) {
   if (it == slot_of_.end()) return;
   const uint32_t s = it->second;
   const std::vector<uint32_t> outs = out_[s];
-  std::vector<uint32_t> ins = in_[s];
+  std::vector<uint32_t> ins = TrueIn(s);
   SortById(&ins);  // repair in a deterministic order
-  SetOut(s, {});
+  out_[s].clear();
   for (uint32_t q : ins) {
     std::vector<uint32_t> pool;
     for (uint32_t n : out_[q])
@@ -333,7 +379,7 @@ void Graph::Remove(int64_t id, std::vector<int64_t>* changed) {
     std::sort(c.begin(), c.end(), [&](const auto& x, const auto& y) {
       return x.first < y.first || (x.first == y.first && ids_[x.second] < ids_[y.second]);
     });
-    SetOut(q, Prune(c));
+    SetOut(q, Prune(c, p_.max_neighbors));
     changed->push_back(ids_[q]);
   }
   if (entry_ == s) {
@@ -351,7 +397,9 @@ void Graph::Remove(int64_t id, std::vector<int64_t>* changed) {
         if (slot != s && (entry_ == kNone || nid < ids_[entry_])) entry_ = slot;
     }
   }
+  if (IsPivot(id)) pivots_.erase(std::find(pivots_.begin(), pivots_.end(), s));
   live_[s] = 0;
+  in_[s].clear();
   slot_of_.erase(it);
   free_.push_back(s);
 }
@@ -434,7 +482,7 @@ bool Graph::CheckInvariants(std::string* why) const {
     }
   }
   for (const auto& [id, s] : slot_of_) {
-    std::vector<uint32_t> a = in[s], b = in_[s];
+    std::vector<uint32_t> a = in[s], b = TrueIn(s);
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     if (a != b) return fail("reverse edges out of step at " + std::to_string(id));

@@ -3,7 +3,7 @@
 // A single-layer proximity graph in the style of Vamana (DiskANN): every node has at most R
 // out-edges chosen by "robust pruning" (a candidate is skipped when an already chosen neighbour is
 // alpha times closer to it than the node is), searched greedily with a beam of L candidates from
-// one fixed entry node. Inserting a node searches for it, prunes its candidates to R out-edges and
+// one fixed entry node plus a hashed sample of "pivot" nodes. Inserting a node searches for it, prunes its candidates to R out-edges and
 // adds the reverse edges, re-pruning a neighbour whose list overflows. Removing a node repairs every
 // node that pointed to it (its in-neighbours, tracked in memory) by re-pruning that node's list
 // joined with the removed node's out-edges, so no edge ever points to a removed node.
@@ -40,7 +40,7 @@ struct GraphParams {
   Metric metric = Metric::kCosine;
   Storage storage = Storage::kF32;
   uint32_t dims = 0;
-  uint32_t max_neighbors = 32;  // R
+  uint32_t max_neighbors = 64;  // R
   uint32_t insert_l = 64;       // beam width while inserting
   uint32_t search_l = 64;       // default beam width of a query (at least k is used)
   float alpha = 1.2f;
@@ -107,8 +107,16 @@ class Graph {
   // Greedy beam search from the entry; the best `l` candidates, nearest first (slot in `id`).
   void BeamSearch(const uint8_t* query, size_t l, std::vector<std::pair<float, uint32_t>>* out) const;
   // Robust pruning of `cands` (distance to `node`, slot; sorted nearest first) to at most R slots.
-  std::vector<uint32_t> Prune(const std::vector<std::pair<float, uint32_t>>& cands) const;
+  std::vector<uint32_t> Prune(const std::vector<std::pair<float, uint32_t>>& cands,
+                              size_t limit) const;
+  // Pivots: about one node in kPivotRate, chosen by a hash of the id (so the same nodes after a
+  // reload). Every search also starts from them.
+  static constexpr uint64_t kPivotRate = 256;
+  static bool IsPivot(int64_t id);
   void SetOut(uint32_t slot, std::vector<uint32_t> out);
+  bool Points(uint32_t from, uint32_t to) const;
+  // The nodes that have an edge to `slot` (in_ may also hold stale entries).
+  std::vector<uint32_t> TrueIn(uint32_t slot) const;
   void SortById(std::vector<uint32_t>* v) const;
 
   GraphParams p_;
@@ -116,8 +124,10 @@ class Graph {
   std::vector<int64_t> ids_;      // slot → id (valid when live_[slot])
   std::vector<uint8_t> live_;
   std::vector<uint8_t> codes_;    // slot·stride_
-  std::vector<std::vector<uint32_t>> out_, in_;
+  std::vector<std::vector<uint32_t>> out_;
+  std::vector<std::vector<uint32_t>> in_;  // superset of the true reverse edges (see SetOut)
   std::vector<uint32_t> free_;
+  std::vector<uint32_t> pivots_;  // slots of live pivots
   std::unordered_map<int64_t, uint32_t> slot_of_;
   uint32_t entry_ = kNone;
 };

@@ -345,9 +345,12 @@ class VectorIndex {
   }
 
   // The k nearest rows to `query`, nearest first, with their distances.
-  int TopK(const Vector& query, size_t k, std::vector<Hit>* out, std::string* err) {
+  // `search_l` overrides the index's beam width when non-zero.
+  int TopK(const Vector& query, size_t k, uint32_t search_l, std::vector<Hit>* out,
+           std::string* err) {
     if (!LoadMeta(err)) return SQLITE_ERROR;
-    const GraphParams& p = opts_.graph;
+    GraphParams p = opts_.graph;
+    if (search_l != 0) p.search_l = search_l;
     if (query.dims() != p.dims) {
       *err = "vector index(search): dimensions are different: " + std::to_string(query.dims()) +
              " != " + std::to_string(p.dims);
@@ -369,7 +372,7 @@ class VectorIndex {
     for (int attempt = 0; attempt < 3 && !done; ++attempt) {
       std::shared_ptr<CachedGraph> g = GraphCache::Instance().Find(key_, gen);
       if (g == nullptr) {
-        g = std::make_shared<CachedGraph>(p);
+        g = std::make_shared<CachedGraph>(opts_.graph);
         if (!Load(&g->graph, err)) return SQLITE_ERROR;
         g->generation = gen;
         GraphCache::Instance().Put(key_, g);
@@ -380,7 +383,7 @@ class VectorIndex {
       done = true;
     }
     if (!done) {  // the cached graph kept moving under us: search a private copy
-      Graph private_graph(p);
+      Graph private_graph(opts_.graph);
       if (!Load(&private_graph, err)) return SQLITE_ERROR;
       hits = private_graph.Search(code, pool, p.search_l);
     }
@@ -823,7 +826,7 @@ sqlite3_module MakeIndexModule() {
 // ---------------------------------------------------------------------------------------------
 // vector_top_k(index, query, k): an eponymous table-valued function → (id, distance).
 
-enum TopKColumn { kColId = 0, kColDistance = 1, kColIndex = 2, kColQuery = 3, kColK = 4 };
+enum TopKColumn { kColId = 0, kColDistance = 1, kColIndex = 2, kColQuery = 3, kColK = 4, kColL = 5 };
 
 struct TopKVtab {
   sqlite3_vtab base;
@@ -841,7 +844,7 @@ struct TopKCursor {
 
 int TopKConnect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
   int rc = sqlite3_declare_vtab(
-      db, "CREATE TABLE x(id INTEGER, distance REAL, idx HIDDEN, q HIDDEN, k HIDDEN)");
+      db, "CREATE TABLE x(id INTEGER, distance REAL, idx HIDDEN, q HIDDEN, k HIDDEN, l HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
   auto* vt = new TopKVtab();
@@ -857,23 +860,23 @@ int TopKDisconnect(sqlite3_vtab* vtab) {
 }
 
 int TopKBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
-  int slot[3] = {-1, -1, -1};
+  int slot[4] = {-1, -1, -1, -1};
   for (int i = 0; i < info->nConstraint; ++i) {
     const auto& c = info->aConstraint[i];
-    if (c.iColumn < kColIndex || c.iColumn > kColK) continue;
+    if (c.iColumn < kColIndex || c.iColumn > kColL) continue;
     if (!c.usable) return SQLITE_CONSTRAINT;  // wait for a plan where the arguments are known
     if (c.op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
     slot[c.iColumn - kColIndex] = i;
   }
   int mask = 0, next = 1;
-  for (int j = 0; j < 3; ++j) {
+  for (int j = 0; j < 4; ++j) {
     if (slot[j] < 0) continue;
     info->aConstraintUsage[slot[j]].argvIndex = next++;
     info->aConstraintUsage[slot[j]].omit = 1;
     mask |= 1 << j;
   }
   info->idxNum = mask;
-  info->estimatedCost = mask == 7 ? 10 : 1e12;
+  info->estimatedCost = (mask & 7) == 7 ? 10 : 1e12;
   info->estimatedRows = 10;
   return SQLITE_OK;
 }
@@ -935,9 +938,19 @@ int TopKFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc,
   auto* vt = reinterpret_cast<TopKVtab*>(cur->pVtab);
   c->rows.clear();
   c->pos = 0;
-  if (idx_num != 7 || argc != 3) {
+  if ((idx_num & 7) != 7 || argc != ((idx_num & 8) ? 4 : 3)) {
     SetError(cur->pVtab, "vector_top_k: expected 3 arguments: index name, query vector, k");
     return SQLITE_ERROR;
+  }
+  uint32_t search_l = 0;  // an optional 4th argument (a Cairn extension): the beam width
+  if (argc == 4) {
+    const int64_t l = sqlite3_value_int64(argv[3]);
+    if (sqlite3_value_type(argv[3]) != SQLITE_INTEGER || l < 1 || l > 10000) {
+      SetError(cur->pVtab, "vector index(search): fourth parameter (search_l) must be an integer "
+                           "between 1 and 10000");
+      return SQLITE_ERROR;
+    }
+    search_l = static_cast<uint32_t>(l);
   }
   if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
     SetError(cur->pVtab, "vector index(search): first parameter (index) must be a string");
@@ -979,7 +992,7 @@ int TopKFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc,
     SetError(cur->pVtab, "vector index(search): " + err);
     return SQLITE_ERROR;
   }
-  if (index->TopK(q, static_cast<size_t>(k), &c->rows, &err) != SQLITE_OK) {
+  if (index->TopK(q, static_cast<size_t>(k), search_l, &c->rows, &err) != SQLITE_OK) {
     SetError(cur->pVtab, err);
     return SQLITE_ERROR;
   }
