@@ -5,12 +5,11 @@
 // databases with @libsql/client.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cairnBin, startServer } from "./server.mjs";
+import { runCairn, startServer } from "./server.mjs";
 
 const TENANTS = Array.from({ length: 20 }, (_, i) => `tenant-${String(i).padStart(2, "0")}`);
 const BROKEN = ["tenant-03", "tenant-11"];
@@ -49,23 +48,7 @@ function writeFiles(files) {
 
 // Runs `cairn migrate ...` without blocking the event loop (the server's output keeps draining).
 function migrate(args, { timeoutMs = 60000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      cairnBin(),
-      ["migrate", ...args, "--url", server.url, "--admin-url", server.adminUrl],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-    proc.on("error", reject);
-    proc.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out, err });
-    });
-  });
+  return runCairn(["migrate", ...args, "--url", server.url, "--admin-url", server.adminUrl], { timeoutMs });
 }
 
 async function migrateJson(args) {
