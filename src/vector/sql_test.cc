@@ -208,6 +208,32 @@ TEST(SqlIndexTest, TopKMatchesBruteForceForEveryStorage) {
   }
 }
 
+TEST(SqlExactTest, ExactTopKMatchesOrderByWithoutAnIndex) {
+  Db db;
+  ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, emb F32_BLOB(8))"), "");
+  std::mt19937 rng(21);
+  for (int i = 0; i < 500; ++i)
+    ASSERT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (vector('" + RandomVectorText(rng, 8) + "'))"), "");
+  ASSERT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (NULL), (vector64('[1,2,3,4,5,6,7,8]'))"), "");
+  for (int i = 0; i < 10; ++i) {
+    const std::string q = RandomVectorText(rng, 8);
+    auto oracle = [&](const char* fn, int k) {  // mixed layouts: compare as f32
+      return db.Column(std::string("SELECT id FROM docs WHERE emb IS NOT NULL ORDER BY ") + fn +
+                       "(vector32(emb), vector('" + q + "')), id LIMIT " + std::to_string(k));
+    };
+    EXPECT_EQ(db.Column("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('" + q + "'), 7)"),
+              oracle("vector_distance_cos", 7));
+    EXPECT_EQ(db.Column("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('" + q + "'), 5, 'l2')"),
+              oracle("vector_distance_l2", 5));
+  }
+  EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('[1,2]'), 3)"),
+            "error: vector_top_k_exact: row 1 does not hold a vector of 2 dimensions");
+  EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('[1,2,3,4,5,6,7,8]'), 0)"),
+            "error: vector_top_k_exact: k must be a positive integer");
+  EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('nope', 'emb', vector('[1,2,3,4,5,6,7,8]'), 3)"),
+            "error: vector_top_k_exact: no such table: nope");
+}
+
 TEST(SqlIndexTest, UpdatesAndDeletesKeepTheIndexInStep) {
   Db db;
   Populate(db, "", 600, 8, 7);
