@@ -3,7 +3,7 @@
 # Debian 12. Idempotent: does nothing when everything is already present.
 #
 #   scripts/setup.sh build   # compiler, CMake, Ninja, libraries
-#   scripts/setup.sh test    # + Node.js test peers (npm) for the conformance suite
+#   scripts/setup.sh test    # + etcd and the Node.js test peers (npm) for the conformance suite
 #   scripts/setup.sh bench   # + wrk, PostgreSQL/pgbench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +14,12 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config git ca-certifica
   libboost-dev libboost-context-dev libsimdjson-dev rapidjson-dev libcli11-dev
   libspdlog-dev libfmt-dev libssl-dev libcurl4-openssl-dev libzstd-dev libxxhash-dev libpugixml-dev
   libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
-bench_pkgs=(wrk postgresql postgresql-contrib hyperfine)
+# Test peers from Debian: etcd for cluster mode's election (started by the tests themselves).
+test_pkgs=(etcd-server)
+bench_pkgs=(wrk postgresql postgresql-contrib hyperfine etcd-server)
 
 want=("${build_pkgs[@]}")
+[ "$mode" = test ] && want+=("${test_pkgs[@]}")
 [ "$mode" = bench ] && want+=("${bench_pkgs[@]}")
 
 missing=()

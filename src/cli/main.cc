@@ -117,7 +117,16 @@ int main(int argc, char** argv) {
        "to each database created through the admin API, at creation");
   Flag(serve, "replica-of", so.replica_of,
        "Follow the primary whose admin API is at this URL (http://HOST:PORT) as a read replica");
-  Flag(serve, "replication-key", so.replication_key, "The primary's admin key (for --replica-of)");
+  Flag(serve, "replication-key", so.replication_key,
+       "The primary's admin key (for --replica-of, and between the nodes of a cluster)");
+  Flag(serve, "cluster-etcd", so.cluster_etcd,
+       "Cluster mode: elect a primary among the nodes through etcd at this URL (http://HOST:PORT); "
+       "every node starts as a replica");
+  Flag(serve, "cluster-name", so.cluster_name, "Cluster mode: the cluster's name (its key prefix in etcd)");
+  Flag(serve, "node-url", so.node_url,
+       "Cluster mode: this node's admin API as the other nodes reach it (default http://ADMIN_LISTEN)");
+  Flag(serve, "lease-ttl-s", so.lease_ttl_s,
+       "Cluster mode: the primary's lease; a dead primary is replaced within about this long");
   Flag(serve, "metrics-database", so.metrics_databases,
        "Publish this database's per-database series at /metrics even when it is not among the "
        "busiest 20; repeatable");

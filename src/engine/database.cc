@@ -191,6 +191,12 @@ Status Database::AcquireWriter(OwnerId owner, bool may_block) {
     return Status(Code::kSql,
                   "database " + name_ + " is a read replica here: writes go to the primary",
                   SQLITE_READONLY);
+  if (opts_.write_fence) {
+    const int64_t fence = opts_.write_fence->load(std::memory_order_acquire);
+    if (fence != 0 && opts_.clock->MonotonicMicros() >= fence)
+      return Status(Code::kUnavailable,
+                    "this node may no longer be the primary (its lease could not be renewed); retry");
+  }
   std::unique_lock lk(state_mu_);
   if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
   if (owner_ == owner) return Status::Ok();

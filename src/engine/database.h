@@ -59,6 +59,9 @@ struct DatabaseOptions {
   // A read replica: clients never get the writer (their writes fail with SQLITE_READONLY); only
   // the replication follower writes, through WithReplicaWriter.
   bool replica = false;
+  // No client may take the write lock at or after this CLOCK_MONOTONIC time in µs (0: no fence;
+  // Registry::SetWriteFence).
+  std::shared_ptr<const std::atomic<int64_t>> write_fence;
 };
 
 class Database;

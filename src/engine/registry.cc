@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 Registry::Registry(const RegistryOptions& opts)
     : opts_(opts), checkpointer_(std::make_unique<Checkpointer>()) {
   opts_.database.checkpointer = checkpointer_.get();
+  replica_mode_ = opts.database.replica;
 }
 
 Registry::~Registry() {
@@ -43,7 +44,10 @@ std::string Registry::FileOf(std::string_view name) const { return DirOf(name) +
 
 DatabaseOptions Registry::OptionsFor(const std::string& name) const {
   DatabaseOptions o = opts_.database;
-  if (opts_.txlog) {
+  const bool replica = replica_mode_.load();
+  o.replica = replica;
+  o.write_fence = write_fence_;
+  if (opts_.txlog && !replica) {
     o.txlog_dir = LogDirOf(name);
     if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };
   }
@@ -99,12 +103,18 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
     if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
   }
   // Open outside the lock; another thread may race us, and the first to insert wins.
+  const uint64_t epoch = mode_epoch_.load();
   CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), false));
   bool over = false;
   std::shared_ptr<Database> result;
   {
     std::lock_guard lk(mu_);
     if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
+    if (epoch != mode_epoch_.load()) {
+      // The role changed while this handle opened with the old one.
+      db->Close();
+      return Status(Code::kUnavailable, "the server is changing its cluster role; retry");
+    }
     auto [it, inserted] = open_.try_emplace(key, OpenDb{db, now});
     result = it->second.db;
     over = open_.size() > opts_.max_open;
@@ -256,6 +266,15 @@ void Registry::CloseIdle() {
   }
   closed_cv_.notify_all();
   for (auto& db : still_open) db->DropStaleSnapshots();  // lets checkpoints reach the WAL's end
+}
+
+void Registry::SetReplica(bool replica) {
+  {
+    std::lock_guard lk(mu_);
+    replica_mode_ = replica;
+    mode_epoch_++;
+  }
+  CloseAll();
 }
 
 void Registry::CloseAll() {

@@ -73,12 +73,25 @@ class Registry {
   // Checkpoints and closes every open database (shutdown).
   void CloseAll();
 
+  // Cluster role changes: as a replica, databases open with DatabaseOptions::replica and no
+  // log; as a primary, with the log (if configured). Closes every open handle (their sessions
+  // fail and clients retry); handles opened from then on have the new role.
+  void SetReplica(bool replica);
+  bool replica() const { return replica_mode_.load(); }
+  // A primary's fence: no client may take the write lock after this CLOCK_MONOTONIC time (µs;
+  // 0: no fence) — set from the primary's lease, so that a primary that lost it (or was paused
+  // past it) stops acknowledging writes before another can be elected.
+  void SetWriteFence(int64_t until_monotonic_us) { write_fence_->store(until_monotonic_us); }
+
  private:
   explicit Registry(const RegistryOptions& opts);
   std::string FileOf(std::string_view name) const;
   DatabaseOptions OptionsFor(const std::string& name) const;
   void CloseIdleSoon();
   std::atomic<bool> close_pending_{false};
+  std::atomic<bool> replica_mode_{false};
+  std::atomic<uint64_t> mode_epoch_{0};  // bumped by SetReplica
+  std::shared_ptr<std::atomic<int64_t>> write_fence_ = std::make_shared<std::atomic<int64_t>>(0);
 
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;

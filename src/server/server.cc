@@ -37,6 +37,7 @@
 #include "server/http_metrics.h"
 #include "server/admin.h"
 #include "server/routing.h"
+#include "cluster/election.h"
 #include "replication/feed.h"
 #include "replication/http_client.h"
 #include "server/forwarding.h"
@@ -121,12 +122,17 @@ class Server::Impl {
 
   Status Init() {
     engine::RegistryOptions ro = opts_.registry;
+    if (!opts_.cluster_etcd.empty() && !opts_.replica_of.empty())
+      return Status(Code::kInvalidRequest, "--cluster-etcd and --replica-of exclude each other");
     if (!opts_.replica_of.empty()) {
       // A replica keeps no log and makes no backups of its own: the primary does.
       ro.txlog = false;
       ro.database.replica = true;
     } else {
+      // A primary, or a cluster node (which starts as a replica: the registry opens databases
+      // without their log until it is elected).
       ro.on_change = [this](const std::string& db) { feed_.Changed(db); };
+      ro.database.replica = !opts_.cluster_etcd.empty();
     }
     if (opts_.backup_url != "off" && ro.txlog) {
       std::string url = opts_.backup_url;
@@ -158,10 +164,7 @@ class Server::Impl {
     ro.limits = limits_.get();
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
     if (!opts_.replica_of.empty()) {
-      replication::FollowerOptions fo = opts_.follower;
-      fo.primary_url = opts_.replica_of;
-      fo.auth_key = opts_.replication_key;
-      follower_ = std::make_unique<replication::Follower>(registry_.get(), std::move(fo));
+      SetFollower(opts_.replica_of);
     } else {
       source_ = std::make_unique<replication::Source>(registry_.get(), &feed_);
     }
@@ -221,10 +224,11 @@ class Server::Impl {
       });
     }
     janitor_ = std::thread([this] { JanitorLoop(); });
-    if (follower_) {
-      follower_->Start();
+    if (auto f = follower()) {
+      f->Start();
       spdlog::info("read replica of {}", opts_.replica_of);
     }
+    if (!opts_.cluster_etcd.empty()) StartElection();
     if (uploader_ && opts_.verify_interval.count() > 0) verifier_ = std::thread([this] { VerifierLoop(); });
     spdlog::info("cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
                  ep.address().to_string(), port_, opts_.registry.data_dir,
@@ -261,7 +265,8 @@ class Server::Impl {
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
     if (verifier_.joinable()) verifier_.join();
-    if (follower_) follower_->Stop();
+    if (election_) election_->Stop(/*handoff=*/true);
+    if (auto f = follower()) f->Stop();
     acceptors_.clear();
     ios_.clear();
     if (service_) service_->streams().CloseAll();
@@ -468,10 +473,10 @@ class Server::Impl {
         auto res = co_await Replication(v, method, path, target);
         co_return res;
       }
-      if (follower_ && method != http::verb::get && path.substr(0, 15) == "/v1/namespaces/" &&
+      if (follower() && method != http::verb::get && path.substr(0, 15) == "/v1/namespaces/" &&
           (path.ends_with("/create") || path.find("/fork/") != std::string_view::npos ||
            method == http::verb::delete_)) {
-        Status st(Code::kInvalidRequest, "this server is a read replica of " + opts_.replica_of +
+        Status st(Code::kInvalidRequest, "this server is a read replica of " + PrimaryUrl() +
                                              ": create and delete databases on the primary");
         co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
       }
@@ -536,10 +541,10 @@ class Server::Impl {
                              hrana::ErrorBody(db.status()));
     }
     const bool read_only = grant && grant->To(*db) == auth::Access::kRead;
-    if (follower_) {
+    if (auto f = follower()) {
       // A replica: reads here (once the asked position is applied), anything else at the primary.
       ReplicaRoute route = RouteOnReplica(req.body(), cursor, header(kReplicationIndexHeader));
-      if (!route.forward && route.wait_for_index > 0 && !co_await WaitForIndex(*db, route.wait_for_index)) {
+      if (!route.forward && route.wait_for_index > 0 && !co_await WaitForIndex(*f, *db, route.wait_for_index)) {
         // Not there in time: the primary answers (a stream kept here cannot move).
         if (req.body().find("\"baton\":\"") == std::string::npos) {
           route.forward = true;
@@ -587,10 +592,10 @@ class Server::Impl {
 
   // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
   // kReplicaWait. True when it has.
-  asio::awaitable<bool> WaitForIndex(const std::string& db, uint64_t index) {
+  asio::awaitable<bool> WaitForIndex(const replication::Follower& f, const std::string& db, uint64_t index) {
     const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (follower_->Position(db).position.txid < index) {
+    while (f.Position(db).position.txid < index) {
       if (std::chrono::steady_clock::now() >= deadline || stopping_) co_return false;
       timer.expires_after(std::chrono::milliseconds(1));
       boost::system::error_code ec;
@@ -606,6 +611,11 @@ class Server::Impl {
                                                              bool read_only,
                                                              std::string_view request_id) {
     Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
+    const std::string primary = PrimaryUrl();
+    if (primary.empty()) {
+      Status st(Code::kUnavailable, "this replica knows no primary right now (an election is under way); retry");
+      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+    }
     const std::string target = "/v1/forward" + std::string(path);
     std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
     if (read_only) headers.push_back("x-cairn-read-only: 1");
@@ -614,8 +624,8 @@ class Server::Impl {
         blocking_,
         [&]() -> asio::awaitable<void> {
           thread_local std::unique_ptr<replication::HttpClient> client;
-          if (!client || client->base_url() != opts_.replica_of)
-            client = std::make_unique<replication::HttpClient>(opts_.replica_of, opts_.replication_key);
+          if (!client || client->base_url() != primary)
+            client = std::make_unique<replication::HttpClient>(primary, opts_.replication_key);
           answer = client->Post(target, body, headers, std::chrono::seconds(60));
           co_return;
         },
@@ -653,8 +663,8 @@ class Server::Impl {
       Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
       co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
     }
-    if (follower_) {
-      Status st(Code::kUnavailable, "this server is itself a replica of " + opts_.replica_of);
+    if (follower()) {
+      Status st(Code::kUnavailable, "this server is itself a replica of " + PrimaryUrl());
       co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
     }
     std::string db(header("x-namespace"));
@@ -664,6 +674,69 @@ class Server::Impl {
     auto res = co_await RunCall(v, version, cursor, std::move(db), std::move(req.body()),
                                 header("x-cairn-read-only") == "1", header(kRequestIdHeader));
     co_return res;
+  }
+
+  std::shared_ptr<replication::Follower> follower() const {
+    std::lock_guard lk(role_mu_);
+    return follower_;
+  }
+  std::string PrimaryUrl() const {
+    std::lock_guard lk(role_mu_);
+    return primary_url_;
+  }
+
+  // Makes this server a replica of `primary` (a new follower; the old one, if any, stops).
+  void SetFollower(const std::string& primary) {
+    replication::FollowerOptions fo = opts_.follower;
+    fo.primary_url = primary;
+    fo.auth_key = opts_.replication_key;
+    auto next = std::make_shared<replication::Follower>(registry_.get(), std::move(fo));
+    std::shared_ptr<replication::Follower> old;
+    {
+      std::lock_guard lk(role_mu_);
+      old = std::move(follower_);
+      follower_ = next;
+      primary_url_ = primary;
+    }
+    if (old) old->Stop();
+  }
+
+  // Cluster mode: campaign on etcd; switch roles as the election decides.
+  void StartElection() {
+    cluster::ElectionOptions eo;
+    eo.etcd_url = opts_.cluster_etcd;
+    eo.cluster = opts_.cluster_name;
+    eo.node_url = opts_.node_url.empty() ? "http://" + opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')) +
+                                               ":" + std::to_string(admin_port_)
+                                         : opts_.node_url;
+    eo.lease_ttl_s = opts_.lease_ttl_s;
+    eo.set_fence = [this](int64_t until) { registry_->SetWriteFence(until); };
+    eo.caught_up = [this] {
+      auto f = follower();
+      if (!f) return true;  // never followed anyone: a new cluster
+      for (const auto& d : f->Databases())
+        if (d.position.txid < d.primary_txid) return false;
+      return true;
+    };
+    eo.become_primary = [this] {
+      std::shared_ptr<replication::Follower> old;
+      {
+        std::lock_guard lk(role_mu_);
+        old = std::move(follower_);
+        primary_url_.clear();
+      }
+      if (old) old->Stop();
+      registry_->SetReplica(false);  // databases reopen with their log (a new generation each)
+      for (const std::string& db : registry_->List()) feed_.Changed(db);
+    };
+    eo.follow = [this](const std::string& primary) {
+      const bool was_primary = !registry_->replica();
+      if (was_primary) registry_->SetReplica(true);
+      SetFollower(primary);
+      if (auto f = follower()) f->Start();
+    };
+    election_ = std::make_unique<cluster::Election>(std::move(eo));
+    election_->Start();
   }
 
   // The replication endpoints (replication::Source) and the replication status, on the admin
@@ -676,8 +749,8 @@ class Server::Impl {
       co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
     }
     if (path == "/v1/replication") co_return MakeResponse(v, 200, "application/json", ReplicationStatus());
-    if (!source_) {
-      Status st(Code::kInvalidRequest, "this server is a read replica of " + opts_.replica_of +
+    if (!source_ || follower()) {
+      Status st(Code::kInvalidRequest, "this server is a read replica of " + PrimaryUrl() +
                                            ": follow the primary");
       co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
     }
@@ -715,20 +788,20 @@ class Server::Impl {
     std::string out;
     JsonWriter w(&out);
     w.BeginObject();
-    if (follower_) {
-      const auto [p50, p99] = follower_->LagMillis();
-      w.Key("role").String("replica").Key("primary").String(opts_.replica_of).Key("connected").Bool(
-          follower_->connected());
+    if (auto f = follower()) {
+      const auto [p50, p99] = f->LagMillis();
+      w.Key("role").String("replica").Key("primary").String(PrimaryUrl()).Key("connected").Bool(
+          f->connected());
       w.Key("lag_p50_ms").Double(p50).Key("lag_p99_ms").Double(p99).Key("databases").BeginArray();
-      for (const auto& f : follower_->Databases()) {
+      for (const auto& d : f->Databases()) {
         w.BeginObject()
-            .Key("name").String(f.name)
-            .Key("generation").String(f.generation)
-            .Key("txid").Uint(f.position.txid)
-            .Key("checksum").String(fmt::format("{:016x}", f.position.checksum))
-            .Key("primary_txid").Uint(f.primary_txid)
-            .Key("transactions").Uint(f.transactions)
-            .Key("snapshots").Uint(f.snapshots)
+            .Key("name").String(d.name)
+            .Key("generation").String(d.generation)
+            .Key("txid").Uint(d.position.txid)
+            .Key("checksum").String(fmt::format("{:016x}", d.position.checksum))
+            .Key("primary_txid").Uint(d.primary_txid)
+            .Key("transactions").Uint(d.transactions)
+            .Key("snapshots").Uint(d.snapshots)
             .EndObject();
       }
       w.EndArray();
@@ -784,7 +857,11 @@ class Server::Impl {
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<replication::Source> source_;           // a primary's replication endpoints
-  std::unique_ptr<replication::Follower> follower_;       // a replica's follower
+  // A replica's follower (null on a primary); replaced when a cluster's primary changes.
+  mutable std::mutex role_mu_;
+  std::shared_ptr<replication::Follower> follower_;  // guarded by role_mu_
+  std::string primary_url_;                          // guarded by role_mu_
+  std::unique_ptr<cluster::Election> election_;
   HttpMetrics http_metrics_;  // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;

@@ -58,6 +58,13 @@ struct ServerOptions {
   // The primary's admin key, sent by the replica.
   std::string replication_key;
   replication::FollowerOptions follower;
+  // Cluster mode (docs/replication.md): etcd's client URL. Every node starts as a replica and the
+  // nodes elect a primary among themselves; replica_of must then be empty.
+  std::string cluster_etcd;
+  std::string cluster_name = "cairn";
+  // This node's admin listener as the other nodes reach it (default: http://<admin_listen>).
+  std::string node_url;
+  int lease_ttl_s = 5;
 };
 
 class Server {
