@@ -118,6 +118,12 @@ describe("vector index", () => {
         .slice(0, 10)
         .map(([, id]) => id);
       hits += truth.filter((id) => got.includes(id)).length;
+      // Exact mode, no index: exactly the brute-force answer.
+      const exact = await client.execute({
+        sql: "SELECT id FROM vector_top_k_exact('items', 'emb', vector(?), 10)",
+        args: [text(q)],
+      });
+      assert.deepEqual(exact.rows.map((row) => Number(row.id)), truth);
     }
     assert.ok(hits / 200 >= 0.9, `recall@10 ${hits / 200}`);
 
