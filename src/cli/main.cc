@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "cli/auth_commands.h"
+#include "cli/cluster_commands.h"
 #include "cli/backup_commands.h"
 #include "cli/config_file.h"
 #include "cli/migrate_commands.h"
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
   cairn::cli::AddBackupCommands(app);
   cairn::cli::AddAuthCommands(app);
   cairn::cli::AddMigrateCommands(app);
+  cairn::cli::AddClusterCommands(app);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -7,11 +7,11 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, makeDataDir, scalar, sleep, startServer } from "./server.mjs";
+import { cairnBin, freePort, makeDataDir, sleep, startServer } from "./server.mjs";
 
 const TTL = 2;
 let etcd;
@@ -97,8 +97,17 @@ after(async () => {
   if (etcdDir) rmSync(etcdDir, { recursive: true, force: true });
 });
 
-test("three nodes elect one primary; writes and reads work through every node", async () => {
-  await settled();
+test("three nodes elect one primary; writes and reads work through every node; cluster status shows it", async () => {
+  const primary = await settled();
+  const st = spawnSync(cairnBin(), ["cluster", "status", "--etcd", etcdUrl, "--cluster", "t", "--json"], { encoding: "utf8" });
+  assert.equal(st.status, 0, st.stderr);
+  const status = JSON.parse(st.stdout);
+  assert.equal(status.primary, primary.adminUrl.replace(/\/$/, ""));
+  assert.equal(status.nodes.length, 3);
+  assert.equal(status.nodes.filter((n) => n.role === "primary").length, 1);
+  assert.equal(status.nodes.filter((n) => n.role === "replica" && n.connected).length, 2);
+  const text = spawnSync(cairnBin(), ["cluster", "status", "--etcd", etcdUrl, "--cluster", "t"], { encoding: "utf8" });
+  assert.match(text.stdout, /primary http:\/\/127\.0\.0\.1:\d+/);
   await execute(nodes[0].server, "CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)");
   await execute(nodes[1].server, "CREATE TABLE IF NOT EXISTS transfers (id INTEGER PRIMARY KEY)");
   for (let id = 1; id <= 10; id++) await execute(nodes[id % 3].server, "INSERT INTO accounts VALUES (?, 100)", [id]);
