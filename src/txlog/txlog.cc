@@ -196,6 +196,7 @@ bool FileIdentity(const std::string& path, uint64_t* size, uint64_t* mtime_ns) {
 }  // namespace
 
 Status TxLog::SaveChecksums() {
+  std::lock_guard wr(write_mu_);
   std::lock_guard fl(flush_mu_);
   CAIRN_RETURN_IF_ERROR(CaptureLocked());
   Position pos;
@@ -548,20 +549,25 @@ Status TxLog::CaptureLocked() {
 }
 
 Status TxLog::Flush() {
-  std::lock_guard fl(flush_mu_);
-  Status cs = CaptureLocked();
-  if (!cs.ok()) spdlog::warn("{}: {}", db_path_, cs.ToString());
-  std::deque<Record> batch;
+  // Only the capture holds flush_mu_: the file is written and synced without it, so followers
+  // (RecordsAfter) and captures never wait for the disk. The records being written stay visible
+  // to followers in writing_.
+  std::lock_guard wr(write_mu_);
   uint32_t s1, s2, frame, ps;
   {
+    std::lock_guard fl(flush_mu_);
+    Status cs = CaptureLocked();
+    if (!cs.ok()) spdlog::warn("{}: {}", db_path_, cs.ToString());
     std::lock_guard lk(mu_);
     if (pending_.empty()) return Status::Ok();
-    batch.swap(pending_);
+    writing_.swap(pending_);
     s1 = pending_salt1_;
     s2 = pending_salt2_;
     frame = pending_frame_;
     ps = pending_page_size_;
   }
+  // writing_ changes only here (under write_mu_): reading it without mu_ is safe.
+  const std::deque<Record>& batch = writing_;
   FileWriter w(ps, 0, opts_.zstd_level);
   w.SetWalHint(s1, s2, frame);
   Status st;
@@ -580,7 +586,8 @@ Status TxLog::Flush() {
     std::lock_guard lk(mu_);
     if (!st.ok()) {
       // Keep the records for the next attempt, unless the backlog grew too large.
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+      for (auto it = writing_.rbegin(); it != writing_.rend(); ++it) pending_.push_front(std::move(*it));
+      writing_.clear();
       if (pending_bytes_ > opts_.max_pending_bytes) {
         spdlog::error("{}: {} bytes of captured transactions could not be written; dropping them",
                       db_path_, pending_bytes_);
@@ -594,10 +601,11 @@ Status TxLog::Flush() {
     for (const Record& r : batch) bytes += r.pages.size();
     pending_bytes_ -= bytes;
     durable_ = w.header().end();
-    for (Record& r : batch) {
+    for (Record& r : writing_) {
       recent_bytes_ += r.pages.size();
       recent_.push_back(std::move(r));
     }
+    writing_.clear();
     while (!recent_.empty() && recent_bytes_ > opts_.recent_bytes) {
       recent_bytes_ -= recent_.front().pages.size();
       recent_.pop_front();
@@ -610,6 +618,7 @@ Status TxLog::Flush() {
 }
 
 void TxLog::Suspend() {
+  std::lock_guard wr(write_mu_);
   std::lock_guard fl(flush_mu_);
   suspended_ = true;
   std::lock_guard lk(mu_);
@@ -625,6 +634,7 @@ Status TxLog::Reseed() {
     Status st = Flush();  // keep what can be kept of the old generation
     if (!st.ok()) spdlog::warn("{}: could not flush before a new generation: {}", db_path_, st.ToString());
   }
+  std::lock_guard wr(write_mu_);
   std::lock_guard fl(flush_mu_);
   CAIRN_RETURN_IF_ERROR(StartGeneration());
   needs_reseed_ = false;
@@ -651,6 +661,7 @@ Result<std::vector<Record>> TxLog::RecordsAfter(const std::string& gen, uint64_t
       return Status(Code::kInvalidRequest, fmt::format("txid {} is ahead of the log ({})", txid, captured_.txid));
     if (txid == captured_.txid) return out;
     for (const Record& r : recent_) take(r);
+    for (const Record& r : writing_) take(r);
     for (const Record& r : pending_) take(r);
     if (!out.empty()) return out;
   }

@@ -165,6 +165,9 @@ class TxLog {
   mutable std::mutex mu_;
   std::string generation_;     // guarded by mu_
   std::deque<Record> pending_;  // guarded by mu_
+  // Records Flush is writing to a file (between pending_ and recent_): changed only by Flush with
+  // write_mu_ and mu_ held, read by followers with mu_.
+  std::deque<Record> writing_;
   struct Noted {
     uint32_t wal_frames;
     int64_t time_us;
@@ -182,7 +185,8 @@ class TxLog {
   bool used_saved_checksums_ = false;
   std::atomic<bool> needs_reseed_{false};
   std::atomic<bool> suspended_{false};
-  std::mutex flush_mu_;  // one capture or flush at a time
+  std::mutex flush_mu_;  // one capture at a time (captures read the WAL and update table_)
+  std::mutex write_mu_;  // one file write at a time; taken before flush_mu_
 };
 
 }  // namespace cairn::txlog
