@@ -196,7 +196,7 @@ TEST_F(SourceTest, UnknownPositionsAskForASnapshotAndMissingDatabasesAre404) {
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("snapshot"), std::string::npos);
   EXPECT_FALSE(HeaderOf(r, kHeaderGeneration).empty());
-  r = Get("/v1/replication/log/default", "after=999999");  // ahead of the log
+  r = Get("/v1/replication/log/default", "generation=" + HeaderOf(r, kHeaderGeneration) + "&after=999999");  // ahead
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Get("/v1/replication/log/nosuchdb", "after=0").status, 404);
   EXPECT_EQ(Get("/v1/replication/snapshot/nosuchdb").status, 404);
@@ -213,6 +213,8 @@ TEST_F(SourceTest, ANewDatabaseIsFollowedFromTxidZero) {
   EXPECT_EQ(none.status, 204);
   const std::string gen = HeaderOf(none, kHeaderGeneration);
   Exec("fresh", "CREATE TABLE k(v); INSERT INTO k VALUES (42)");
+  // A replica new to the database (no generation) now takes a snapshot instead of the history.
+  EXPECT_EQ(Get("/v1/replication/log/fresh", "after=0").status, 409);
   SourceResponse log = Get("/v1/replication/log/fresh", "generation=" + gen + "&after=0");
   ASSERT_EQ(log.status, 200) << log.body;
   txlog::Position pos;  // the replica's new, empty database is at txid 0

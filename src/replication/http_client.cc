@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace cairn::replication {
 
@@ -16,7 +17,8 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string_view line(data, size * n);
-  auto* headers = static_cast<std::unordered_map<std::string, std::string>*>(user);
+  auto* answer = static_cast<HttpAnswer*>(user);
+  auto* headers = &answer->headers;
   const size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
     std::string name(line.substr(0, colon));
@@ -26,6 +28,12 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
+    if (name == "content-length") {
+      // Room for the whole body at once (snapshots are large): no growing and copying.
+      size_t n = 0;
+      std::from_chars(value.data(), value.data() + value.size(), n);
+      if (n > 0 && n <= (size_t{16} << 30)) answer->body.reserve(n);
+    }
     (*headers)[name] = std::string(value);
   }
   return size * n;
@@ -84,7 +92,7 @@ Result<HttpAnswer> HttpClient::Perform(const char* method, std::string_view path
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &a.body);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &a.headers);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &a);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.p);
   if (std::string_view(method) == "POST") {
     curl_easy_setopt(h, CURLOPT_POST, 1L);

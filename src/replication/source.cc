@@ -162,6 +162,12 @@ SourceResponse Source::Log(const SourceRequest& req, size_t max_bytes) const {
   if (!use) return Error(503, "database " + req.db + " is being closed; retry");
   txlog::TxLog* log = (*db)->txlog();
   if (log == nullptr) return Error(501, "database " + req.db + " keeps no transaction log to replicate");
+  if (req.generation.empty() && log->last_txid() > 0) {
+    // A replica new to this database copies its current state rather than its whole history.
+    SourceResponse r = Error(409, "a new replica starts from a snapshot", "snapshot");
+    AddPosition(&r, log->generation(), log->captured());
+    return r;
+  }
   const std::string gen = req.generation.empty() ? log->generation() : req.generation;
   auto records = log->RecordsAfter(gen, req.after, max_bytes);
   if (!records.ok()) {

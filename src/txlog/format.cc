@@ -81,6 +81,7 @@ FileWriter::FileWriter(uint32_t page_size, uint32_t flags, int zstd_level) : z_(
   ZSTD_CCtx_setParameter(z_->cctx, ZSTD_c_compressionLevel, zstd_level);
   ZSTD_CCtx_setParameter(z_->cctx, ZSTD_c_checksumFlag, 1);
   staged_.reserve(kStageBytes);
+  compressed_.resize(kHeaderSize);  // the header's place: Finish fills it in, without a copy
 }
 
 FileWriter::~FileWriter() = default;
@@ -96,6 +97,7 @@ Status FileWriter::Drain(bool end) {
   const size_t chunk = ZSTD_CStreamOutSize();
   for (;;) {
     size_t old = compressed_.size();
+    if (compressed_.capacity() < old + chunk) compressed_.reserve(std::max(2 * compressed_.capacity(), old + chunk));
     compressed_.resize(old + chunk);
     ZSTD_outBuffer out{compressed_.data() + old, chunk, 0};
     size_t rc = ZSTD_compressStream2(z_->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
@@ -128,6 +130,11 @@ Status FileWriter::BeginRecord(const RecordHeader& h) {
       return Status(Code::kInternal,
                     fmt::format("log writer: txid {} does not continue the checksum", h.txid));
   }
+  // A snapshot's size is known: room for it at once, instead of growing (and copying) a large
+  // buffer step by step. Pages never written to are never touched.
+  if (header_.snapshot())
+    compressed_.reserve(kHeaderSize + ZSTD_compressBound(size_t{h.n_pages} * (header_.page_size + 4) + kRecordHeaderSize) +
+                        kTrailerSize);
   header_.max_txid = h.txid;
   header_.max_time_us = std::max(header_.max_time_us, h.commit_time_us);
   header_.post_checksum = h.post_checksum;
@@ -166,15 +173,12 @@ Result<std::string> FileWriter::Finish() {
   if (pages_left_ != 0) return Status(Code::kInternal, "log writer: last record incomplete");
   if (header_.record_count == 0) return Status(Code::kInternal, "log writer: no records");
   CAIRN_RETURN_IF_ERROR(Drain(true));
-  std::string out;
-  out.resize(kHeaderSize);
+  std::string out = std::move(compressed_);
+  compressed_.clear();
   EncodeHeader(header_, out.data());
-  out += compressed_;
   char trailer[kTrailerSize];
   Put64(trailer, XXH3_64bits(out.data(), out.size()));
   out.append(trailer, sizeof trailer);
-  compressed_.clear();
-  compressed_.shrink_to_fit();
   return out;
 }
 
