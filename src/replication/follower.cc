@@ -311,7 +311,9 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
 }
 
 Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
+  const int64_t t0 = opts_.clock->MonotonicMicros();
   CAIRN_ASSIGN_OR_RETURN(HttpAnswer a, client->Get("/v1/replication/snapshot/" + db, std::chrono::minutes(10)));
+  const int64_t t1 = opts_.clock->MonotonicMicros();
   if (a.status == 404) {
     Untrack(db);
     if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
@@ -339,13 +341,18 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
     pos = header->end();
   }
   CAIRN_RETURN_IF_ERROR(WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(gen, pos)));
+  const int64_t t2 = opts_.clock->MonotonicMicros();
   CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
+  const int64_t t3 = opts_.clock->MonotonicMicros();
   if (t == nullptr || !t->applier) return Status(Code::kCorruption, "the snapshot of " + db + " did not apply");
   {
     std::lock_guard lk(mu_);
     status_[db].snapshots++;
   }
-  spdlog::info("replica: database {} copied from the primary at txid {} (generation {})", db, pos.txid, gen);
+  spdlog::info("replica: database {} copied from the primary at txid {} (generation {}): {:.1f} MB, "
+               "{:.2f} s to fetch, {:.2f} s to write, {:.2f} s to check",
+               db, pos.txid, gen, static_cast<double>(a.body.size()) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+               (t3 - t2) / 1e6);
   return Status::Ok();
 }
 
