@@ -55,7 +55,7 @@ for (let i = 0; i < buildRows; i += 1000) {
 const buildS = now() - t0;
 
 // Pages written by one single-row insert: WAL frames after a truncating checkpoint.
-const pageSize = db.prepare("PRAGMA page_size").pluck().get();
+const pageSize = Number(Object.values(db.prepare("PRAGMA page_size").get())[0]);
 const pages = [];
 for (let j = buildRows; j < n; j++) {
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -67,6 +67,7 @@ pages.sort((a, b) => a - b);
 db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 const dbMb = statSync(dbPath).size / 1e6;
 
+db.exec("PRAGMA mmap_size=1073741824"); // as every Cairn server connection
 const q = db.prepare(querySql);
 function pass() {
   const answers = [];

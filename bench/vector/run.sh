@@ -18,7 +18,7 @@ RUNS="${RUNS:-3}"
 ENGINES="${ENGINES:-cairn libsql libsql-float8 sqlite-vec}"
 # Cairn's index options and the beam widths (search_l) to report.
 CAIRN_OPTIONS="${CAIRN_OPTIONS:-}"
-CAIRN_SEARCH_L="${CAIRN_SEARCH_L:-32 48 64 100}"
+CAIRN_SEARCH_L="${CAIRN_SEARCH_L:-100 150 200 250 300}"
 
 mkdir -p "$OUT"
 cmake --build "$BUILD" --target vector_bench >/dev/null
@@ -28,8 +28,8 @@ node --max-old-space-size=6000 "$here/prepare.mjs" "$OUT"
 
 results="$OUT/results.jsonl"
 : > "$results"
-for run in $(seq 1 "$RUNS"); do
-  for engine in $ENGINES; do
+for engine in $ENGINES; do
+  for run in $(seq 1 "$RUNS"); do
     echo "run $run/$RUNS: $engine" >&2
     case "$engine" in
       cairn) "$BUILD/src/vector/vector_bench" run "$OUT" "$OUT/cairn.db" "$CAIRN_OPTIONS" $CAIRN_SEARCH_L ;;

@@ -150,6 +150,7 @@ int Run(const std::string& dir, const std::string& path, const std::string& opti
 
   // Queries on a fresh connection; the first one loads the graph into the cache.
   Check(db, sqlite3_open(path.c_str(), &db), "reopen");
+  Exec(db, "PRAGMA mmap_size=1073741824");  // as every server connection (and the peers here)
   sqlite3_stmt* q = nullptr;
   Check(db, sqlite3_prepare_v2(db, "SELECT id FROM vector_top_k('idx', ?1, 10, ?2)", -1, &q, nullptr),
         "prepare top_k");

@@ -292,8 +292,17 @@ void Graph::BeamSearch(const uint8_t* query, size_t l,
     const auto cur = todo.top();
     if (best.size() >= l && less(best.top(), cur)) break;
     todo.pop();
+    // Unvisited neighbours first, their codes prefetched, then the distances: the codes are
+    // scattered over memory and waiting for them one at a time dominates otherwise.
+    thread_local std::vector<uint32_t> batch;
+    batch.clear();
     for (uint32_t n : out_[cur.second]) {
       if (visited.TestAndSet(n)) continue;
+      batch.push_back(n);
+      const uint8_t* code = CodeAt(n);
+      for (size_t off = 0; off < stride_; off += 64) __builtin_prefetch(code + off);
+    }
+    for (uint32_t n : batch) {
       const std::pair<float, uint32_t> c{SlotDistance(query, CodeAt(n)), n};
       if (best.size() < l || less(c, best.top())) {
         todo.push(c);
@@ -342,10 +351,14 @@ void Graph::Insert(int64_t id, std::string_view code, std::vector<int64_t>* chan
   }
   std::vector<uint32_t> mine = Prune(cands, p_.max_neighbors);
   SetOut(s, mine);
+  // Reverse edges go to the nearest R/4 chosen neighbours only: each one rewrites that
+  // neighbour's edge row, i.e. a page, and pages written per insert are what every commit pays
+  // for in the log, replication and backups. Later inserts add more in-edges to this node.
+  if (mine.size() > BackEdges()) mine.resize(BackEdges());
   for (uint32_t b : mine) {
     std::vector<uint32_t> list = out_[b];
     list.push_back(s);
-    if (list.size() > p_.max_neighbors) {
+    if (list.size() > MaxDegree()) {
       std::vector<std::pair<float, uint32_t>> c;
       c.reserve(list.size());
       for (uint32_t n : list) c.emplace_back(SlotDistance(CodeAt(b), CodeAt(n)), n);
@@ -472,7 +485,7 @@ bool Graph::CheckInvariants(std::string* why) const {
   for (const auto& [id, s] : slot_of_) {
     if (!live_[s] || ids_[s] != id) return fail("slot map broken at " + std::to_string(id));
     const auto& out = out_[s];
-    if (out.size() > p_.max_neighbors) return fail("degree above R at " + std::to_string(id));
+    if (out.size() > MaxDegree()) return fail("degree above its bound at " + std::to_string(id));
     for (size_t i = 0; i < out.size(); ++i) {
       const uint32_t n = out[i];
       if (n >= ids_.size() || !live_[n]) return fail("dangling edge from " + std::to_string(id));

@@ -3,10 +3,11 @@
 // A single-layer proximity graph in the style of Vamana (DiskANN): every node has at most R
 // out-edges chosen by "robust pruning" (a candidate is skipped when an already chosen neighbour is
 // alpha times closer to it than the node is), searched greedily with a beam of L candidates from
-// one fixed entry node plus a hashed sample of "pivot" nodes. Inserting a node searches for it, prunes its candidates to R out-edges and
-// adds the reverse edges, re-pruning a neighbour whose list overflows. Removing a node repairs every
-// node that pointed to it (its in-neighbours, tracked in memory) by re-pruning that node's list
-// joined with the removed node's out-edges, so no edge ever points to a removed node.
+// one fixed entry node plus a hashed sample of "pivot" nodes. Inserting a node searches for it,
+// prunes its candidates to R out-edges and adds reverse edges from its R/4 nearest, re-pruning
+// a neighbour whose list overflows (R + R/8) back to R. Removing a node repairs every node that
+// pointed to it (its in-neighbours, tracked in memory) by re-pruning that node's list joined with
+// the removed node's out-edges, so no edge ever points to a removed node.
 //
 // The graph is deterministic: it depends only on the sequence of inserts and removes, and a search
 // depends only on the graph (ties are broken by id; edge lists are kept sorted by id, which is also
@@ -25,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,11 +98,15 @@ class Graph {
   std::vector<int64_t> Neighbors(int64_t id) const;
 
   // For tests: every edge points to a live node, none to itself, no duplicates, lists sorted by id,
-  // degree ≤ R, reverse lists mirror forward lists, and the entry is live (or the graph empty).
+  // degree ≤ R + R/8, reverse lists mirror forward lists, and the entry is live (or the graph empty).
   bool CheckInvariants(std::string* why) const;
 
  private:
   static constexpr uint32_t kNone = 0xffffffffu;
+  // A node's list may grow to R + R/8 through reverse edges before it is pruned back to R, so
+  // that most reverse edges are plain appends (pruning costs O(R²) distances).
+  size_t MaxDegree() const { return p_.max_neighbors + p_.max_neighbors / 8; }
+  size_t BackEdges() const { return std::max<size_t>(2, p_.max_neighbors / 4); }
   const uint8_t* CodeAt(uint32_t slot) const { return codes_.data() + size_t{slot} * stride_; }
   float SlotDistance(const uint8_t* a, const uint8_t* b) const;
   uint32_t NewSlot(int64_t id, std::string_view code);
