@@ -4,8 +4,9 @@
 // each page it changes and XORing in the new one; every log record therefore carries the checksum
 // of the whole database before and after it, and anyone who replays the log (restore, replicas)
 // verifies the result exactly. The page hash is XXH3-64 of the page bytes seeded with the page
-// number (frozen: see docs/txlog.md). SQLite's lock page (the page holding byte 0x40000000) is
-// never written and is skipped.
+// number (frozen: see docs/txlog.md), with page 1's change counter and version-valid-for number
+// (bytes 24..27 and 92..95, which SQLite rewrites itself on every write of page 1) read as zero.
+// SQLite's lock page (the page holding byte 0x40000000) is never written and is skipped.
 //
 // Thread-safety: PageChecksums is a value; callers serialize access.
 #pragma once
