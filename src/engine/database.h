@@ -29,6 +29,7 @@
 #include "base/status.h"
 #include "sqlite/connection.h"
 #include "engine/limits.h"
+#include "engine/replica_acks.h"
 #include "txlog/txlog.h"
 
 namespace cairn::engine {
@@ -62,6 +63,8 @@ struct DatabaseOptions {
   // No client may take the write lock at or after this CLOCK_MONOTONIC time in µs (0: no fence;
   // Registry::SetWriteFence).
   std::shared_ptr<const std::atomic<int64_t>> write_fence;
+  // What replicas have applied (synchronous replication waits on it; see LiveLimits).
+  std::shared_ptr<ReplicaAcks> replica_acks;
 };
 
 class Database;

@@ -110,6 +110,8 @@ std::string EncodeLimits(const DatabaseLimits& l) {
   OptionalUint(w, "statement_timeout_ms", timeout);
   OptionalUint(w, "max_response_bytes", l.max_response_bytes);
   OptionalUint(w, "max_concurrent_streams", l.max_concurrent_streams);
+  OptionalUint(w, "sync_replicas", l.sync_replicas);
+  OptionalUint(w, "sync_timeout_ms", l.sync_timeout_ms);
   w.EndObject();
   return out;
 }
@@ -173,10 +175,22 @@ Status ApplyLimitsJson(std::string_view json, DatabaseLimits* limits,
       } else {
         CAIRN_ASSIGN_OR_RETURN(next.max_concurrent_streams, InRange(value, key, 1, 1'000'000));
       }
+    } else if (key == "sync_replicas") {
+      if (null) {
+        next.sync_replicas.reset();
+      } else {
+        CAIRN_ASSIGN_OR_RETURN(next.sync_replicas, InRange(value, key, 0, 64));
+      }
+    } else if (key == "sync_timeout_ms") {
+      if (null) {
+        next.sync_timeout_ms.reset();
+      } else {
+        CAIRN_ASSIGN_OR_RETURN(next.sync_timeout_ms, InRange(value, key, 1, 600'000));
+      }
     } else {
       std::string known =
           "max_db_size, block_reads, block_writes, block_reason, statement_timeout_ms, "
-          "max_response_bytes, max_concurrent_streams";
+          "max_response_bytes, max_concurrent_streams, sync_replicas, sync_timeout_ms";
       for (std::string_view a : also_allowed) known += ", " + std::string(a);
       return Status(Code::kInvalidRequest,
                     "unknown field '" + std::string(key) + "' (known: " + known + ")");
@@ -194,6 +208,8 @@ void LiveLimits::Set(DatabaseLimits limits) {
   block_writes_.store(limits.block_writes, std::memory_order_relaxed);
   response_bytes_.store(limits.max_response_bytes.value_or(0), std::memory_order_relaxed);
   max_streams_.store(limits.max_concurrent_streams.value_or(0), std::memory_order_relaxed);
+  sync_replicas_.store(limits.sync_replicas.value_or(0), std::memory_order_relaxed);
+  sync_timeout_ms_.store(limits.sync_timeout_ms.value_or(5000), std::memory_order_relaxed);
   limits_ = std::move(limits);
   version_.fetch_add(1, std::memory_order_acq_rel);
 }

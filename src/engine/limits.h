@@ -48,6 +48,11 @@ struct DatabaseLimits {
   std::optional<uint64_t> max_response_bytes;                  // --max-response-bytes
   // Streams (interactive transactions, or single requests) open at once on this database.
   std::optional<uint64_t> max_concurrent_streams;
+  // Synchronous replication (docs/replication.md): a commit is acknowledged only once this many
+  // replicas have applied it, waiting at most sync_timeout_ms (default 5000) — else the client
+  // gets UNAVAILABLE (the transaction is committed on the primary, but not yet elsewhere).
+  std::optional<uint64_t> sync_replicas;
+  std::optional<uint64_t> sync_timeout_ms;
 
   bool operator==(const DatabaseLimits&) const = default;
   bool empty() const { return *this == DatabaseLimits{}; }
@@ -88,6 +93,11 @@ class LiveLimits {
   // 0: the server's --max-response-bytes.
   uint64_t max_response_bytes() const { return response_bytes_.load(std::memory_order_relaxed); }
   bool reads_blocked() const { return block_reads_.load(std::memory_order_relaxed); }
+  // 0: asynchronous replication.
+  uint64_t sync_replicas() const { return sync_replicas_.load(std::memory_order_relaxed); }
+  std::chrono::milliseconds sync_timeout() const {
+    return std::chrono::milliseconds(sync_timeout_ms_.load(std::memory_order_relaxed));
+  }
   bool writes_blocked() const { return block_writes_.load(std::memory_order_relaxed); }
   // kBlocked naming the database and the reason ("reads" or "writes" are blocked).
   Status Blocked(std::string_view db, std::string_view what) const;
@@ -131,6 +141,8 @@ class LiveLimits {
   std::atomic<bool> block_reads_{false}, block_writes_{false};
   std::atomic<uint64_t> response_bytes_{0};  // 0: none
   std::atomic<uint64_t> max_streams_{0};     // 0: none
+  std::atomic<uint64_t> sync_replicas_{0};
+  std::atomic<uint64_t> sync_timeout_ms_{5000};
   std::atomic<uint64_t> open_streams_{0};
 };
 

@@ -47,6 +47,7 @@ DatabaseOptions Registry::OptionsFor(const std::string& name) const {
   const bool replica = replica_mode_.load();
   o.replica = replica;
   o.write_fence = write_fence_;
+  o.replica_acks = acks_;
   if (opts_.txlog && !replica) {
     o.txlog_dir = LogDirOf(name);
     if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };

@@ -82,6 +82,8 @@ class Registry {
   // 0: no fence) — set from the primary's lease, so that a primary that lost it (or was paused
   // past it) stops acknowledging writes before another can be elected.
   void SetWriteFence(int64_t until_monotonic_us) { write_fence_->store(until_monotonic_us); }
+  // What each replica has applied of each database (fed by the replication endpoints).
+  ReplicaAcks* replica_acks() const { return acks_.get(); }
 
  private:
   explicit Registry(const RegistryOptions& opts);
@@ -92,6 +94,7 @@ class Registry {
   std::atomic<bool> replica_mode_{false};
   std::atomic<uint64_t> mode_epoch_{0};  // bumped by SetReplica
   std::shared_ptr<std::atomic<int64_t>> write_fence_ = std::make_shared<std::atomic<int64_t>>(0);
+  std::shared_ptr<ReplicaAcks> acks_ = std::make_shared<ReplicaAcks>();
 
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;

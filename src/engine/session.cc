@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
 #include <string>
@@ -278,11 +280,31 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
   if (!may_block) return WritesMayBlock();
   CAIRN_RETURN_IF_ERROR(db_->AcquireWriter(id_, may_block));
   Result<ExecStats> result = Status(Code::kInternal, "not run");
+  const uint64_t before = db_->replication_index();
   CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
     result = RunStatement(conn, stmt, sink, TimeoutOf(*db_),
                           db_->options().clock);
   }));
+  // Synchronous replication: a commit (this statement's, or this COMMIT's) is acknowledged once
+  // enough replicas have it. The write lock is free again while waiting.
+  if (result.ok() && mode_ == Mode::kAutocommit) CAIRN_RETURN_IF_ERROR(WaitReplicated(before));
   return result;
+}
+
+Status Session::WaitReplicated(uint64_t before) {
+  const LiveLimits* limits = db_->options().limits.get();
+  ReplicaAcks* acks = db_->options().replica_acks.get();
+  if (limits == nullptr || acks == nullptr || db_->txlog() == nullptr) return Status::Ok();
+  const uint64_t n = limits->sync_replicas();
+  const uint64_t txid = db_->replication_index();
+  if (n == 0 || txid <= before) return Status::Ok();
+  if (acks->WaitFor(ReplicaAcks::Key(db_->name(), db_->txlog()->generation()), txid, static_cast<int>(n),
+                    limits->sync_timeout()))
+    return Status::Ok();
+  return Status(Code::kUnavailable,
+                fmt::format("the transaction committed on the primary (txid {}), but fewer than {} "
+                            "replica(s) confirmed it within {} ms (sync_replicas)",
+                            txid, n, limits->sync_timeout().count()));
 }
 
 Status Session::OnWriter(const std::function<void(sqlite::Connection*)>& fn) {

@@ -84,6 +84,9 @@ class Session {
   // Pins a query-only reader in a read transaction opened by `begin_sql` (kReadTxn).
   Status BeginReadTransaction(std::string_view begin_sql);
   Status WriteDenied() const;
+  // Synchronous replication: waits for the replicas the database's limits ask for, when the
+  // database's log moved past `before`.
+  Status WaitReplicated(uint64_t before);
 };
 
 // Prepares (through the statement cache) and runs one statement on `conn`: binding, stepping under

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -92,7 +93,10 @@ struct Follower::Tracked {
 };
 
 Follower::Follower(engine::Registry* registry, FollowerOptions opts)
-    : registry_(registry), opts_(std::move(opts)) {
+    : registry_(registry), opts_(std::move(opts)), id_([] {
+        std::random_device rd;
+        return fmt::format("{:08x}{:08x}", rd(), rd());
+      }()) {
   lags_ms_.reserve(kLagWindow);
 }
 
@@ -365,7 +369,8 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
     const std::string gen = known ? t->generation : std::string();
     const uint64_t after = recovering ? t->recover_after : known ? t->applier->position().txid : 0;
     CAIRN_ASSIGN_OR_RETURN(
-        HttpAnswer a, client->Get(fmt::format("/v1/replication/log/{}?generation={}&after={}", db, gen, after),
+        HttpAnswer a, client->Get(fmt::format("/v1/replication/log/{}?generation={}&after={}&replica={}", db, gen,
+                                              after, id_),
                                   std::chrono::seconds(60)));
     const uint64_t primary_txid = ParseU64(a.Header(kHeaderTxid));
     if (a.status == 404) {
@@ -409,8 +414,7 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
         continue;
       }
       CAIRN_RETURN_IF_ERROR(st);
-      if (t->applier->position().txid >= primary_txid) return Status::Ok();
-      continue;
+      continue;  // the next request acknowledges what was applied (synchronous replication)
     }
     return Status(Code::kUnavailable, fmt::format("log of {}: HTTP {} {}", db, a.status, a.body));
   }

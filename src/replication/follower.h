@@ -90,6 +90,7 @@ class Follower {
 
   engine::Registry* const registry_;
   const FollowerOptions opts_;
+  const std::string id_;  // this follower, to the primary (its acknowledgements)
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};

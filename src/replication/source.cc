@@ -108,6 +108,8 @@ SourceRequest ParseSourceRequest(std::string_view path, std::string_view query) 
       req.epoch = std::string(value);
     } else if (key == "generation") {
       req.generation = std::string(value);
+    } else if (key == "replica") {
+      req.replica = std::string(value.substr(0, 64));
     } else if (key == "after" || key == "wait_ms") {
       if (!ParseU64(value, &n)) {
         req.kind = SourceRequest::Kind::kInvalid;
@@ -169,6 +171,8 @@ SourceResponse Source::Log(const SourceRequest& req, size_t max_bytes) const {
     return r;
   }
   const std::string gen = req.generation.empty() ? log->generation() : req.generation;
+  if (!req.replica.empty() && gen == log->generation())
+    registry_->replica_acks()->Ack(engine::ReplicaAcks::Key(req.db, gen), req.replica, req.after);
   auto records = log->RecordsAfter(gen, req.after, max_bytes);
   if (!records.ok()) {
     const Code c = records.status().code();

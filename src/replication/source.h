@@ -4,8 +4,9 @@
 //
 //   GET /v1/replication/changes?epoch=E&after=N   databases changed since N (all of them when E
 //                                                 is not this process's epoch)
-//   GET /v1/replication/log/<db>?generation=G&after=T
-//                                                 the transactions after T, as one log file
+//   GET /v1/replication/log/<db>?generation=G&after=T&replica=R
+//                                                 the transactions after T, as one log file (and
+//                                                 replica R has applied T: synchronous replication)
 //   GET /v1/replication/snapshot/<db>             the whole database, as one snapshot file
 //
 // Thread-safety: all methods are thread-safe. Log and Snapshot read files and may take a while:
@@ -43,6 +44,7 @@ struct SourceRequest {
   std::string db;
   std::string epoch;
   std::string generation;
+  std::string replica;  // log: the asking replica's id (its request acknowledges `after`)
   uint64_t after = 0;
   int wait_ms = 0;  // changes: how long the server may hold the request when nothing changed
   std::string error;

@@ -144,6 +144,28 @@ test("replication_index gives read-your-writes on a replica (in the statement or
   }
 });
 
+test("sync_replicas: a write is acknowledged only once the replica has it; without the replica it times out", async () => {
+  const cfg = await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: 1, sync_timeout_ms: 1500 });
+  assert.equal(cfg.status, 200, cfg.text);
+  const rc = replica.client();
+  for (let i = 0; i < 20; i++) {
+    await primary.client().execute({ sql: "INSERT INTO kv VALUES (?, ?)", args: [`sync-${i}`, i] });
+    // No replication_index, no waiting: the replica already has it when the primary answers.
+    assert.equal(await scalar(rc, `SELECT count(*) FROM kv WHERE k = 'sync-${i}'`), 1);
+  }
+  // Writes through the replica (forwarded) too.
+  await rc.execute("INSERT INTO kv VALUES ('sync-fwd', 1)");
+  assert.equal(await scalar(rc, "SELECT count(*) FROM kv WHERE k = 'sync-fwd'"), 1);
+  // Two replicas asked for, one there: the write commits on the primary but is not acknowledged.
+  assert.equal((await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: 2 })).status, 200);
+  const t0 = Date.now();
+  const e = await rejection(primary.client().execute("INSERT INTO kv VALUES ('sync-short', 1)"));
+  assert.match(e.message, /fewer than 2 replica/);
+  assert.ok(Date.now() - t0 >= 1400, `gave up after ${Date.now() - t0} ms`);
+  assert.equal((await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: null, sync_timeout_ms: null })).status, 200);
+  await primary.client().execute("INSERT INTO kv VALUES ('async-again', 1)");  // asynchronous again: at once
+});
+
 test("large transactions, schema changes and freed pages replicate exactly (same checksum)", async () => {
   const c = primary.client();
   await c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, blob BLOB)");
@@ -178,6 +200,7 @@ test("a replica killed with SIGKILL resumes from its position (or finds it in th
   await eventually(replica, "default", "SELECT count(*) FROM kv WHERE k LIKE 'while-down-%'", 20);
   let st = await replicaStatus(replica);
   let d = st.databases.find((x) => x.name === "default");
+  if (d.snapshots !== 0) console.log(replica.logs.join(""));
   assert.equal(d.snapshots, 0, "resuming must not need a snapshot: " + JSON.stringify(d));
 
   // A replica that died after applying transactions but before recording its position finds its
