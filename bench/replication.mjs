@@ -121,7 +121,10 @@ async function bootstrapRun() {
       await sleep(20);
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds };
+    // The replica's own account: "... N MB, A s to fetch, B s to write, C s to check".
+    const m = r.log().match(/copied from the primary .*: ([0-9.]+) MB, ([0-9.]+) s to fetch, ([0-9.]+) s to write, ([0-9.]+) s to check/);
+    return { mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds,
+      fetch_s: m ? Number(m[2]) : null, write_s: m ? Number(m[3]) : null, check_s: m ? Number(m[4]) : null };
   } finally {
     if (r) await stop(r);
     await stop(p);
