@@ -719,14 +719,15 @@ class Server::Impl {
       return true;
     };
     eo.become_primary = [this] {
-      std::shared_ptr<replication::Follower> old;
+      // Until the databases have switched, requests are still routed as on a replica (writes
+      // forwarded to the old primary fail): nothing reaches a database in the wrong role.
+      if (auto f = follower()) f->Stop();
+      registry_->SetReplica(false);  // databases reopen with their log (a new generation each)
       {
         std::lock_guard lk(role_mu_);
-        old = std::move(follower_);
+        follower_.reset();
         primary_url_.clear();
       }
-      if (old) old->Stop();
-      registry_->SetReplica(false);  // databases reopen with their log (a new generation each)
       for (const std::string& db : registry_->List()) feed_.Changed(db);
     };
     eo.follow = [this](const std::string& primary) {

@@ -208,6 +208,44 @@ test("kill -9 of the primary under load: a new primary soon, the bank total inta
   }
 });
 
+test("a paused primary (SIGSTOP) is replaced; resumed, it acknowledges no write the cluster does not keep", async () => {
+  const p = await settled();
+  const victim = nodes.find((n) => n.server === p);
+  const others = nodes.filter((n) => n !== victim);
+  victim.server.proc.kill("SIGSTOP");
+  const stoppedAt = Date.now();
+  try {
+    // The others elect a new primary once the paused one's lease expires.
+    let next = null;
+    while (!next && Date.now() - stoppedAt < 20000) {
+      const roles = await Promise.all(others.map((n) => role(n.server)));
+      const i = roles.findIndex((r) => r?.role === "primary");
+      if (i >= 0) next = others[i].server;
+      else await sleep(100);
+    }
+    assert.ok(next, "no new primary while the old one was paused");
+    await execute(next, "INSERT INTO transfers VALUES (900001)");
+  } finally {
+    victim.server.proc.kill("SIGCONT");
+  }
+  // At once after resuming, before its election loop has run: a write sent straight to it must
+  // not be acknowledged by it alone (its write fence has passed) — it fails, or, once it has
+  // stepped down, is forwarded to the new primary.
+  let acked = false;
+  try {
+    await execute(victim.server, "INSERT INTO transfers VALUES (900002)");
+    acked = true;
+  } catch (e) {
+    assert.match(e.message, /primary|replica|retry|UNAVAILABLE|READONLY/i);
+  }
+  console.log(`resumed old primary: a write sent to it was ${acked ? "acknowledged (forwarded)" : "refused"}`);
+  const next = await settled();
+  assert.notEqual(next, victim.server);
+  const r = await execute(next, "SELECT count(*) FROM transfers WHERE id = 900002");
+  assert.equal(r.rows[0][0].value, acked ? "1" : "0", "an acknowledged write is missing from the new primary");
+  assert.equal((await execute(next, "SELECT sum(balance) FROM accounts")).rows[0][0].value, "1000");
+});
+
 test("a primary shut down gracefully hands off at once", async () => {
   const p = await settled();
   const n = nodes.find((x) => x.server === p);
