@@ -44,7 +44,7 @@ struct GraphParams {
   uint32_t dims = 0;
   uint32_t max_neighbors = 64;  // R
   uint32_t insert_l = 64;       // beam width while inserting
-  uint32_t search_l = 128;      // default beam width of a query (at least k is used)
+  uint32_t search_l = 250;      // default beam width of a query (at least k is used)
   float alpha = 1.2f;
 };
 
