@@ -107,18 +107,22 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
   const uint64_t epoch = mode_epoch_.load();
   CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), false));
   bool over = false;
+  bool stale = false;
   std::shared_ptr<Database> result;
   {
     std::lock_guard lk(mu_);
     if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
-    if (epoch != mode_epoch_.load()) {
-      // The role changed while this handle opened with the old one.
-      db->Close();
-      return Status(Code::kUnavailable, "the server is changing its cluster role; retry");
+    if (epoch != mode_epoch_.load()) stale = true;  // the role changed while it opened
+    if (!stale) {
+      auto [it, inserted] = open_.try_emplace(key, OpenDb{db, now});
+      result = it->second.db;
+      over = open_.size() > opts_.max_open;
     }
-    auto [it, inserted] = open_.try_emplace(key, OpenDb{db, now});
-    result = it->second.db;
-    over = open_.size() > opts_.max_open;
+  }
+  if (stale) {
+    // Opened in the role the server no longer has: open it again in the new one.
+    db->Close();
+    return Get(name);
   }
   if (over) CloseIdleSoon();
   return result;

@@ -72,6 +72,19 @@ async function settled(timeoutMs = 20000) {
   }
 }
 
+// Like execute, retrying (bounded) what a node answers while it changes roles: UNAVAILABLE.
+async function executeRetrying(server, sql, args = [], index) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    try {
+      return await execute(server, sql, args, index);
+    } catch (e) {
+      if (!/UNAVAILABLE/.test(e.message) || Date.now() > deadline) throw e;
+      await sleep(100);
+    }
+  }
+}
+
 async function execute(server, sql, args = [], index) {
   const stmt = { sql, args: args.map((v) => ({ type: "integer", value: String(v) })) };
   const headers = index ? { "x-replication-index": index } : {};
@@ -172,10 +185,10 @@ test("kill -9 of the primary under load: a new primary soon, the bank total inta
   const newPrimary = await settled();
   assert.notEqual(newPrimary, victim.server);
   // The bank invariant holds on the new primary whatever was lost.
-  assert.equal((await execute(newPrimary, "SELECT sum(balance) FROM accounts")).rows[0][0].value, "1000");
+  assert.equal((await executeRetrying(newPrimary, "SELECT sum(balance) FROM accounts")).rows[0][0].value, "1000");
   // Every transfer acknowledged by the new primary is there; those acknowledged by the old one
   // shortly before its death may be lost (asynchronous replication): reported.
-  const present = new Set((await execute(newPrimary, "SELECT id FROM transfers")).rows.map((r) => Number(r[0].value)));
+  const present = new Set((await executeRetrying(newPrimary, "SELECT id FROM transfers")).rows.map((r) => Number(r[0].value)));
   const lost = acked.filter((a) => !present.has(a.id));
   console.log(`acknowledged ${acked.length}, lost ${lost.length} (all acknowledged before the kill: ` +
               `${lost.every((a) => a.at <= killedAt + 100)})`);
@@ -184,12 +197,12 @@ test("kill -9 of the primary under load: a new primary soon, the bank total inta
   // The old primary comes back as a replica of the new one and catches up.
   victim.server = await startNode(victim.dir);
   await settled();
-  const mark = await execute(others[0].server, "UPDATE accounts SET balance = balance WHERE id = 2");
+  const mark = await executeRetrying(others[0].server, "UPDATE accounts SET balance = balance WHERE id = 2");
   for (const n of nodes) {
-    const r = await execute(n.server, "SELECT sum(balance), count(*) FROM accounts", [], mark.replication_index);
+    const r = await executeRetrying(n.server, "SELECT sum(balance), count(*) FROM accounts", [], mark.replication_index);
     assert.equal(r.rows[0][0].value, "1000");
     assert.equal(r.rows[0][1].value, "10");
-    assert.equal((await execute(n.server, "SELECT count(*) FROM transfers", [], mark.replication_index)).rows[0][0].value,
+    assert.equal((await executeRetrying(n.server, "SELECT count(*) FROM transfers", [], mark.replication_index)).rows[0][0].value,
                  String(present.size));
   }
   // Identical databases: every replica's checksum equals the primary's at the same txid.
@@ -224,7 +237,7 @@ test("a paused primary (SIGSTOP) is replaced; resumed, it acknowledges no write 
       else await sleep(100);
     }
     assert.ok(next, "no new primary while the old one was paused");
-    await execute(next, "INSERT INTO transfers VALUES (900001)");
+    await executeRetrying(next, "INSERT INTO transfers VALUES (900001)");
   } finally {
     victim.server.proc.kill("SIGCONT");
   }
@@ -241,9 +254,9 @@ test("a paused primary (SIGSTOP) is replaced; resumed, it acknowledges no write 
   console.log(`resumed old primary: a write sent to it was ${acked ? "acknowledged (forwarded)" : "refused"}`);
   const next = await settled();
   assert.notEqual(next, victim.server);
-  const r = await execute(next, "SELECT count(*) FROM transfers WHERE id = 900002");
+  const r = await executeRetrying(next, "SELECT count(*) FROM transfers WHERE id = 900002");
   assert.equal(r.rows[0][0].value, acked ? "1" : "0", "an acknowledged write is missing from the new primary");
-  assert.equal((await execute(next, "SELECT sum(balance) FROM accounts")).rows[0][0].value, "1000");
+  assert.equal((await executeRetrying(next, "SELECT sum(balance) FROM accounts")).rows[0][0].value, "1000");
 });
 
 test("a primary shut down gracefully hands off at once", async () => {
