@@ -6,9 +6,6 @@
 
 namespace cairn::cluster {
 
-namespace {
-constexpr int64_t kFenceMarginUs = 1'000'000;  // stop writes this long before the lease can expire
-}  // namespace
 
 void Election::Start() {
   thread_ = std::thread([this] { Loop(); });
@@ -38,6 +35,9 @@ void Election::Loop() {
   const std::string primary_key = opts_.cluster + "/primary";
   const std::string node_key = opts_.cluster + "/nodes/" + opts_.node_url;
   const int64_t ttl_us = int64_t{opts_.lease_ttl_s} * 1'000'000;
+  // Writes stop this long before the lease can expire (clock-rate drift between this node and
+  // etcd over one TTL must stay below it).
+  const int64_t fence_margin_us = std::min<int64_t>(1'000'000, ttl_us / 4);
   const auto period = std::chrono::milliseconds(std::min(500, opts_.lease_ttl_s * 1000 / 3));
   int64_t lease = 0;
   int64_t last_ok_send = 0;
@@ -51,7 +51,7 @@ void Election::Loop() {
       if (!l.ok()) {
         if (!warned) spdlog::warn("cluster: etcd at {} does not answer: {}", opts_.etcd_url, l.status().message());
         warned = true;
-        if (primary_ && now >= last_ok_send + ttl_us - kFenceMarginUs) StepDown("etcd unreachable");
+        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us) StepDown("etcd unreachable");
         std::this_thread::sleep_for(period);
         continue;
       }
@@ -68,7 +68,7 @@ void Election::Loop() {
         }
         if (!warned) spdlog::warn("cluster: cannot renew the lease: {}", ttl.status().message());
         warned = true;
-        if (primary_ && now >= last_ok_send + ttl_us - kFenceMarginUs) StepDown("the lease could not be renewed");
+        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us) StepDown("the lease could not be renewed");
         std::this_thread::sleep_for(period);
         continue;
       }
@@ -76,7 +76,7 @@ void Election::Loop() {
     }
     warned = false;
     if (primary_) {
-      opts_.set_fence(last_ok_send + ttl_us - kFenceMarginUs);
+      opts_.set_fence(last_ok_send + ttl_us - fence_margin_us);
       std::this_thread::sleep_for(period);
       continue;
     }
@@ -95,7 +95,7 @@ void Election::Loop() {
         std::optional<KeyValue> other;
         auto created = etcd.CreateIfAbsent(primary_key, opts_.node_url, lease, &other);
         if (created.ok() && *created) {
-          opts_.set_fence(last_ok_send + ttl_us - kFenceMarginUs);
+          opts_.set_fence(last_ok_send + ttl_us - fence_margin_us);
           primary_ = true;
           {
             std::lock_guard lk(mu_);
