@@ -13,7 +13,8 @@ const median = (xs) => {
   return s.length ? s[(s.length - 1) >> 1] : undefined;
 };
 const cols = ["build_s", "db_mb", "pages_per_insert_median", "recall10", "qps", "p50_ms", "answers_differing_between_passes"];
-console.log(`| engine / setting | runs | ${cols.join(" | ")} |`);
+const titles = ["build s", "DB MB", "pages / 1-row insert", "recall@10", "queries/s", "ms / query (mean)", "answers differing between 2 passes"];
+console.log(`| engine / setting | runs | ${titles.join(" | ")} |`);
 console.log(`|---|---|${cols.map(() => "---").join("|")}|`);
 for (const [key, rs] of groups) {
   console.log(`| ${key} | ${rs.length} | ${cols.map((c) => median(rs.map((r) => r[c])) ?? "").join(" | ")} |`);
