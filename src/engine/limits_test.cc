@@ -51,6 +51,9 @@ TEST(LimitsJson, BadInputIsRefusedAndChangesNothing) {
            R"({"statement_timeout_ms": 1.5})",
            R"({"max_concurrent_streams": "two"})",
            R"({"block_reads": "yes"})",
+           R"({"sync_replicas": 65})",
+           R"({"sync_replicas": -1})",
+           R"({"sync_timeout_ms": 0})",
            R"({"max_response_bytes": 100, "unknown": 1})",
            R"([1, 2])",
            R"({not json)",
@@ -64,6 +67,20 @@ TEST(LimitsJson, BadInputIsRefusedAndChangesNothing) {
             std::string::npos);
   // A field the caller reads itself is skipped.
   EXPECT_TRUE(ApplyLimitsJson(R"({"template": "x"})", &l, {"template"}).ok());
+}
+
+TEST(LimitsJson, SyncReplication) {
+  DatabaseLimits l;
+  ASSERT_TRUE(ApplyLimitsJson(R"({"sync_replicas": 2, "sync_timeout_ms": 250})", &l).ok());
+  EXPECT_EQ(l.sync_replicas, 2u);
+  EXPECT_EQ(l.sync_timeout_ms, 250u);
+  LiveLimits live(l);
+  EXPECT_EQ(live.sync_replicas(), 2u);
+  EXPECT_EQ(live.sync_timeout().count(), 250);
+  ASSERT_TRUE(ApplyLimitsJson(R"({"sync_replicas": null, "sync_timeout_ms": null})", &l).ok());
+  live.Set(l);
+  EXPECT_EQ(live.sync_replicas(), 0u);  // asynchronous
+  EXPECT_EQ(live.sync_timeout().count(), 5000);
 }
 
 TEST(LimitsJson, ByteSizes) {

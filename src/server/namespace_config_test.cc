@@ -71,7 +71,7 @@ TEST_F(NamespaceConfigTest, CreateWithLimitsThenReadAndChangeThem) {
   EXPECT_EQ(got.body,
             R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
             R"("block_reason":null,)"
-            R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4})");
+            R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4,)" R"("sync_replicas":null,"sync_timeout_ms":null})");
   auto changed = api.Handle("POST", "/v1/namespaces/a/config",
                             R"({"block_writes": true, "max_concurrent_streams": null})");
   EXPECT_EQ(changed.status, 200);
