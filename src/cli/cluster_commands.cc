@@ -46,8 +46,10 @@ int Status(const StatusArgs& a) {
   }
   w.Key("nodes").BeginArray();
   if (!a.json) {
-    std::printf("cluster %s: primary %s\n", a.cluster.c_str(), primary_url.empty() ? "(none: election under way)" : primary_url.c_str());
-    std::printf("%-32s %-8s %-9s %-10s %s\n", "node", "role", "connected", "lag p99", "databases (txid / primary txid)");
+    std::printf("cluster %s: primary %s\n", a.cluster.c_str(),
+                primary_url.empty() ? "(none: election under way)" : primary_url.c_str());
+    std::printf("%-32s %-8s %-9s %-10s %s\n", "node", "role", "connected", "lag p99",
+                "databases (txid / primary txid)");
   }
   for (const auto& [key, url] : *nodes) {
     replication::HttpClient http(url, a.admin_key);
@@ -55,18 +57,29 @@ int Status(const StatusArgs& a) {
     w.BeginObject().Key("url").String(url);
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (!answer.ok() || answer->status != 200 || parser.parse(answer->body).get(doc) != simdjson::SUCCESS) {
+    if (!answer.ok() || answer->status != 200 ||
+        parser.parse(answer->body).get(doc) != simdjson::SUCCESS) {
       w.Key("reachable").Bool(false).EndObject();
       if (!a.json) std::printf("%-32s %-8s\n", url.c_str(), "unreachable");
       continue;
     }
     std::string_view role = "?";
-    if (doc["role"].get(role) != simdjson::SUCCESS) {}
+    if (doc["role"].get(role) != simdjson::SUCCESS) {
+    }
     bool connected = role == "primary";
-    if (doc["connected"].get(connected) != simdjson::SUCCESS) {}
+    if (doc["connected"].get(connected) != simdjson::SUCCESS) {
+    }
     double lag = 0;
-    if (doc["lag_p99_ms"].get(lag) != simdjson::SUCCESS) {}
-    w.Key("reachable").Bool(true).Key("role").String(role).Key("connected").Bool(connected).Key("lag_p99_ms").Double(lag);
+    if (doc["lag_p99_ms"].get(lag) != simdjson::SUCCESS) {
+    }
+    w.Key("reachable")
+        .Bool(true)
+        .Key("role")
+        .String(role)
+        .Key("connected")
+        .Bool(connected)
+        .Key("lag_p99_ms")
+        .Double(lag);
     std::string dbs;
     w.Key("databases").BeginArray();
     simdjson::dom::array arr;
@@ -74,16 +87,27 @@ int Status(const StatusArgs& a) {
       for (auto d : arr) {
         std::string_view name;
         uint64_t txid = 0, ptxid = 0;
-        if (d["name"].get(name) != simdjson::SUCCESS) {}
-        if (d["txid"].get(txid) != simdjson::SUCCESS) {}
-        if (d["primary_txid"].get(ptxid) != simdjson::SUCCESS) {}
-        w.BeginObject().Key("name").String(name).Key("txid").Uint(txid).Key("primary_txid").Uint(ptxid).EndObject();
+        if (d["name"].get(name) != simdjson::SUCCESS) {
+        }
+        if (d["txid"].get(txid) != simdjson::SUCCESS) {
+        }
+        if (d["primary_txid"].get(ptxid) != simdjson::SUCCESS) {
+        }
+        w.BeginObject()
+            .Key("name")
+            .String(name)
+            .Key("txid")
+            .Uint(txid)
+            .Key("primary_txid")
+            .Uint(ptxid)
+            .EndObject();
         dbs += fmt::format("{}{} {}/{}", dbs.empty() ? "" : ", ", name, txid, ptxid);
       }
     }
     w.EndArray().EndObject();
     if (!a.json)
-      std::printf("%-32s %-8s %-9s %-10s %s\n", url.c_str(), std::string(role).c_str(), connected ? "yes" : "no",
+      std::printf("%-32s %-8s %-9s %-10s %s\n", url.c_str(), std::string(role).c_str(),
+                  connected ? "yes" : "no",
                   role == "primary" ? "-" : fmt::format("{:.1f} ms", lag).c_str(), dbs.c_str());
   }
   w.EndArray().EndObject();
@@ -94,13 +118,18 @@ int Status(const StatusArgs& a) {
 }  // namespace
 
 void AddClusterCommands(CLI::App& app) {
-  auto* cluster = app.add_subcommand("cluster", "Inspect a cluster of Cairn nodes (cluster mode on etcd)");
+  auto* cluster =
+      app.add_subcommand("cluster", "Inspect a cluster of Cairn nodes (cluster mode on etcd)");
   cluster->require_subcommand(1);
   auto args = std::make_shared<StatusArgs>();
-  auto* status = cluster->add_subcommand("status", "Show the primary, every node, its role, position and lag");
-  status->add_option("--etcd", args->etcd, "etcd's client URL (http://HOST:PORT)")->required()->envname("CAIRN_CLUSTER_ETCD");
+  auto* status =
+      cluster->add_subcommand("status", "Show the primary, every node, its role, position and lag");
+  status->add_option("--etcd", args->etcd, "etcd's client URL (http://HOST:PORT)")
+      ->required()
+      ->envname("CAIRN_CLUSTER_ETCD");
   status->add_option("--cluster", args->cluster, "The cluster's name")->capture_default_str();
-  status->add_option("--admin-key", args->admin_key, "The nodes' admin key")->envname("CAIRN_ADMIN_AUTH_KEY");
+  status->add_option("--admin-key", args->admin_key, "The nodes' admin key")
+      ->envname("CAIRN_ADMIN_AUTH_KEY");
   status->add_flag("--json", args->json, "Print one JSON object");
   status->callback([args] {
     int rc = Status(*args);

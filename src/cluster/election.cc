@@ -6,7 +6,6 @@
 
 namespace cairn::cluster {
 
-
 void Election::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
@@ -49,9 +48,12 @@ void Election::Loop() {
     if (lease == 0) {
       auto l = etcd.GrantLease(opts_.lease_ttl_s);
       if (!l.ok()) {
-        if (!warned) spdlog::warn("cluster: etcd at {} does not answer: {}", opts_.etcd_url, l.status().message());
+        if (!warned)
+          spdlog::warn("cluster: etcd at {} does not answer: {}", opts_.etcd_url,
+                       l.status().message());
         warned = true;
-        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us) StepDown("etcd unreachable");
+        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us)
+          StepDown("etcd unreachable");
         std::this_thread::sleep_for(period);
         continue;
       }
@@ -68,7 +70,8 @@ void Election::Loop() {
         }
         if (!warned) spdlog::warn("cluster: cannot renew the lease: {}", ttl.status().message());
         warned = true;
-        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us) StepDown("the lease could not be renewed");
+        if (primary_ && now >= last_ok_send + ttl_us - fence_margin_us)
+          StepDown("the lease could not be renewed");
         std::this_thread::sleep_for(period);
         continue;
       }

@@ -8,8 +8,8 @@
 // so that a caught-up node wins if there is one).
 //
 // Fencing: a primary may acknowledge writes only until (send time of its last successful lease
-// renewal + TTL − min(1 s, TTL/4)); that deadline is handed to the engine (Registry::SetWriteFence) after
-// every renewal, so a primary that cannot renew — partitioned, or paused with SIGSTOP — stops
+// renewal + TTL − min(1 s, TTL/4)); that deadline is handed to the engine (Registry::SetWriteFence)
+// after every renewal, so a primary that cannot renew — partitioned, or paused with SIGSTOP — stops
 // taking writes before its lease can expire and anyone else can be elected. When a renewal
 // fails outright the node steps down and follows whoever holds the key.
 //

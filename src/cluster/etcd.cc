@@ -65,20 +65,24 @@ Result<std::string> EtcdClient::Call(const std::string& path, const std::string&
 }
 
 Result<int64_t> EtcdClient::GrantLease(int ttl_s) {
-  CAIRN_ASSIGN_OR_RETURN(std::string body, Call("/v3/lease/grant", fmt::format(R"({{"TTL":{}}})", ttl_s)));
+  CAIRN_ASSIGN_OR_RETURN(std::string body,
+                         Call("/v3/lease/grant", fmt::format(R"({{"TTL":{}}})", ttl_s)));
   simdjson::dom::parser p;
   simdjson::dom::element doc, id;
-  if (p.parse(body).get(doc) || doc["ID"].get(id)) return Status(Code::kIOError, "etcd lease/grant: " + body);
+  if (p.parse(body).get(doc) || doc["ID"].get(id))
+    return Status(Code::kIOError, "etcd lease/grant: " + body);
   return Num(id);
 }
 
 Result<int64_t> EtcdClient::KeepAlive(int64_t lease) {
-  CAIRN_ASSIGN_OR_RETURN(std::string body, Call("/v3/lease/keepalive", fmt::format(R"({{"ID":"{}"}})", lease)));
+  CAIRN_ASSIGN_OR_RETURN(std::string body,
+                         Call("/v3/lease/keepalive", fmt::format(R"({{"ID":"{}"}})", lease)));
   simdjson::dom::parser p;
   simdjson::dom::element doc, result, ttl;
   if (p.parse(body).get(doc) || doc["result"].get(result))
     return Status(Code::kIOError, "etcd lease/keepalive: " + body);
-  if (result["TTL"].get(ttl) != simdjson::SUCCESS) return Status(Code::kNotFound, "the lease expired");
+  if (result["TTL"].get(ttl) != simdjson::SUCCESS)
+    return Status(Code::kNotFound, "the lease expired");
   const int64_t t = Num(ttl);
   if (t <= 0) return Status(Code::kNotFound, "the lease expired");
   return t;
@@ -89,8 +93,8 @@ Status EtcdClient::Revoke(int64_t lease) {
   return r.ok() ? Status::Ok() : r.TakeStatus();
 }
 
-Result<bool> EtcdClient::CreateIfAbsent(const std::string& key, const std::string& value, int64_t lease,
-                                        std::optional<KeyValue>* current) {
+Result<bool> EtcdClient::CreateIfAbsent(const std::string& key, const std::string& value,
+                                        int64_t lease, std::optional<KeyValue>* current) {
   const std::string k = B64(key);
   const std::string body = fmt::format(
       R"({{"compare":[{{"key":"{}","result":"EQUAL","target":"CREATE","create_revision":"0"}}],)"
@@ -116,7 +120,8 @@ Result<bool> EtcdClient::CreateIfAbsent(const std::string& key, const std::strin
 }
 
 Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) {
-  CAIRN_ASSIGN_OR_RETURN(std::string out, Call("/v3/kv/range", fmt::format(R"({{"key":"{}"}})", B64(key))));
+  CAIRN_ASSIGN_OR_RETURN(std::string out,
+                         Call("/v3/kv/range", fmt::format(R"({{"key":"{}"}})", B64(key))));
   simdjson::dom::parser p;
   simdjson::dom::element doc;
   if (p.parse(out).get(doc)) return Status(Code::kIOError, "etcd kv/range: " + out);
@@ -129,9 +134,11 @@ Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) {
   return std::optional<KeyValue>();
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> EtcdClient::List(const std::string& prefix) {
-  CAIRN_ASSIGN_OR_RETURN(std::string out, Call("/v3/kv/range", fmt::format(R"({{"key":"{}","range_end":"{}"}})",
-                                                                          B64(prefix), B64(RangeEnd(prefix)))));
+Result<std::vector<std::pair<std::string, std::string>>> EtcdClient::List(
+    const std::string& prefix) {
+  CAIRN_ASSIGN_OR_RETURN(std::string out,
+                         Call("/v3/kv/range", fmt::format(R"({{"key":"{}","range_end":"{}"}})",
+                                                          B64(prefix), B64(RangeEnd(prefix)))));
   simdjson::dom::parser p;
   simdjson::dom::element doc;
   if (p.parse(out).get(doc)) return Status(Code::kIOError, "etcd kv/range: " + out);
@@ -149,16 +156,17 @@ Result<std::vector<std::pair<std::string, std::string>>> EtcdClient::List(const 
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
-  auto r = Call("/v3/kv/put", fmt::format(R"({{"key":"{}","value":"{}","lease":"{}"}})", B64(key), B64(value), lease));
+  auto r = Call("/v3/kv/put", fmt::format(R"({{"key":"{}","value":"{}","lease":"{}"}})", B64(key),
+                                          B64(value), lease));
   return r.ok() ? Status::Ok() : r.TakeStatus();
 }
 
 Status EtcdClient::DeleteIfLease(const std::string& key, int64_t lease) {
   const std::string k = B64(key);
-  const std::string body = fmt::format(
-      R"({{"compare":[{{"key":"{}","result":"EQUAL","target":"LEASE","lease":"{}"}}],)"
-      R"("success":[{{"request_delete_range":{{"key":"{}"}}}}],"failure":[]}})",
-      k, lease, k);
+  const std::string body =
+      fmt::format(R"({{"compare":[{{"key":"{}","result":"EQUAL","target":"LEASE","lease":"{}"}}],)"
+                  R"("success":[{{"request_delete_range":{{"key":"{}"}}}}],"failure":[]}})",
+                  k, lease, k);
   auto r = Call("/v3/kv/txn", body);
   return r.ok() ? Status::Ok() : r.TakeStatus();
 }

@@ -15,8 +15,8 @@ void ReplicaAcks::Ack(const std::string& db, const std::string& replica, uint64_
 int ReplicaAcks::CountLocked(const std::string& db, uint64_t txid) const {
   auto it = acks_.find(db);
   if (it == acks_.end()) return 0;
-  const int64_t horizon =
-      clock_->MonotonicMicros() - std::chrono::duration_cast<std::chrono::microseconds>(kForget).count();
+  const int64_t horizon = clock_->MonotonicMicros() -
+                          std::chrono::duration_cast<std::chrono::microseconds>(kForget).count();
   int n = 0;
   for (const auto& [replica, p] : it->second)
     if (p.txid >= txid && p.seen_us >= horizon) ++n;
@@ -28,7 +28,8 @@ int ReplicaAcks::Count(const std::string& db, uint64_t txid) const {
   return CountLocked(db, txid);
 }
 
-bool ReplicaAcks::WaitFor(const std::string& db, uint64_t txid, int n, std::chrono::milliseconds timeout) {
+bool ReplicaAcks::WaitFor(const std::string& db, uint64_t txid, int n,
+                          std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
   return cv_.wait_for(lk, timeout, [&] { return CountLocked(db, txid) >= n; });
 }

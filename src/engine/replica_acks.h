@@ -28,7 +28,9 @@ class ReplicaAcks {
   int Count(const std::string& db, uint64_t txid) const;
   // Waits until at least `n` replicas have applied `txid` of `db`, at most `timeout`.
   bool WaitFor(const std::string& db, uint64_t txid, int n, std::chrono::milliseconds timeout);
-  static std::string Key(const std::string& db, const std::string& generation) { return db + "/" + generation; }
+  static std::string Key(const std::string& db, const std::string& generation) {
+    return db + "/" + generation;
+  }
 
   static constexpr std::chrono::seconds kForget{60};
 

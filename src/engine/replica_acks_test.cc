@@ -21,7 +21,8 @@ TEST(ReplicaAcks, CountsReplicasAtOrPastATxid) {
   // Another generation of the same database counts separately (its txids start again).
   EXPECT_EQ(acks.Count(ReplicaAcks::Key("db", "gen2"), 1), 0);
   // A replica silent for long is no longer counted.
-  clock.Advance(std::chrono::duration_cast<std::chrono::microseconds>(ReplicaAcks::kForget) + std::chrono::microseconds(1));
+  clock.Advance(std::chrono::duration_cast<std::chrono::microseconds>(ReplicaAcks::kForget) +
+                std::chrono::microseconds(1));
   EXPECT_EQ(acks.Count(db, 3), 0);
 }
 

@@ -16,8 +16,8 @@ Result<std::unique_ptr<Applier>> Applier::Open(sqlite::Connection* conn, txlog::
   // image (the primary's first transaction rewrites page 1 whole).
   if (pos.txid == 0 && pos.checksum == 0 && a->fresh_) a->sums_.Clear();
   if (a->sums_.checksum() != pos.checksum)
-    return Corrupt(fmt::format("the replica is not at txid {} (checksum {:016x}, expected {:016x})", pos.txid,
-                               a->sums_.checksum(), pos.checksum));
+    return Corrupt(fmt::format("the replica is not at txid {} (checksum {:016x}, expected {:016x})",
+                               pos.txid, a->sums_.checksum(), pos.checksum));
   a->pos_ = pos;
   return a;
 }
@@ -31,8 +31,8 @@ Result<std::unique_ptr<Applier>> Applier::OpenForReseed(sqlite::Connection* conn
 
 Status Applier::Resume(txlog::Position pos) {
   if (sums_.checksum() != pos.checksum)
-    return Corrupt(fmt::format("the replica is not at txid {} (checksum {:016x}, expected {:016x})", pos.txid,
-                               sums_.checksum(), pos.checksum));
+    return Corrupt(fmt::format("the replica is not at txid {} (checksum {:016x}, expected {:016x})",
+                               pos.txid, sums_.checksum(), pos.checksum));
   pos_ = pos;
   needs_snapshot_ = false;
   return Status::Ok();
@@ -40,7 +40,8 @@ Status Applier::Resume(txlog::Position pos) {
 
 Status Applier::LoadTable() {
   sums_.Clear();
-  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
+  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+                         conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
   uint32_t last = 0;
   for (;;) {
     int rc = sqlite3_step(stmt.raw());
@@ -103,27 +104,33 @@ Status Applier::Apply(const txlog::Record& r) {
   if (needs_snapshot_) return Corrupt("the replica must be re-seeded from a snapshot first");
   if (r.h.txid <= pos_.txid) return Status::Ok();
   if (r.h.txid != pos_.txid + 1)
-    return Corrupt(fmt::format("gap: the replica is at txid {}, the record is txid {}", pos_.txid, r.h.txid));
+    return Corrupt(
+        fmt::format("gap: the replica is at txid {}, the record is txid {}", pos_.txid, r.h.txid));
   if (r.h.pre_checksum != pos_.checksum)
-    return Corrupt(fmt::format("txid {} does not continue the replica's state (diverged)", r.h.txid));
+    return Corrupt(
+        fmt::format("txid {} does not continue the replica's state (diverged)", r.h.txid));
   const size_t ps = r.h.n_pages ? r.pages.size() / r.h.n_pages : page_size_;
   if (r.h.n_pages != 0 && (ps == 0 || r.pages.size() != ps * r.h.n_pages))
     return Corrupt(fmt::format("txid {}: malformed record", r.h.txid));
   if (page_size_ == 0) page_size_ = static_cast<uint32_t>(ps);
   if (r.h.n_pages != 0 && ps != page_size_)
-    return Corrupt(fmt::format("txid {}: page size {} differs from the replica's {}", r.h.txid, ps, page_size_));
+    return Corrupt(fmt::format("txid {}: page size {} differs from the replica's {}", r.h.txid, ps,
+                               page_size_));
   // Check the result before touching the database.
   txlog::PageChecksums next = sums_;
   next.Resize(r.h.page_count);
-  for (size_t i = 0; i < r.pgnos.size(); ++i) next.SetPage(r.pgnos[i], r.pages.data() + i * ps, page_size_);
+  for (size_t i = 0; i < r.pgnos.size(); ++i)
+    next.SetPage(r.pgnos[i], r.pages.data() + i * ps, page_size_);
   if (next.checksum() != r.h.post_checksum)
-    return Corrupt(fmt::format("txid {}: applying it would not give its checksum (damaged record)", r.h.txid));
+    return Corrupt(
+        fmt::format("txid {}: applying it would not give its checksum (damaged record)", r.h.txid));
   const uint32_t before = sums_.page_count();
   CAIRN_RETURN_IF_ERROR(InTransaction([&](sqlite::Statement& stmt) -> Status {
     for (size_t i = 0; i < r.pgnos.size(); ++i)
       CAIRN_RETURN_IF_ERROR(PutPage(stmt, r.pgnos[i], r.pages.data() + i * ps, ps));
     // Shrinking is the last write of the transaction (a later page write would cancel it).
-    if (r.h.page_count < before) CAIRN_RETURN_IF_ERROR(PutPage(stmt, r.h.page_count + 1, nullptr, 0));
+    if (r.h.page_count < before)
+      CAIRN_RETURN_IF_ERROR(PutPage(stmt, r.h.page_count + 1, nullptr, 0));
     return Status::Ok();
   }));
   sums_ = std::move(next);
@@ -158,7 +165,8 @@ Status Applier::ApplySnapshot(txlog::FileReader* reader) {
       CAIRN_RETURN_IF_ERROR(PutPage(stmt, pgno, data.data(), data.size()));
     }
     next.Resize(h.page_count);
-    if (next.checksum() != h.post_checksum) return Corrupt("the snapshot does not match its checksum");
+    if (next.checksum() != h.post_checksum)
+      return Corrupt("the snapshot does not match its checksum");
     if (h.page_count < before) CAIRN_RETURN_IF_ERROR(PutPage(stmt, h.page_count + 1, nullptr, 0));
     return Status::Ok();
   }));

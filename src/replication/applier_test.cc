@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 class ApplierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() / ("cairn-applier-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    dir_ = (fs::temp_directory_path() /
+            ("cairn-applier-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     fs::remove_all(dir_);
     fs::create_directories(dir_ + "/primary");
@@ -50,7 +51,8 @@ class ApplierTest : public ::testing::Test {
       txlog::ParsedName p;
       if (txlog::ParseFileName(n, &p)) files.push_back({p, gdir + "/" + n});
     }
-    std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.first.max_txid < b.first.max_txid; });
+    std::sort(files.begin(), files.end(),
+              [](auto& a, auto& b) { return a.first.max_txid < b.first.max_txid; });
     std::vector<std::string> out;
     for (auto& f : files) out.push_back(*ReadWholeFile(f.second));
     return out;
@@ -98,10 +100,19 @@ TEST_F(ApplierTest, ReplicaBecomesByteIdenticalThroughEveryKindOfChange) {
   P("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB)");
   for (int i = 0; i < 200; ++i) {
     switch (rng() % 4) {
-      case 0: P("INSERT INTO t(v, b) VALUES (hex(randomblob(20)), randomblob(" + std::to_string(rng() % 5000) + "))"); break;
-      case 1: P("UPDATE t SET v = v || 'u' WHERE id % 5 = " + std::to_string(rng() % 5)); break;
-      case 2: P("DELETE FROM t WHERE id % 9 = " + std::to_string(rng() % 9)); break;
-      case 3: P("BEGIN; INSERT INTO t(v) VALUES ('x'); INSERT INTO t(v) VALUES ('y'); COMMIT"); break;
+      case 0:
+        P("INSERT INTO t(v, b) VALUES (hex(randomblob(20)), randomblob(" +
+          std::to_string(rng() % 5000) + "))");
+        break;
+      case 1:
+        P("UPDATE t SET v = v || 'u' WHERE id % 5 = " + std::to_string(rng() % 5));
+        break;
+      case 2:
+        P("DELETE FROM t WHERE id % 9 = " + std::to_string(rng() % 9));
+        break;
+      case 3:
+        P("BEGIN; INSERT INTO t(v) VALUES ('x'); INSERT INTO t(v) VALUES ('y'); COMMIT");
+        break;
     }
     if (i == 80) P("CREATE INDEX tv ON t(v)");
     if (i == 120) P("VACUUM");  // shrinks: the truncation goes last
@@ -132,7 +143,8 @@ TEST_F(ApplierTest, ReadersKeepTheirSnapshotWhileTransactionsApply) {
   EXPECT_EQ(Count(reader_.get(), "SELECT count(*) FROM t"), 1);
   for (int i = 0; i < 50; ++i) P("INSERT INTO t VALUES (randomblob(300))");
   ASSERT_TRUE(ApplyAll(a.get()).ok());
-  EXPECT_EQ(Count(reader_.get(), "SELECT count(*) FROM t"), 1) << "a reader saw an apply mid-snapshot";
+  EXPECT_EQ(Count(reader_.get(), "SELECT count(*) FROM t"), 1)
+      << "a reader saw an apply mid-snapshot";
   ASSERT_TRUE(reader_->Exec("COMMIT").ok());
   EXPECT_EQ(Count(reader_.get(), "SELECT count(*) FROM t"), 51);
 }
@@ -181,7 +193,8 @@ TEST_F(ApplierTest, ASnapshotReseedsADivergedReplica) {
   for (int i = 0; i < 30; ++i) P("INSERT INTO t VALUES (randomblob(2000))");
   // The replica holds something else entirely.
   ASSERT_TRUE(replica_->Exec("CREATE TABLE other(y); INSERT INTO other VALUES (1), (2), (3)").ok());
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(replica_->Exec("INSERT INTO other VALUES (randomblob(3000))").ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(replica_->Exec("INSERT INTO other VALUES (randomblob(3000))").ok());
   // A snapshot of the primary (as a new generation makes one) replaces it.
   primary_.reset();
   primary_ = std::make_unique<txlog::TestCapture>(dir_ + "/primary");
@@ -196,7 +209,8 @@ TEST_F(ApplierTest, ASnapshotReseedsADivergedReplica) {
   EXPECT_EQ(a->Apply(txlog::Record{}).code(), Code::kCorruption) << "records wait for the snapshot";
   ASSERT_TRUE(a->ApplyFile(reader.get()).ok());
   EXPECT_EQ(a->position(), primary_->log()->durable());
-  EXPECT_TRUE(ReplicaImage() == PrimaryImage()) << "the snapshot did not replace the replica's image";
+  EXPECT_TRUE(ReplicaImage() == PrimaryImage())
+      << "the snapshot did not replace the replica's image";
   EXPECT_EQ(Count(Reader(), "SELECT count(*) FROM t"), 30);
   // It follows the primary from there.
   P("INSERT INTO t VALUES (0)");
@@ -218,18 +232,25 @@ void Follow(txlog::TxLog* log, Applier* a, size_t max_bytes) {
 
 TEST_F(ApplierTest, FollowsThePrimaryThroughRecordsAfter) {
   P("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-  for (int i = 0; i < 100; ++i) P("INSERT INTO t(v) VALUES (randomblob(" + std::to_string(100 + i * 40) + "))");
-  ASSERT_TRUE(primary_->log()->Flush().ok());                  // some flushed (kept in memory)...
-  for (int i = 0; i < 30; ++i) P("UPDATE t SET v = randomblob(50) WHERE id = " + std::to_string(i + 1));
+  for (int i = 0; i < 100; ++i)
+    P("INSERT INTO t(v) VALUES (randomblob(" + std::to_string(100 + i * 40) + "))");
+  ASSERT_TRUE(primary_->log()->Flush().ok());  // some flushed (kept in memory)...
+  for (int i = 0; i < 30; ++i)
+    P("UPDATE t SET v = randomblob(50) WHERE id = " + std::to_string(i + 1));
   auto a = std::move(Applier::Open(replica_.get(), {0, 0})).value();  // ...some only committed
   Follow(primary_->log(), a.get(), 64 * 1024);
   EXPECT_EQ(a->position(), primary_->log()->captured());
   EXPECT_TRUE(ReplicaImage() == PrimaryImage());
   // Errors a follower acts on.
-  EXPECT_EQ(primary_->log()->RecordsAfter("0000000000000000-0000", 0, 1).status().code(), Code::kNotFound);
-  EXPECT_EQ(primary_->log()->RecordsAfter(primary_->log()->generation(), a->position().txid + 5, 1).status().code(),
+  EXPECT_EQ(primary_->log()->RecordsAfter("0000000000000000-0000", 0, 1).status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(primary_->log()
+                ->RecordsAfter(primary_->log()->generation(), a->position().txid + 5, 1)
+                .status()
+                .code(),
             Code::kInvalidRequest);
-  EXPECT_TRUE(primary_->log()->RecordsAfter(primary_->log()->generation(), a->position().txid, 1)->empty());
+  EXPECT_TRUE(
+      primary_->log()->RecordsAfter(primary_->log()->generation(), a->position().txid, 1)->empty());
 }
 
 TEST_F(ApplierTest, OlderRecordsComeFromTheLocalFilesAndLostOnesNeedASnapshot) {
@@ -254,7 +275,8 @@ TEST_F(ApplierTest, OlderRecordsComeFromTheLocalFilesAndLostOnesNeedASnapshot) {
   // Files gone (uploaded and removed): the follower is told to bootstrap from a snapshot.
   const std::string gdir = primary_->log_dir() + "/" + primary_->log()->generation();
   for (auto& e : fs::directory_iterator(gdir)) fs::remove(e.path());
-  EXPECT_EQ(primary_->log()->RecordsAfter(primary_->log()->generation(), 3, 4096).status().code(), Code::kNotFound);
+  EXPECT_EQ(primary_->log()->RecordsAfter(primary_->log()->generation(), 3, 4096).status().code(),
+            Code::kNotFound);
 }
 
 TEST_F(ApplierTest, WaitForCommitAfterWakesOnACommit) {

@@ -42,10 +42,10 @@ class ChangeFeed {
  private:
   const std::string epoch_;
   mutable std::mutex mu_;
-  uint64_t seq_ = 0;                                  // guarded by mu_
-  std::unordered_map<std::string, uint64_t> last_;    // guarded by mu_: name → its last change
-  std::map<uint64_t, std::string> order_;             // guarded by mu_: change → name
-  uint64_t next_waiter_ = 1;                          // guarded by mu_
+  uint64_t seq_ = 0;                                // guarded by mu_
+  std::unordered_map<std::string, uint64_t> last_;  // guarded by mu_: name → its last change
+  std::map<uint64_t, std::string> order_;           // guarded by mu_: change → name
+  uint64_t next_waiter_ = 1;                        // guarded by mu_
   std::unordered_map<uint64_t, std::function<void()>> waiters_;  // guarded by mu_
 };
 

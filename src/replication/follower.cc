@@ -48,7 +48,8 @@ uint64_t ParseU64(const std::string& s) {
 // Writes a snapshot's image as a database file at `path` (a new replica's first copy).
 Status WriteImage(const std::string& path, std::string_view snapshot) {
   CAIRN_ASSIGN_OR_RETURN(auto reader, txlog::FileReader::Open(snapshot));
-  if (!reader->header().snapshot()) return Status(Code::kCorruption, "the primary sent no snapshot");
+  if (!reader->header().snapshot())
+    return Status(Code::kCorruption, "the primary sent no snapshot");
   txlog::RecordHeader h;
   CAIRN_ASSIGN_OR_RETURN(bool has, reader->NextRecord(&h));
   if (!has) return Status(Code::kCorruption, "empty snapshot");
@@ -121,9 +122,10 @@ void Follower::Loop() {
   while (!stop_) {
     // Short polls while stopping matters more than latency would be wasteful; the poll is held by
     // the primary only while nothing changes, so a change answers it at once.
-    const auto wait = std::min<std::chrono::milliseconds>(opts_.poll_wait, std::chrono::milliseconds(1000));
-    auto answer = client_->Get(fmt::format("/v1/replication/changes?epoch={}&after={}&wait_ms={}", epoch,
-                                           seq, wait.count()),
+    const auto wait =
+        std::min<std::chrono::milliseconds>(opts_.poll_wait, std::chrono::milliseconds(1000));
+    auto answer = client_->Get(fmt::format("/v1/replication/changes?epoch={}&after={}&wait_ms={}",
+                                           epoch, seq, wait.count()),
                                wait + std::chrono::seconds(10));
     if (!answer.ok() || answer->status != 200) {
       connected_ = false;
@@ -225,8 +227,8 @@ Result<Follower::Tracked*> Follower::Track(const std::string& db) {
     });
     t->generation = gen;
     if (!st.ok() && t->recovering) {
-      spdlog::info("replica: database {} is past its recorded position ({}); finding it in the log", db,
-                   st.message());
+      spdlog::info("replica: database {} is past its recorded position ({}); finding it in the log",
+                   db, st.message());
     } else if (!st.ok()) {
       spdlog::warn("replica: database {} cannot be read ({}); it is re-seeded", db, st.message());
     }
@@ -241,7 +243,8 @@ void Follower::Untrack(const std::string& db) { tracked_.erase(db); }
 
 void Follower::UntrackIdle() {
   const int64_t now = opts_.clock->MonotonicMicros();
-  const int64_t limit = std::chrono::duration_cast<std::chrono::microseconds>(opts_.untrack_after).count();
+  const int64_t limit =
+      std::chrono::duration_cast<std::chrono::microseconds>(opts_.untrack_after).count();
   for (auto it = tracked_.begin(); it != tracked_.end();) {
     if (now - it->second->last_change_us > limit) {
       it = tracked_.erase(it);
@@ -288,12 +291,14 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
       }
       continue;
     }
-    CAIRN_RETURN_IF_ERROR(t->db->WithReplicaWriter([&](sqlite::Connection*) { return t->applier->Apply(r); }));
+    CAIRN_RETURN_IF_ERROR(
+        t->db->WithReplicaWriter([&](sqlite::Connection*) { return t->applier->Apply(r); }));
     t->db->SetReplicationIndex(t->applier->position().txid);
     const int64_t now = opts_.clock->WallMicros();
     {
       std::lock_guard lk(mu_);
-      const float lag = static_cast<float>(std::max<int64_t>(0, now - r.h.commit_time_us)) / 1000.0f;
+      const float lag =
+          static_cast<float>(std::max<int64_t>(0, now - r.h.commit_time_us)) / 1000.0f;
       if (lags_ms_.size() < kLagWindow) {
         lags_ms_.push_back(lag);
       } else {
@@ -310,13 +315,15 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
   }
   (void)last_commit;
   if (applied > 0) CAIRN_RETURN_IF_ERROR(SavePosition(*t));
-  if (t->recovering) return Status(Code::kCorruption, "the replica's state is not in the primary's log");
+  if (t->recovering)
+    return Status(Code::kCorruption, "the replica's state is not in the primary's log");
   return Status::Ok();
 }
 
 Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
   const int64_t t0 = opts_.clock->MonotonicMicros();
-  CAIRN_ASSIGN_OR_RETURN(HttpAnswer a, client->Get("/v1/replication/snapshot/" + db, std::chrono::minutes(10)));
+  CAIRN_ASSIGN_OR_RETURN(HttpAnswer a,
+                         client->Get("/v1/replication/snapshot/" + db, std::chrono::minutes(10)));
   const int64_t t1 = opts_.clock->MonotonicMicros();
   if (a.status == 404) {
     Untrack(db);
@@ -324,18 +331,21 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
     return Status::Ok();
   }
   if (a.status != 200)
-    return Status(Code::kUnavailable, fmt::format("snapshot of {}: HTTP {} {}", db, a.status, a.body));
+    return Status(Code::kUnavailable,
+                  fmt::format("snapshot of {}: HTTP {} {}", db, a.status, a.body));
   const std::string gen = a.Header(kHeaderGeneration);
   const uint64_t txid = ParseU64(a.Header(kHeaderTxid));
   const bool fresh = a.Header(kHeaderFresh) == "1";
-  if (gen.empty()) return Status(Code::kUnavailable, "snapshot of " + db + " came without its generation");
+  if (gen.empty())
+    return Status(Code::kUnavailable, "snapshot of " + db + " came without its generation");
   // The local copy is replaced: a new file, opened fresh (readers of the old one fail and retry).
   Untrack(db);
   if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
   if (fresh) {
     CAIRN_RETURN_IF_ERROR(registry_->Create(db));
   } else {
-    CAIRN_RETURN_IF_ERROR(registry_->CreateFrom(db, [&](const std::string& path) { return WriteImage(path, a.body); }));
+    CAIRN_RETURN_IF_ERROR(registry_->CreateFrom(
+        db, [&](const std::string& path) { return WriteImage(path, a.body); }));
   }
   // The position is known now; Track checks the file against it.
   txlog::Position pos{txid, 0};
@@ -344,19 +354,22 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
     if (!header.ok()) return header.TakeStatus();
     pos = header->end();
   }
-  CAIRN_RETURN_IF_ERROR(WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(gen, pos)));
+  CAIRN_RETURN_IF_ERROR(
+      WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(gen, pos)));
   const int64_t t2 = opts_.clock->MonotonicMicros();
   CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
   const int64_t t3 = opts_.clock->MonotonicMicros();
-  if (t == nullptr || !t->applier) return Status(Code::kCorruption, "the snapshot of " + db + " did not apply");
+  if (t == nullptr || !t->applier)
+    return Status(Code::kCorruption, "the snapshot of " + db + " did not apply");
   {
     std::lock_guard lk(mu_);
     status_[db].snapshots++;
   }
-  spdlog::info("replica: database {} copied from the primary at txid {} (generation {}): {:.1f} MB, "
-               "{:.2f} s to fetch, {:.2f} s to write, {:.2f} s to check",
-               db, pos.txid, gen, static_cast<double>(a.body.size()) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-               (t3 - t2) / 1e6);
+  spdlog::info(
+      "replica: database {} copied from the primary at txid {} (generation {}): {:.1f} MB, "
+      "{:.2f} s to fetch, {:.2f} s to write, {:.2f} s to check",
+      db, pos.txid, gen, static_cast<double>(a.body.size()) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+      (t3 - t2) / 1e6);
   return Status::Ok();
 }
 
@@ -365,13 +378,15 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
   for (int round = 0; round < 100000 && !stop_; ++round) {
     CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
     const bool recovering = t != nullptr && t->recovering;
-    const bool known = t != nullptr && t->applier != nullptr && (recovering || t->generation.size() > 0);
+    const bool known =
+        t != nullptr && t->applier != nullptr && (recovering || t->generation.size() > 0);
     const std::string gen = known ? t->generation : std::string();
     const uint64_t after = recovering ? t->recover_after : known ? t->applier->position().txid : 0;
     CAIRN_ASSIGN_OR_RETURN(
-        HttpAnswer a, client->Get(fmt::format("/v1/replication/log/{}?generation={}&after={}&replica={}", db, gen,
-                                              after, id_),
-                                  std::chrono::seconds(60)));
+        HttpAnswer a,
+        client->Get(fmt::format("/v1/replication/log/{}?generation={}&after={}&replica={}", db, gen,
+                                after, id_),
+                    std::chrono::seconds(60)));
     const uint64_t primary_txid = ParseU64(a.Header(kHeaderTxid));
     if (a.status == 404) {
       Untrack(db);
@@ -385,7 +400,8 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
       }
       return Status::Ok();
     }
-    if (a.status == 409 || (!known && a.status == 204 && primary_txid > 0) || (recovering && a.status == 204)) {
+    if (a.status == 409 || (!known && a.status == 204 && primary_txid > 0) ||
+        (recovering && a.status == 204)) {
       CAIRN_RETURN_IF_ERROR(Bootstrap(client, db));
       continue;
     }
@@ -393,13 +409,16 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
       if (!known) {
         // The primary's history starts at txid 0 (an empty database): so does ours.
         const std::string pgen = a.Header(kHeaderGeneration);
-        if (pgen.empty()) return Status(Code::kUnavailable, "the primary sent no generation for " + db);
+        if (pgen.empty())
+          return Status(Code::kUnavailable, "the primary sent no generation for " + db);
         Untrack(db);
         if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
         CAIRN_RETURN_IF_ERROR(registry_->Create(db));
-        CAIRN_RETURN_IF_ERROR(WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(pgen, {0, 0})));
+        CAIRN_RETURN_IF_ERROR(
+            WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(pgen, {0, 0})));
         CAIRN_ASSIGN_OR_RETURN(t, Track(db));
-        if (t == nullptr || !t->applier) return Status(Code::kCorruption, "new database " + db + " is not empty");
+        if (t == nullptr || !t->applier)
+          return Status(Code::kCorruption, "new database " + db + " is not empty");
       }
       t->last_change_us = opts_.clock->MonotonicMicros();
       if (a.status == 204) {
@@ -409,7 +428,8 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
       Status st = ApplyLog(t, a.body);
       Publish(*t, primary_txid);
       if (st.code() == Code::kCorruption) {
-        spdlog::warn("replica: database {} diverged from the primary ({}); it is re-seeded", db, st.message());
+        spdlog::warn("replica: database {} diverged from the primary ({}); it is re-seeded", db,
+                     st.message());
         CAIRN_RETURN_IF_ERROR(Bootstrap(client, db));
         continue;
       }
@@ -452,7 +472,9 @@ std::pair<double, double> Follower::LagMillis() const {
   }
   if (v.empty()) return {0, 0};
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]); };
+  auto at = [&](double q) {
+    return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]);
+  };
   return {at(0.5), at(0.99)};
 }
 

@@ -35,8 +35,8 @@
 namespace cairn::replication {
 
 struct FollowerOptions {
-  std::string primary_url;  // the primary's admin listener: http://host:port
-  std::string auth_key;     // the primary's admin key (empty: none)
+  std::string primary_url;                     // the primary's admin listener: http://host:port
+  std::string auth_key;                        // the primary's admin key (empty: none)
   std::chrono::milliseconds poll_wait{10000};  // long poll of the change feed
   std::chrono::milliseconds retry{300};        // after a failure to reach the primary
   // Databases not changed for this long are no longer kept open for applying.
@@ -47,12 +47,12 @@ struct FollowerOptions {
 struct FollowedDatabase {
   std::string name;
   std::string generation;
-  txlog::Position position;     // applied here
-  uint64_t primary_txid = 0;    // the primary's position when last asked
-  int64_t last_commit_us = 0;   // the primary's commit time of the last applied transaction
-  int64_t applied_at_us = 0;    // when it was applied here
-  uint64_t snapshots = 0;       // snapshots applied since start
-  uint64_t transactions = 0;    // transactions applied since start
+  txlog::Position position;    // applied here
+  uint64_t primary_txid = 0;   // the primary's position when last asked
+  int64_t last_commit_us = 0;  // the primary's commit time of the last applied transaction
+  int64_t applied_at_us = 0;   // when it was applied here
+  uint64_t snapshots = 0;      // snapshots applied since start
+  uint64_t transactions = 0;   // transactions applied since start
 };
 
 class Follower {
@@ -102,8 +102,8 @@ class Follower {
   mutable std::mutex mu_;
   std::condition_variable applied_cv_;
   std::unordered_map<std::string, FollowedDatabase> status_;  // guarded by mu_
-  std::vector<float> lags_ms_;  // guarded by mu_: ring of recent lags
-  size_t lag_next_ = 0;         // guarded by mu_
+  std::vector<float> lags_ms_;                                // guarded by mu_: ring of recent lags
+  size_t lag_next_ = 0;                                       // guarded by mu_
 };
 
 }  // namespace cairn::replication

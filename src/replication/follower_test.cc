@@ -63,15 +63,17 @@ TEST(SourceRequest, ParsesEndpointsAndRefusesBadInput) {
   EXPECT_EQ(r.kind, SourceRequest::Kind::kChanges);
   EXPECT_EQ(r.wait_ms, 30000);
   EXPECT_EQ(ParseSourceRequest("/v1/replication/log/../x", "").kind, SourceRequest::Kind::kInvalid);
-  EXPECT_EQ(ParseSourceRequest("/v1/replication/log/a", "after=-1").kind, SourceRequest::Kind::kInvalid);
+  EXPECT_EQ(ParseSourceRequest("/v1/replication/log/a", "after=-1").kind,
+            SourceRequest::Kind::kInvalid);
   EXPECT_EQ(ParseSourceRequest("/v1/replication/nope", "").kind, SourceRequest::Kind::kInvalid);
 }
 
 class SourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cairn-source-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("cairn-source-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     engine::RegistryOptions ro;
     ro.data_dir = (dir_ / "primary").string();
@@ -159,7 +161,8 @@ class SourceTest : public ::testing::Test {
 };
 
 TEST_F(SourceTest, SnapshotThenLogMakesAnIdenticalReplica) {
-  Exec("default", "CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT); INSERT INTO t(y) VALUES ('a'), ('b')");
+  Exec("default",
+       "CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT); INSERT INTO t(y) VALUES ('a'), ('b')");
   SourceResponse snap = Get("/v1/replication/snapshot/default");
   ASSERT_EQ(snap.status, 200) << snap.body;
   const std::string gen = HeaderOf(snap, kHeaderGeneration);
@@ -170,12 +173,15 @@ TEST_F(SourceTest, SnapshotThenLogMakesAnIdenticalReplica) {
   EXPECT_EQ(Query(replica_.get(), "default", "SELECT y FROM t ORDER BY x"), "a;b;");
 
   // Caught up: 204 with the primary's position.
-  SourceResponse none = Get("/v1/replication/log/default", "generation=" + gen + "&after=" + std::to_string(pos.txid));
+  SourceResponse none = Get("/v1/replication/log/default",
+                            "generation=" + gen + "&after=" + std::to_string(pos.txid));
   EXPECT_EQ(none.status, 204) << none.body;
   EXPECT_EQ(HeaderOf(none, kHeaderTxid), std::to_string(pos.txid));
 
-  Exec("default", "INSERT INTO t(y) VALUES ('c'); DELETE FROM t WHERE y = 'a'; CREATE INDEX ty ON t(y)");
-  SourceResponse log = Get("/v1/replication/log/default", "generation=" + gen + "&after=" + std::to_string(pos.txid));
+  Exec("default",
+       "INSERT INTO t(y) VALUES ('c'); DELETE FROM t WHERE y = 'a'; CREATE INDEX ty ON t(y)");
+  SourceResponse log = Get("/v1/replication/log/default",
+                           "generation=" + gen + "&after=" + std::to_string(pos.txid));
   ASSERT_EQ(log.status, 200) << log.body;
   EXPECT_EQ(log.content_type, kLogContentType);
   ASSERT_TRUE(ApplyToReplica("default", log, &pos).ok());
@@ -196,7 +202,8 @@ TEST_F(SourceTest, UnknownPositionsAskForASnapshotAndMissingDatabasesAre404) {
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("snapshot"), std::string::npos);
   EXPECT_FALSE(HeaderOf(r, kHeaderGeneration).empty());
-  r = Get("/v1/replication/log/default", "generation=" + HeaderOf(r, kHeaderGeneration) + "&after=999999");  // ahead
+  r = Get("/v1/replication/log/default",
+          "generation=" + HeaderOf(r, kHeaderGeneration) + "&after=999999");  // ahead
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Get("/v1/replication/log/nosuchdb", "after=0").status, 404);
   EXPECT_EQ(Get("/v1/replication/snapshot/nosuchdb").status, 404);
@@ -231,7 +238,8 @@ TEST_F(SourceTest, ChangesListEverythingForANewEpochThenOnlyWhatChanged) {
   EXPECT_NE(r.body.find("\"full\":true"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\"default\""), std::string::npos);
   EXPECT_NE(r.body.find("\"other\""), std::string::npos);
-  req = ParseSourceRequest("/v1/replication/changes", "epoch=" + feed_.epoch() + "&after=" + std::to_string(feed_.seq()));
+  req = ParseSourceRequest("/v1/replication/changes",
+                           "epoch=" + feed_.epoch() + "&after=" + std::to_string(feed_.seq()));
   EXPECT_FALSE(source_->HasChanges(req));
   Exec("other", "CREATE TABLE t(x)");
   EXPECT_TRUE(source_->HasChanges(req));

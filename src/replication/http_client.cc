@@ -25,7 +25,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
     if (name == "content-length") {
@@ -49,7 +50,8 @@ struct Slist {
 
 HttpClient::HttpClient(std::string base_url, std::string bearer)
     : base_url_(std::move(base_url)), bearer_(std::move(bearer)) {
-  while (!base_url_.empty() && base_url_.back() == '/') const_cast<std::string&>(base_url_).pop_back();
+  while (!base_url_.empty() && base_url_.back() == '/')
+    const_cast<std::string&>(base_url_).pop_back();
   curl_ = curl_easy_init();
 }
 
@@ -57,7 +59,8 @@ HttpClient::~HttpClient() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-Result<HttpAnswer> HttpClient::Get(std::string_view path_and_query, std::chrono::milliseconds timeout) {
+Result<HttpAnswer> HttpClient::Get(std::string_view path_and_query,
+                                   std::chrono::milliseconds timeout) {
   return Perform("GET", path_and_query, {}, {}, timeout);
 }
 
@@ -68,7 +71,8 @@ Result<HttpAnswer> HttpClient::Post(std::string_view path_and_query, std::string
 }
 
 Result<HttpAnswer> HttpClient::Perform(const char* method, std::string_view path_and_query,
-                                       std::string_view body, const std::vector<std::string>& headers,
+                                       std::string_view body,
+                                       const std::vector<std::string>& headers,
                                        std::chrono::milliseconds timeout) {
   CURL* h = static_cast<CURL*>(curl_);
   if (h == nullptr) return Status(Code::kInternal, "libcurl could not be initialised");

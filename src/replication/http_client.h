@@ -38,7 +38,8 @@ class HttpClient {
   // is an answer.
   Result<HttpAnswer> Get(std::string_view path_and_query, std::chrono::milliseconds timeout);
   Result<HttpAnswer> Post(std::string_view path_and_query, std::string_view body,
-                          const std::vector<std::string>& headers, std::chrono::milliseconds timeout);
+                          const std::vector<std::string>& headers,
+                          std::chrono::milliseconds timeout);
 
   const std::string& base_url() const { return base_url_; }
 

@@ -102,7 +102,8 @@ SourceRequest ParseSourceRequest(std::string_view path, std::string_view query) 
     query.remove_prefix(std::min(query.size(), pair.size() + 1));
     const size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     uint64_t n = 0;
     if (key == "epoch") {
       req.epoch = std::string(value);
@@ -159,11 +160,13 @@ SourceResponse Source::Changes(const SourceRequest& req) const {
 
 SourceResponse Source::Log(const SourceRequest& req, size_t max_bytes) const {
   auto db = registry_->Get(req.db);
-  if (!db.ok()) return Error(db.status().code() == Code::kNotFound ? 404 : 503, db.status().message());
+  if (!db.ok())
+    return Error(db.status().code() == Code::kNotFound ? 404 : 503, db.status().message());
   auto use = (*db)->TryUse();
   if (!use) return Error(503, "database " + req.db + " is being closed; retry");
   txlog::TxLog* log = (*db)->txlog();
-  if (log == nullptr) return Error(501, "database " + req.db + " keeps no transaction log to replicate");
+  if (log == nullptr)
+    return Error(501, "database " + req.db + " keeps no transaction log to replicate");
   if (req.generation.empty() && log->last_txid() > 0) {
     // A replica new to this database copies its current state rather than its whole history.
     SourceResponse r = Error(409, "a new replica starts from a snapshot", "snapshot");
@@ -195,7 +198,8 @@ SourceResponse Source::Log(const SourceRequest& req, size_t max_bytes) const {
       first.pgnos.empty() ? 0 : static_cast<uint32_t>(first.pages.size() / first.pgnos.size());
   uint32_t ps = page_size;
   for (const auto& rec : *records)
-    if (ps == 0 && !rec.pgnos.empty()) ps = static_cast<uint32_t>(rec.pages.size() / rec.pgnos.size());
+    if (ps == 0 && !rec.pgnos.empty())
+      ps = static_cast<uint32_t>(rec.pages.size() / rec.pgnos.size());
   txlog::FileWriter w(ps == 0 ? 4096 : ps);
   for (const auto& rec : *records) {
     Status st = w.Add(rec);
@@ -211,7 +215,8 @@ SourceResponse Source::Log(const SourceRequest& req, size_t max_bytes) const {
 
 SourceResponse Source::Snapshot(const SourceRequest& req) const {
   auto db = registry_->Get(req.db);
-  if (!db.ok()) return Error(db.status().code() == Code::kNotFound ? 404 : 503, db.status().message());
+  if (!db.ok())
+    return Error(db.status().code() == Code::kNotFound ? 404 : 503, db.status().message());
   auto use = (*db)->TryUse();
   if (!use) return Error(503, "database " + req.db + " is being closed; retry");
   if ((*db)->txlog() == nullptr)
@@ -230,8 +235,9 @@ SourceResponse Source::Snapshot(const SourceRequest& req) const {
     return r;
   }
   if (img->checksum != img->position.checksum)
-    return Error(500, fmt::format("database {} does not match its log (checksum {:016x}, log {:016x})",
-                                  req.db, img->checksum, img->position.checksum));
+    return Error(500,
+                 fmt::format("database {} does not match its log (checksum {:016x}, log {:016x})",
+                             req.db, img->checksum, img->position.checksum));
   auto file = builder.Finish();
   if (!file.ok()) return Error(500, file.status().message());
   r.content_type = kLogContentType;

@@ -40,8 +40,8 @@ bool MayWrite(std::string_view sql, bool local_stream) {
   if (kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE") return !local_stream;
   if (kw == "PRAGMA") return sql.find('=') != std::string_view::npos;
   if (kw == "WITH")
-    return ContainsWord(sql, "INSERT") || ContainsWord(sql, "UPDATE") || ContainsWord(sql, "DELETE") ||
-           ContainsWord(sql, "REPLACE");
+    return ContainsWord(sql, "INSERT") || ContainsWord(sql, "UPDATE") ||
+           ContainsWord(sql, "DELETE") || ContainsWord(sql, "REPLACE");
   return false;
 }
 
@@ -126,7 +126,8 @@ ReplicaRoute RouteOnReplica(std::string_view body, bool cursor, std::string_view
           scan.may_write = true;  // a script: the primary runs it
         } else if (type == "store_sql") {
           std::string_view sql;
-          if (r["sql"].get(sql) == simdjson::SUCCESS && MayWrite(sql, has_baton)) scan.may_write = true;
+          if (r["sql"].get(sql) == simdjson::SUCCESS && MayWrite(sql, has_baton))
+            scan.may_write = true;
         }
       }
     }

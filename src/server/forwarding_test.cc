@@ -11,7 +11,8 @@ std::string Exec(std::string_view sql, std::string_view extra = "") {
 }
 
 std::string Pipeline(const std::string& baton, std::initializer_list<std::string> requests) {
-  std::string body = "{\"baton\":" + (baton.empty() ? std::string("null") : "\"" + baton + "\"") + ",\"requests\":[";
+  std::string body = "{\"baton\":" + (baton.empty() ? std::string("null") : "\"" + baton + "\"") +
+                     ",\"requests\":[";
   bool first = true;
   for (const auto& r : requests) {
     if (!first) body += ",";
@@ -22,32 +23,49 @@ std::string Pipeline(const std::string& baton, std::initializer_list<std::string
 }
 
 TEST(RouteOnReplica, ReadsStayAndWritesGo) {
-  EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("SELECT * FROM t"), R"({"type":"close"})"}), false, "").forward);
-  EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("BEGIN TRANSACTION READONLY")}), false, "").forward);
+  EXPECT_FALSE(
+      RouteOnReplica(Pipeline("", {Exec("SELECT * FROM t"), R"({"type":"close"})"}), false, "")
+          .forward);
+  EXPECT_FALSE(
+      RouteOnReplica(Pipeline("", {Exec("BEGIN TRANSACTION READONLY")}), false, "").forward);
   EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("PRAGMA table_info(t)")}), false, "").forward);
-  for (const char* sql : {"INSERT INTO t VALUES (1)", "update t set x = 1", "  DELETE FROM t",
-                          "BEGIN", "BEGIN IMMEDIATE", "SAVEPOINT a", "CREATE TABLE u(x)",
-                          "PRAGMA user_version = 3", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
-                          "REPLACE INTO t VALUES (1)", "COMMIT"}) {
+  for (const char* sql :
+       {"INSERT INTO t VALUES (1)", "update t set x = 1", "  DELETE FROM t", "BEGIN",
+        "BEGIN IMMEDIATE", "SAVEPOINT a", "CREATE TABLE u(x)", "PRAGMA user_version = 3",
+        "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "REPLACE INTO t VALUES (1)",
+        "COMMIT"}) {
     ReplicaRoute r = RouteOnReplica(Pipeline("", {Exec(sql)}), false, "");
     EXPECT_TRUE(r.forward) << sql;
     EXPECT_EQ(r.forward_body, Pipeline("", {Exec(sql)})) << sql;
   }
   // One write anywhere sends the whole request; so does a script.
-  EXPECT_TRUE(RouteOnReplica(Pipeline("", {Exec("SELECT 1"), Exec("INSERT INTO t VALUES (2)")}), false, "").forward);
-  EXPECT_TRUE(RouteOnReplica(Pipeline("", {R"({"type":"sequence","sql":"SELECT 1"})"}), false, "").forward);
-  EXPECT_TRUE(RouteOnReplica(
-                  Pipeline("", {R"({"type":"batch","batch":{"steps":[{"stmt":{"sql":"SELECT 1"}},{"stmt":{"sql":"DELETE FROM t"}}]}})"}),
-                  false, "")
-                  .forward);
+  EXPECT_TRUE(
+      RouteOnReplica(Pipeline("", {Exec("SELECT 1"), Exec("INSERT INTO t VALUES (2)")}), false, "")
+          .forward);
+  EXPECT_TRUE(
+      RouteOnReplica(Pipeline("", {R"({"type":"sequence","sql":"SELECT 1"})"}), false, "").forward);
+  EXPECT_TRUE(
+      RouteOnReplica(
+          Pipeline(
+              "",
+              {R"({"type":"batch","batch":{"steps":[{"stmt":{"sql":"SELECT 1"}},{"stmt":{"sql":"DELETE FROM t"}}]}})"}),
+          false, "")
+          .forward);
   // A cursor's batch.
-  EXPECT_TRUE(RouteOnReplica(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"INSERT INTO t VALUES (1) "}}]}})", true, "").forward);
-  EXPECT_FALSE(RouteOnReplica(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"SELECT 1"}}]}})", true, "").forward);
+  EXPECT_TRUE(
+      RouteOnReplica(
+          R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"INSERT INTO t VALUES (1) "}}]}})",
+          true, "")
+          .forward);
+  EXPECT_FALSE(
+      RouteOnReplica(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"SELECT 1"}}]}})", true, "")
+          .forward);
 }
 
 TEST(RouteOnReplica, StreamsMoveToThePrimaryAndStayThere) {
   // A local stream that writes: the primary starts a new stream (the local baton is dropped).
-  ReplicaRoute r = RouteOnReplica(Pipeline("localBaton", {Exec("INSERT INTO t VALUES (1)")}), false, "");
+  ReplicaRoute r =
+      RouteOnReplica(Pipeline("localBaton", {Exec("INSERT INTO t VALUES (1)")}), false, "");
   ASSERT_TRUE(r.forward);
   EXPECT_EQ(r.forward_body, Pipeline("", {Exec("INSERT INTO t VALUES (1)")}));
   // Ending a read transaction of a local stream stays local.
@@ -65,7 +83,9 @@ TEST(RouteOnReplica, CollectsTheLargestReplicationIndex) {
                 .wait_for_index,
             17u);
   EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1")}), false, "42").wait_for_index, 42u);
-  EXPECT_EQ(RouteOnReplica(Pipeline("", {R"({"type":"batch","batch":{"steps":[],"replication_index":"5"}})"}), false, "")
+  EXPECT_EQ(RouteOnReplica(
+                Pipeline("", {R"({"type":"batch","batch":{"steps":[],"replication_index":"5"}})"}),
+                false, "")
                 .wait_for_index,
             5u);
   EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1")}), false, "").wait_for_index, 0u);
