@@ -676,7 +676,9 @@ class Server::Impl {
     co_return res;
   }
 
+  // Null on a primary. Every request asks: a primary answers from an atomic, without the lock.
   std::shared_ptr<replication::Follower> follower() const {
+    if (!has_follower_.load(std::memory_order_acquire)) return nullptr;
     std::lock_guard lk(role_mu_);
     return follower_;
   }
@@ -697,6 +699,7 @@ class Server::Impl {
       old = std::move(follower_);
       follower_ = next;
       primary_url_ = primary;
+      has_follower_ = true;
     }
     if (old) old->Stop();
   }
@@ -727,6 +730,7 @@ class Server::Impl {
         std::lock_guard lk(role_mu_);
         follower_.reset();
         primary_url_.clear();
+        has_follower_ = false;
       }
       for (const std::string& db : registry_->List()) feed_.Changed(db);
     };
@@ -861,6 +865,7 @@ class Server::Impl {
   // A replica's follower (null on a primary); replaced when a cluster's primary changes.
   mutable std::mutex role_mu_;
   std::shared_ptr<replication::Follower> follower_;  // guarded by role_mu_
+  std::atomic<bool> has_follower_{false};            // follower_ != null
   std::string primary_url_;                          // guarded by role_mu_
   std::unique_ptr<cluster::Election> election_;
   HttpMetrics http_metrics_;  // the Hrana listener's requests
