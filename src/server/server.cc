@@ -57,6 +57,8 @@ constexpr std::chrono::seconds kWriteTimeout{60};             // a client too sl
 // How long a replica waits to have applied a request's replication_index before the primary
 // answers instead.
 constexpr std::chrono::seconds kReplicaWait{2};
+// On a replica's answer to a forwarded request: the primary (admin URL) that ran it.
+constexpr const char* kForwardedToHeader = "x-cairn-forwarded-to";
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto colon = spec.rfind(':');
@@ -637,9 +639,11 @@ class Server::Impl {
       co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
     }
     std::string out = answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
-    co_return MakeResponse(v, static_cast<int>(answer->status),
-                           answer->content_type.empty() ? "application/json" : answer->content_type,
-                           std::move(out));
+    auto res = MakeResponse(v, static_cast<int>(answer->status),
+                            answer->content_type.empty() ? "application/json" : answer->content_type,
+                            std::move(out));
+    res.set(kForwardedToHeader, primary);  // which primary answered (operators, and the fault tests)
+    co_return res;
   }
 
   // A primary: a Hrana request a replica forwarded (its client is already authenticated there;
