@@ -750,19 +750,23 @@ int IndexDestroy(sqlite3_vtab* vtab) {
   return SQLITE_OK;
 }
 
-struct EmptyCursor {
-  sqlite3_vtab_cursor base;
-};
-int IndexOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-  auto* c = new EmptyCursor();
+// xOpen/xClose for a cursor type whose first member is `sqlite3_vtab_cursor base`.
+template <typename Cursor>
+int OpenCursor(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+  auto* c = new Cursor();
   std::memset(&c->base, 0, sizeof c->base);
   *out = &c->base;
   return SQLITE_OK;
 }
-int IndexClose(sqlite3_vtab_cursor* c) {
-  delete reinterpret_cast<EmptyCursor*>(c);
+template <typename Cursor>
+int CloseCursor(sqlite3_vtab_cursor* c) {
+  delete reinterpret_cast<Cursor*>(c);
   return SQLITE_OK;
 }
+
+struct EmptyCursor {
+  sqlite3_vtab_cursor base;
+};
 int IndexFilter(sqlite3_vtab_cursor*, int, const char*, int, sqlite3_value**) { return SQLITE_OK; }
 int IndexNext(sqlite3_vtab_cursor*) { return SQLITE_OK; }
 int IndexEof(sqlite3_vtab_cursor*) { return 1; }
@@ -811,8 +815,8 @@ sqlite3_module MakeIndexModule() {
   m.xBestIndex = IndexBestIndex;
   m.xDisconnect = IndexDisconnect;
   m.xDestroy = IndexDestroy;
-  m.xOpen = IndexOpen;
-  m.xClose = IndexClose;
+  m.xOpen = OpenCursor<EmptyCursor>;
+  m.xClose = CloseCursor<EmptyCursor>;
   m.xFilter = IndexFilter;
   m.xNext = IndexNext;
   m.xEof = IndexEof;
@@ -879,18 +883,6 @@ int TopKBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   info->idxNum = mask;
   info->estimatedCost = (mask & 7) == 7 ? 10 : 1e12;
   info->estimatedRows = 10;
-  return SQLITE_OK;
-}
-
-int TopKOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-  auto* c = new TopKCursor();
-  std::memset(&c->base, 0, sizeof c->base);
-  *out = &c->base;
-  return SQLITE_OK;
-}
-
-int TopKClose(sqlite3_vtab_cursor* c) {
-  delete reinterpret_cast<TopKCursor*>(c);
   return SQLITE_OK;
 }
 
@@ -1033,8 +1025,8 @@ sqlite3_module MakeTopKModule() {
   m.xBestIndex = TopKBestIndex;
   m.xDisconnect = TopKDisconnect;
   m.xDestroy = TopKDisconnect;
-  m.xOpen = TopKOpen;
-  m.xClose = TopKClose;
+  m.xOpen = OpenCursor<TopKCursor>;
+  m.xClose = CloseCursor<TopKCursor>;
   m.xFilter = TopKFilter;
   m.xNext = TopKNext;
   m.xEof = TopKEof;
