@@ -21,11 +21,15 @@ void ChangeFeed::Changed(const std::string& db) {
     std::lock_guard lk(mu_);
     const uint64_t s = ++seq_;
     auto [it, inserted] = last_.try_emplace(db, s);
-    if (!inserted) {
-      order_.erase(it->second);
+    if (inserted) {
+      order_.emplace(s, db);
+    } else {
+      // Every commit of a database moves its entry: reuse the node (no allocation, no copy).
+      auto node = order_.extract(it->second);
+      node.key() = s;
+      order_.insert(std::move(node));
       it->second = s;
     }
-    order_.emplace(s, db);
     if (!waiters_.empty()) wake.swap(waiters_);
   }
   for (auto& [id, fn] : wake) fn();
