@@ -125,7 +125,100 @@ bool IsVectorIndex(sqlite3* db, const std::string& schema, const std::string& na
   return found;
 }
 
+// Where the first statement of `sql` ends: after its first ';' outside quotes and comments, or at
+// the end. (The statements a caller looks for here hold no ';' of their own; a CREATE TRIGGER
+// that does is cut short, which only makes it look like no vector DDL.)
+size_t FirstStatementEnd(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == ';') return i + 1;
+    if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      while (i < s.size() && s[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      const size_t end = s.find("*/", i + 2);
+      i = end == std::string_view::npos ? s.size() : end + 2;
+    } else if (c == '\'' || c == '"' || c == '`' || c == '[') {
+      const size_t end = s.find(c == '[' ? ']' : c, i + 1);  // a doubled quote reopens at once
+      i = end == std::string_view::npos ? s.size() : end + 1;
+    } else {
+      ++i;
+    }
+  }
+  return s.size();
+}
+
+// Where the first word of `s` starts, past whitespace and comments.
+size_t FirstWord(std::string_view s) {
+  size_t i = 0;
+  for (;;) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (s.substr(i, 2) == "--") {
+      while (i < s.size() && s[i] != '\n') ++i;
+    } else if (s.substr(i, 2) == "/*") {
+      const size_t end = s.find("*/", i + 2);
+      i = end == std::string_view::npos ? s.size() : end + 2;
+    } else {
+      return i;
+    }
+  }
+}
+
 }  // namespace
+
+std::string UpdateTriggerColumn(std::string_view trigger_sql) {
+  std::vector<Token> toks;
+  if (!Tokenize(trigger_sql, &toks)) return "";
+  // ... WHEN old.rowid IS NOT new.rowid OR old."c" IS NOT new."c" BEGIN ...
+  for (size_t i = 0; i + 3 < toks.size(); ++i)
+    if (IsWord(toks[i], "or") && IsWord(toks[i + 1], "old") && toks[i + 2].text == "." &&
+        IsName(toks[i + 3]))
+      return Dequote(toks[i + 3].text);
+  return "";
+}
+
+std::vector<std::string> IndexDropsForDropTable(sqlite3* db, std::string_view sql) {
+  const size_t start = FirstWord(sql);
+  if (!IsWord({Token::kWord, std::string(sql.substr(start, 4))}, "drop")) return {};
+  std::vector<Token> toks;
+  if (!Tokenize(sql, &toks)) return {};
+  Cursor c(toks);
+  std::string schema, table;
+  if (!c.Word("drop") || !c.Word("table")) return {};
+  if (c.Word("if") && !c.Word("exists")) return {};
+  if (!QualifiedName(&c, &schema, &table) || !c.AtEnd()) return {};
+  // An index's triggers name it (I_vector_insert) and are on the table it follows, whatever the
+  // table is called now.
+  const std::string prefix = schema.empty() ? "" : QuoteId(schema) + ".";
+  const std::string q = "SELECT substr(name, 1, length(name) - 14) FROM " + prefix +
+                        "sqlite_schema WHERE type = 'trigger' AND lower(tbl_name) = lower(?1) AND "
+                        "lower(name) LIKE '%\\_vector\\_insert' ESCAPE '\\' ORDER BY name";
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, q.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return {};
+  }
+  sqlite3_bind_text(s, 1, table.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<std::string> names;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+  sqlite3_finalize(s);
+  std::vector<std::string> drops;
+  for (const std::string& n : names)
+    if (IsVectorIndex(db, schema, n)) drops.push_back("DROP TABLE " + prefix + QuoteId(n));
+  return drops;
+}
+
+size_t VectorDdlLength(sqlite3* db, std::string_view sql) {
+  const size_t start = FirstWord(sql);
+  const std::string head(sql.substr(start, 6));
+  if (!IsWord({Token::kWord, head}, "create") && !IsWord({Token::kWord, head.substr(0, 4)}, "drop"))
+    return 0;
+  const size_t end = start + FirstStatementEnd(sql.substr(start));
+  const std::string_view first = sql.substr(start, end - start);
+  if (RewriteIndexDdl(db, first) || !IndexDropsForDropTable(db, first).empty()) return end;
+  return 0;
+}
 
 std::optional<std::string> RewriteIndexDdl(sqlite3* db, std::string_view sql) {
   // Cheap rejection first: this runs for every statement a server executes on its writer.

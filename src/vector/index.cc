@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -173,6 +174,39 @@ class GraphCache {
   std::map<std::string, std::vector<std::shared_ptr<CachedGraph>>> map_;
 };
 
+// Rows a search found gone from the table (or changed) while the index still held them, per
+// index (cache key), process-wide: the next write to that index on any connection of the process
+// syncs them, which removes their nodes. How a row can leave its table without its delete trigger:
+// REPLACE conflict resolution deletes the conflicting row of *another* unique column without
+// firing delete triggers (unless recursive_triggers is on). Searches never return such rows (they
+// check every hit against the table), so this only bounds the garbage a workload of REPLACEs leaves.
+class StaleRows {
+ public:
+  static StaleRows& Instance() {
+    static StaleRows* r = new StaleRows();  // never destroyed: used until process exit
+    return *r;
+  }
+  void Add(const std::string& key, const std::vector<int64_t>& ids) {
+    std::lock_guard lk(mu_);
+    auto& set = map_[key];
+    for (int64_t id : ids)
+      if (set.size() < kMaxPerIndex) set.insert(id);
+  }
+  std::vector<int64_t> Take(const std::string& key) {
+    std::lock_guard lk(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return {};
+    std::vector<int64_t> ids(it->second.begin(), it->second.end());
+    map_.erase(it);
+    return ids;
+  }
+
+ private:
+  static constexpr size_t kMaxPerIndex = 4096;
+  std::mutex mu_;
+  std::map<std::string, std::set<int64_t>> map_;
+};
+
 uint64_t NewGeneration() {
   uint64_t g = 0;
   for (int i = 0; i < 8 && g == 0; ++i) sqlite3_randomness(sizeof g, &g);
@@ -283,13 +317,80 @@ class VectorIndex {
 
   void FinalizeAll() {
     for (Stmt* s : {&gen_read_, &gen_write_, &entry_write_, &base_read_, &vec_write_, &vec_delete_,
-                    &edge_write_, &edge_delete_})
+                    &edge_write_, &edge_delete_, &resolve_,
+                    &schema_version_read_})
       s->Finalize();
   }
 
-  // Makes the index hold exactly the table's current vector for `rowid`.
+  // Makes the index hold exactly the table's current vector for `rowid`, and for the rows
+  // searches found stale (StaleRows).
   int Sync(int64_t rowid, std::string* err) {
-    if (!LoadMeta(err)) return SQLITE_ERROR;
+    if (!LoadMeta(err) || !Resolve(err)) return SQLITE_ERROR;
+    if (SyncRow(rowid, err) != SQLITE_OK) return SQLITE_ERROR;
+    for (int64_t id : StaleRows::Instance().Take(key_))
+      if (id != rowid && SyncRow(id, err) != SQLITE_OK) return SQLITE_ERROR;
+    return SQLITE_OK;
+  }
+
+  // Finds the table and column the index follows from its triggers: SQLite keeps their table
+  // (tbl_name) and their references to the column up to date through ALTER TABLE ... RENAME TO /
+  // RENAME COLUMN, while the CREATE VIRTUAL TABLE arguments keep the names the index was created
+  // with. Without its triggers the index follows nothing: its table was dropped (and perhaps
+  // created again), which is an error naming the way out. Cheap while the schema is unchanged.
+  bool Resolve(std::string* err) {
+    int64_t version = 0;
+    {
+      sqlite3_stmt* v = schema_version_read_.Get(db_, "PRAGMA schema_version", err);
+      if (v == nullptr) return false;
+      ResetOnExit reset{v};
+      if (sqlite3_step(v) != SQLITE_ROW) {
+        *err = sqlite3_errmsg(db_);
+        return false;
+      }
+      version = sqlite3_column_int64(v, 0);
+    }
+    if (version == resolved_schema_) return true;
+    const std::string insert_trigger = Lower(name_ + "_vector_insert");
+    const std::string update_trigger = Lower(name_ + "_vector_update");
+    sqlite3_stmt* s = resolve_.Get(
+        db_,
+        "SELECT lower(name), tbl_name, sql FROM sqlite_schema WHERE type = 'trigger' AND "
+        "lower(name) IN (?1, ?2)",
+        err);
+    if (s == nullptr) return false;
+    ResetOnExit reset{s};
+    sqlite3_bind_text(s, 1, insert_trigger.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, update_trigger.c_str(), -1, SQLITE_TRANSIENT);
+    std::string table, column;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const auto* n = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+      const auto* q = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
+      if (n != nullptr && insert_trigger == n && t != nullptr) table = t;
+      if (n != nullptr && update_trigger == n && q != nullptr) column = UpdateTriggerColumn(q);
+    }
+    if (rc != SQLITE_DONE) {
+      *err = sqlite3_errmsg(db_);
+      return false;
+    }
+    if (table.empty() || column.empty()) {
+      *err = "vector index " + name_ + " no longer follows a table (table " + opts_.table +
+             " was dropped): remove it with DROP INDEX " + name_;
+      return false;
+    }
+    if (table != opts_.table || column != opts_.column) {
+      opts_.table = std::move(table);
+      opts_.column = std::move(column);
+      base_read_.Finalize();  // it names the old table and column
+    }
+    resolved_schema_ = version;
+    return true;
+  }
+
+ private:
+  // Makes the index hold exactly the table's current vector for `rowid`.
+  int SyncRow(int64_t rowid, std::string* err) {
     sqlite3_stmt* s = base_read_.Get(
         db_, "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
         err);
@@ -345,11 +446,13 @@ class VectorIndex {
     return SQLITE_OK;
   }
 
+
+ public:
   // The k nearest rows to `query`, nearest first, with their distances.
   // `search_l` overrides the index's beam width when non-zero.
   int TopK(const Vector& query, size_t k, uint32_t search_l, std::vector<Hit>* out,
            std::string* err) {
-    if (!LoadMeta(err)) return SQLITE_ERROR;
+      if (!LoadMeta(err) || !Resolve(err)) return SQLITE_ERROR;
     GraphParams p = opts_.graph;
     if (search_l != 0) p.search_l = search_l;
     if (query.dims() != p.dims) {
@@ -366,37 +469,53 @@ class VectorIndex {
     }
     uint64_t gen;
     if (!ReadGeneration(&gen, err)) return SQLITE_ERROR;
+    // Every hit is checked against the table (CheckHits); while stale nodes crowd live rows out
+    // of the k asked for, the search widens.
     const bool exact = p.storage == Storage::kF32;
-    const size_t pool = exact ? k : std::max(k, size_t{p.search_l});
-    std::vector<Hit> hits;
-    bool done = false;
-    for (int attempt = 0; attempt < 3 && !done; ++attempt) {
+    size_t pool = exact ? k : std::max(k, size_t{p.search_l});
+    std::vector<Hit> live;
+    for (;;) {
+      std::vector<Hit> hits;
+      size_t graph_size = 0;
+      if (!SearchGraph(gen, code, pool, p.search_l, &hits, &graph_size, err)) return SQLITE_ERROR;
+      std::vector<int64_t> stale;
+      live.clear();
+      if (!CheckHits(q, hits, !exact, &live, &stale, err)) return SQLITE_ERROR;
+      if (!stale.empty()) StaleRows::Instance().Add(key_, stale);
+      if (stale.empty() || live.size() >= k || pool >= graph_size) break;
+      pool = std::min(graph_size, pool * 2 + stale.size());
+    }
+    if (exact && p.metric == Metric::kL2)
+      for (Hit& h : live) h.distance = std::sqrt(h.distance);
+    if (live.size() > k) live.resize(k);
+    *out = std::move(live);
+    return SQLITE_OK;
+  }
+
+ private:
+  // The `pool` nearest nodes of the graph in the caller's snapshot (generation `gen`).
+  bool SearchGraph(uint64_t gen, const std::string& code, size_t pool, uint32_t search_l,
+                   std::vector<Hit>* hits, size_t* graph_size, std::string* err) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
       std::shared_ptr<CachedGraph> g = GraphCache::Instance().Find(key_, gen);
       if (g == nullptr) {
         g = std::make_shared<CachedGraph>(opts_.graph);
-        if (!Load(&g->graph, err)) return SQLITE_ERROR;
+        if (!Load(&g->graph, err)) return false;
         g->generation = gen;
         GraphCache::Instance().Put(key_, g);
       }
       std::shared_lock lk(g->mu);
       if (g->generation != gen) continue;
-      hits = g->graph.Search(code, pool, p.search_l);
-      done = true;
+      *hits = g->graph.Search(code, pool, search_l);
+      *graph_size = g->graph.size();
+      return true;
     }
-    if (!done) {  // the cached graph kept moving under us: search a private copy
-      Graph private_graph(opts_.graph);
-      if (!Load(&private_graph, err)) return SQLITE_ERROR;
-      hits = private_graph.Search(code, pool, p.search_l);
-    }
-    if (exact) {
-      if (p.metric == Metric::kL2)
-        for (Hit& h : hits) h.distance = std::sqrt(h.distance);
-    } else if (!Rerank(q, &hits, err)) {
-      return SQLITE_ERROR;
-    }
-    if (hits.size() > k) hits.resize(k);
-    *out = std::move(hits);
-    return SQLITE_OK;
+    // The cached graph kept moving under us: search a private copy.
+    Graph private_graph(opts_.graph);
+    if (!Load(&private_graph, err)) return false;
+    *hits = private_graph.Search(code, pool, search_l);
+    *graph_size = private_graph.size();
+    return true;
   }
 
  private:
@@ -635,24 +754,42 @@ class VectorIndex {
     return true;
   }
 
-  // Replaces approximate distances by exact ones from the table's own vectors.
-  bool Rerank(const std::vector<float>& q, std::vector<Hit>* hits, std::string* err) {
+  // Checks hits against the table in the caller's snapshot: a row that is gone (or whose vector
+  // is NULL) is stale — its node outlived the row (StaleRows) — and goes to *stale; the others go
+  // to *live. With `rerank` (compressed codes give approximate distances) live hits get exact
+  // distances from the table's own vectors and are sorted again.
+  bool CheckHits(const std::vector<float>& q, const std::vector<Hit>& hits, bool rerank,
+                 std::vector<Hit>* live, std::vector<int64_t>* stale, std::string* err) {
     sqlite3_stmt* s = base_read_.Get(
         db_, "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
         err);
     if (s == nullptr) return false;
+    ResetOnExit reset{s};
     double qn = 0;
     for (float f : q) qn += double{f} * f;
-    std::vector<Hit> exact;
-    exact.reserve(hits->size());
-    for (const Hit& h : *hits) {
+    live->reserve(hits.size());
+    for (const Hit& h : hits) {
       sqlite3_reset(s);
       sqlite3_bind_int64(s, 1, h.id);
-      if (sqlite3_step(s) != SQLITE_ROW) continue;
+      const int rc = sqlite3_step(s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *err = sqlite3_errmsg(db_);
+        return false;
+      }
+      if (rc == SQLITE_DONE || sqlite3_column_type(s, 0) == SQLITE_NULL) {
+        stale->push_back(h.id);
+        continue;
+      }
+      if (!rerank) {
+        live->push_back(h);
+        continue;
+      }
       Vector v;
       std::string ignored;
-      if (!ValueToVector(sqlite3_column_value(s, 0), false, &v, &ignored) || v.dims() != q.size())
+      if (!ValueToVector(sqlite3_column_value(s, 0), false, &v, &ignored) || v.dims() != q.size()) {
+        stale->push_back(h.id);
         continue;
+      }
       double dot = 0, vn = 0, l2 = 0;
       for (size_t i = 0; i < q.size(); ++i) {
         const double a = q[i], b = static_cast<float>(v.values[i]);
@@ -663,11 +800,9 @@ class VectorIndex {
       const double d = opts_.graph.metric == Metric::kL2 ? std::sqrt(l2)
                        : (qn > 0 && vn > 0)              ? 1 - dot / std::sqrt(qn * vn)
                                                          : 1;
-      exact.push_back(Hit{static_cast<float>(d), h.id});
+      live->push_back(Hit{static_cast<float>(d), h.id});
     }
-    sqlite3_reset(s);
-    std::sort(exact.begin(), exact.end());
-    *hits = std::move(exact);
+    if (rerank) std::sort(live->begin(), live->end());
     return true;
   }
 
@@ -676,9 +811,11 @@ class VectorIndex {
   IndexOptions opts_;
   std::string key_;
   bool meta_loaded_ = false;
+  int64_t resolved_schema_ = -1;  // the schema version opts_.table and .column are current in
   VectorType column_type_ = VectorType::kF32;
   Stmt gen_read_, gen_write_, entry_write_, base_read_, vec_write_, vec_delete_, edge_write_,
-      edge_delete_;
+      edge_delete_, resolve_,
+      schema_version_read_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,10 @@ std::string Dequote(std::string_view token);
 // Splits a module argument list "a, 'b,c', d(e,f)" at top-level commas, each part trimmed.
 std::vector<std::string> SplitArgs(std::string_view text);
 
+// The indexed column named by an index's update trigger (`... WHEN old.rowid IS NOT new.rowid OR
+// old."c" IS NOT new."c" ...`, kept up to date by SQLite through RENAME COLUMN); "" if absent.
+std::string UpdateTriggerColumn(std::string_view trigger_sql);
+
 // The vector type and dimensions of a declared column type: F32_BLOB(3), FLOAT32(3), F64_BLOB,
 // FLOAT64, F16_BLOB, FLOAT16, FB16_BLOB, FLOATB16, F8_BLOB, FLOAT8, F1BIT_BLOB, FLOAT1BIT.
 bool ParseColumnType(std::string_view decl, VectorType* type, uint32_t* dims);

@@ -269,6 +269,128 @@ TEST(SqlIndexTest, IndexingExistingRowsAndDropping) {
   ASSERT_EQ(db.Exec("INSERT INTO t VALUES (vector('[5,5]'))"), "");  // no trigger left behind
 }
 
+// REPLACE conflict resolution on another unique column deletes the conflicting row without
+// firing delete triggers (recursive_triggers is off, as in plain SQLite): its node stays in the
+// graph, but searches never return it, and the next write to the index removes it.
+TEST(SqlIndexTest, RowsReplacedOnAnotherUniqueColumnAreNeverReturned) {
+  Db db;
+  ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE, emb F32_BLOB(2));"
+                    "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb);"
+                    "INSERT INTO docs VALUES (1, 'a', vector('[1,0]')), (2, 'b', vector('[0,1]')),"
+                    " (3, 'c', vector('[1,1]'))"), "");
+  ASSERT_EQ(db.Exec("INSERT OR REPLACE INTO docs VALUES (10, 'a', vector('[0,-1]'))"), "");  // drops 1
+  ASSERT_EQ(db.One("SELECT count(*) FROM docs_idx_vectors WHERE id = 1"), "1");  // no trigger ran
+  EXPECT_EQ(TopK(db, "[1,0]", 3), (std::vector<std::string>{"3", "2", "10"}));
+  EXPECT_EQ(TopK(db, "[1,0]", 1), std::vector<std::string>{"3"});  // the search widens past it
+  ASSERT_EQ(db.Exec("UPDATE OR REPLACE docs SET key = 'c' WHERE id = 2"), "");  // drops 3
+  EXPECT_EQ(TopK(db, "[1,0]", 5), (std::vector<std::string>{"2", "10"}));
+  // The next write to the index removes the nodes searches found stale.
+  ASSERT_EQ(db.Exec("INSERT INTO docs VALUES (20, 'd', vector('[-1,0]'))"), "");
+  ExpectConsistent(db);
+  EXPECT_EQ(TopK(db, "[1,0]", 5), (std::vector<std::string>{"2", "10", "20"}));
+
+  // A column declared ON CONFLICT REPLACE makes plain inserts replace; compressed codes re-rank.
+  Db db2;
+  ASSERT_EQ(db2.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE ON CONFLICT REPLACE,"
+                     " emb F32_BLOB(4));"
+                     "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb,"
+                     " 'compress_neighbors=float8')"), "");
+  std::mt19937 rng(31);
+  for (int i = 0; i < 400; ++i)  // 40 keys rewritten again and again: 360 rows replaced
+    ASSERT_EQ(db2.Exec("INSERT INTO docs(key, emb) VALUES ('k" + std::to_string(i % 40) +
+                       "', vector('" + RandomVectorText(rng, 4) + "'))"), "");
+  ASSERT_EQ(db2.One("SELECT count(*) FROM docs"), "40");
+  for (int i = 0; i < 20; ++i) {
+    const std::string q = RandomVectorText(rng, 4);
+    const auto got = TopK(db2, q, 10);
+    EXPECT_EQ(got.size(), 10u);
+    for (const auto& id : got) EXPECT_EQ(db2.One("SELECT count(*) FROM docs WHERE id = " + id), "1") << id;
+  }
+  ASSERT_EQ(db2.Exec("INSERT INTO docs(key, emb) VALUES ('new', vector('[1,2,3,4]'))"), "");
+  EXPECT_LT(std::stoi(db2.One("SELECT count(*) FROM docs_idx_vectors")), 400);
+}
+
+// SQLite keeps the index's triggers on the table through renames; the index follows them.
+TEST(SqlIndexTest, RenamingTheTableOrItsColumnKeepsTheIndexWorking) {
+  const auto dir = std::filesystem::temp_directory_path() / ("vector_rename_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "db.sqlite").string();
+  for (const char* opts : {"", ", 'compress_neighbors=float8'"}) {
+    std::filesystem::remove(path);
+    Db db(path), other(path);
+    ASSERT_EQ(db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v F32_BLOB(2));"
+                      "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v" + std::string(opts) + ");"
+                      "INSERT INTO t VALUES (1, vector('[1,0]')), (2, vector('[0,1]'))"), "");
+    EXPECT_EQ(TopK(other, "[1,0.1]", 2, "i"), (std::vector<std::string>{"1", "2"}));
+    ASSERT_EQ(db.Exec("ALTER TABLE t RENAME TO u"), "");
+    ASSERT_EQ(db.Exec("INSERT INTO u VALUES (3, vector('[1,0.2]'))"), "");
+    EXPECT_EQ(TopK(db, "[1,0.1]", 2, "i"), (std::vector<std::string>{"3", "1"})) << opts;
+    ASSERT_EQ(other.Exec("DELETE FROM u WHERE id = 3"), "");  // another connection, same rename
+    EXPECT_EQ(TopK(other, "[1,0.1]", 3, "i"), (std::vector<std::string>{"1", "2"})) << opts;
+    ASSERT_EQ(db.Exec("ALTER TABLE u RENAME COLUMN v TO w"), "");
+    ASSERT_EQ(db.Exec("INSERT INTO u(id, w) VALUES (4, vector('[0.1,1]'))"), "");
+    ASSERT_EQ(other.Exec("UPDATE u SET w = vector('[-1,0]') WHERE id = 1"), "");
+    EXPECT_EQ(TopK(db, "[0,1]", 3, "i"), (std::vector<std::string>{"2", "4", "1"})) << opts;
+    EXPECT_EQ(TopK(other, "[0,1]", 3, "i"), (std::vector<std::string>{"2", "4", "1"})) << opts;
+    EXPECT_EQ(db.Column("SELECT id FROM i_vectors ORDER BY id"), (std::vector<std::string>{"1", "2", "4"}));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Plain SQLite's DROP TABLE leaves the index (a virtual table) without its triggers: searching it
+// is a clear error, and dropping it works. A server drops it with the table (IndexDropsForDropTable).
+TEST(SqlIndexTest, DroppingTheTableLeavesNoWorkingIndexBehind) {
+  Db db;
+  ASSERT_EQ(db.Exec("CREATE TABLE t(v F32_BLOB(2)); INSERT INTO t VALUES (vector('[1,0]'));"
+                    "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v)"), "");
+  ASSERT_EQ(db.Exec("DROP TABLE t"), "");
+  const std::string gone =
+      "error: vector index i no longer follows a table (table t was dropped): remove it with DROP INDEX i";
+  EXPECT_EQ(TopK(db, "[1,0]", 1, "i").at(0), gone);
+  // Created again, the table is not the one the index followed.
+  ASSERT_EQ(db.Exec("CREATE TABLE t(v F32_BLOB(2)); INSERT INTO t VALUES (vector('[0,1]'))"), "");
+  EXPECT_EQ(TopK(db, "[1,0]", 1, "i").at(0), gone);
+  EXPECT_EQ(db.Exec("INSERT INTO i(rowid) VALUES (1)"), gone.substr(7));
+  ASSERT_EQ(db.Exec("DROP TABLE i"), "");
+  EXPECT_EQ(db.One("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'i\\_%' ESCAPE '\\'"), "0");
+  ASSERT_EQ(db.Exec("CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v)"), "");
+  EXPECT_EQ(TopK(db, "[1,0]", 1, "i"), std::vector<std::string>{"1"});
+
+  // What a server runs before DROP TABLE: the drops of the table's vector indexes, whatever the
+  // table is called now.
+  ASSERT_EQ(db.Exec("CREATE VIRTUAL TABLE \"j k\" USING libsql_vector_index(t, v, 'metric=l2');"
+                    "CREATE TABLE other(v F32_BLOB(2));"
+                    "CREATE VIRTUAL TABLE oi USING libsql_vector_index(other, v);"
+                    "ALTER TABLE t RENAME TO renamed"), "");
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE renamed"),
+            (std::vector<std::string>{"DROP TABLE \"i\"", "DROP TABLE \"j k\""}));
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), " drop table if exists main.[RENAMED] ;"),
+            (std::vector<std::string>{"DROP TABLE \"main\".\"i\"", "DROP TABLE \"main\".\"j k\""}));
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE t"), std::vector<std::string>{});
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE i"), std::vector<std::string>{});
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE renamed; SELECT 1"), std::vector<std::string>{});
+  ASSERT_EQ(db.Exec("DROP TABLE i; DROP TABLE \"j k\"; DROP TABLE renamed"), "");
+  EXPECT_EQ(db.Column("SELECT name FROM sqlite_schema ORDER BY name"),
+            (std::vector<std::string>{"oi", "oi_edges", "oi_meta", "oi_vector_delete", "oi_vector_insert",
+                                      "oi_vector_update", "oi_vectors", "other"}));
+}
+
+TEST(SqlDdlTest, FindsVectorDdlAtTheStartOfSeveralStatements) {
+  Db db;
+  ASSERT_EQ(db.Exec("CREATE TABLE t(v F32_BLOB(2)); CREATE TABLE u(x)"), "");
+  const std::string create = "CREATE INDEX i ON t(libsql_vector_idx(v, 'metric=l2'));";
+  EXPECT_EQ(VectorDdlLength(db.raw(), create + " INSERT INTO t VALUES (NULL)"), create.size());
+  EXPECT_EQ(VectorDdlLength(db.raw(), "  -- note; here\n/* ; */ " + create), 24 + create.size());
+  EXPECT_EQ(VectorDdlLength(db.raw(), "INSERT INTO u VALUES (';'); " + create), 0u);
+  EXPECT_EQ(VectorDdlLength(db.raw(), "CREATE INDEX x ON u(x); " + create), 0u);
+  EXPECT_EQ(VectorDdlLength(db.raw(), "CREATE INDEX i ON t(libsql_vector_idx(v, 'a;b'))"), 48u);
+  EXPECT_EQ(VectorDdlLength(db.raw(), "DROP TABLE t"), 0u);
+  ASSERT_EQ(db.Exec(*RewriteIndexDdl(db.raw(), create)), "");
+  EXPECT_EQ(VectorDdlLength(db.raw(), "DROP INDEX i; DROP TABLE t;"), 13u);
+  EXPECT_EQ(VectorDdlLength(db.raw(), "DROP TABLE t; DROP TABLE u"), 13u);
+  EXPECT_EQ(VectorDdlLength(db.raw(), "DROP TABLE u; DROP TABLE t"), 0u);
+}
+
 TEST(SqlIndexTest, ClearErrorsNeverCrashes) {
   Db db;
   Populate(db, "", 50, 4, 9);

@@ -13,7 +13,7 @@
 // libsql_vector_index(t, col, ...)` (and `DROP INDEX i` of such an index into `DROP TABLE i`) for
 // a server that sees statement text first. docs/vector.md has the formats and the algorithm.
 //
-// Thread-safety: Register() and RewriteIndexDdl() may be called from any thread for different
+// Thread-safety: Register() and the DDL functions below may be called from any thread for different
 // connections; everything registered follows the connection's own threading rules. Graphs are
 // cached process-wide and shared between connections (see index.cc).
 #pragma once
@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 
@@ -37,5 +38,17 @@ void RegisterAutoExtension();
 // nullopt (the caller runs `sql` unchanged). `db` is read (sqlite_schema) to tell whether a
 // DROP INDEX names a vector index.
 std::optional<std::string> RewriteIndexDdl(sqlite3* db, std::string_view sql);
+
+// If `sql` is exactly one `DROP TABLE [IF EXISTS] t` and t has vector indexes, the statements
+// that drop those indexes (`DROP TABLE i`), in order; otherwise none. libSQL drops a table's
+// vector indexes with the table, but SQLite's DROP TABLE only drops the triggers that keep them
+// in step: a server runs these first, atomically with `sql` (in one savepoint).
+std::vector<std::string> IndexDropsForDropTable(sqlite3* db, std::string_view sql);
+
+// The length of the first statement of `sql` (through its ';') when RewriteIndexDdl() or
+// IndexDropsForDropTable() has something for it; otherwise 0. For a caller running SQL text of
+// several statements (a Hrana `sequence`): SQLite cannot prepare libSQL's vector-index DDL as
+// written, so such a statement is cut off and run like a single one.
+size_t VectorDdlLength(sqlite3* db, std::string_view sql);
 
 }  // namespace cairn::vector
