@@ -29,6 +29,16 @@ void Election::StepDown(const std::string& why) {
   primary_url_.clear();
 }
 
+bool Election::PeerAhead(EtcdClient* etcd) {
+  if (!opts_.peer_ahead) return false;
+  auto nodes = etcd->List(opts_.cluster + "/nodes/");
+  if (!nodes.ok()) return false;
+  std::vector<std::string> peers;
+  for (const auto& [key, url] : *nodes)
+    if (url != opts_.node_url) peers.push_back(url);
+  return !peers.empty() && opts_.peer_ahead(peers);
+}
+
 void Election::Loop() {
   EtcdClient etcd(opts_.etcd_url);
   const std::string primary_key = opts_.cluster + "/primary";
@@ -94,7 +104,7 @@ void Election::Loop() {
       // No primary (or only this node's own key from before a restart, expiring with its lease).
       if (no_primary_since == 0) no_primary_since = now;
       const bool behind_too_long = now - no_primary_since > 2 * ttl_us;
-      if (!holder && (opts_.caught_up() || behind_too_long)) {
+      if (!holder && (behind_too_long || (opts_.caught_up() && !PeerAhead(&etcd)))) {
         std::optional<KeyValue> other;
         auto created = etcd.CreateIfAbsent(primary_key, opts_.node_url, lease, &other);
         if (created.ok() && *created) {

@@ -4,8 +4,8 @@
 // registers itself under <cluster>/nodes/. The primary is whoever created the key
 // <cluster>/primary (value: its admin URL) bound to its lease; the others follow it. When the
 // primary dies its lease — and the key — expire within the TTL, and the first node that is fully
-// caught up with it creates the key again (a node that is behind waits two TTLs before trying,
-// so that a caught-up node wins if there is one).
+// caught up with it, and sees no reachable peer that applied more, creates the key again (a node
+// that is behind waits two TTLs before trying, so that the most advanced node wins if it is up).
 //
 // Fencing: a primary may acknowledge writes only until (send time of its last successful lease
 // renewal + TTL − min(1 s, TTL/4)); that deadline is handed to the engine (Registry::SetWriteFence)
@@ -23,11 +23,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 
 namespace cairn::cluster {
+
+class EtcdClient;
 
 struct ElectionOptions {
   std::string etcd_url;           // http://host:port of etcd's client API
@@ -41,6 +44,9 @@ struct ElectionOptions {
   std::function<void(const std::string& primary_url)> follow;
   // Whether this node has applied everything the last primary it followed had.
   std::function<bool()> caught_up;
+  // Whether one of these peers (admin URLs of the other registered nodes) has applied more than
+  // this node; such a node waits as one that is behind. Unset: never.
+  std::function<bool(const std::vector<std::string>& peers)> peer_ahead;
   // The engine's write fence (CLOCK_MONOTONIC µs; see Registry::SetWriteFence).
   std::function<void(int64_t)> set_fence;
 };
@@ -62,6 +68,7 @@ class Election {
  private:
   void Loop();
   void StepDown(const std::string& why);
+  bool PeerAhead(EtcdClient* etcd);
 
   const ElectionOptions opts_;
   std::thread thread_;

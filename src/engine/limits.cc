@@ -60,8 +60,9 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   }
   if (i == digits_at)
     return Status(Code::kInvalidRequest,
-                  "size '" + std::string(text) + "' must be a whole number of bytes with an "
-                  "optional unit (b, kb, mb, gb, tb, kib, mib, gib, tib)");
+                  "size '" + std::string(text) +
+                      "' must be a whole number of bytes with an "
+                      "optional unit (b, kb, mb, gb, tb, kib, mib, gib, tib)");
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   std::string unit;
   for (; i < text.size(); ++i) {
@@ -74,11 +75,20 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
     uint64_t factor;
   };
   static constexpr Unit kUnits[] = {
-      {"", 1},           {"b", 1},
-      {"k", 1000},       {"kb", 1000},        {"kib", 1024},
-      {"m", 1000000},    {"mb", 1000000},     {"mib", 1u << 20},
-      {"g", 1000000000}, {"gb", 1000000000},  {"gib", 1u << 30},
-      {"t", 1000000000000}, {"tb", 1000000000000}, {"tib", uint64_t{1} << 40},
+      {"", 1},
+      {"b", 1},
+      {"k", 1000},
+      {"kb", 1000},
+      {"kib", 1024},
+      {"m", 1000000},
+      {"mb", 1000000},
+      {"mib", 1u << 20},
+      {"g", 1000000000},
+      {"gb", 1000000000},
+      {"gib", 1u << 30},
+      {"t", 1000000000000},
+      {"tb", 1000000000000},
+      {"tib", uint64_t{1} << 40},
   };
   if (i == text.size()) {
     for (const Unit& u : kUnits) {
@@ -166,8 +176,7 @@ Status ApplyLimitsJson(std::string_view json, DatabaseLimits* limits,
       if (null) {
         next.max_response_bytes.reset();
       } else {
-        CAIRN_ASSIGN_OR_RETURN(next.max_response_bytes,
-                               InRange(value, key, 1, uint64_t{1} << 40));
+        CAIRN_ASSIGN_OR_RETURN(next.max_response_bytes, InRange(value, key, 1, uint64_t{1} << 40));
       }
     } else if (key == "max_concurrent_streams") {
       if (null) {
@@ -225,9 +234,8 @@ Status LiveLimits::Blocked(std::string_view db, std::string_view what) const {
     std::lock_guard lk(mu_);
     reason = limits_.block_reason;
   }
-  return Status(Code::kBlocked, std::string(what) + " are blocked on database '" +
-                                    std::string(db) + "'" +
-                                    (reason.empty() ? std::string() : ": " + reason));
+  return Status(Code::kBlocked, std::string(what) + " are blocked on database '" + std::string(db) +
+                                    "'" + (reason.empty() ? std::string() : ": " + reason));
 }
 
 Status ApplySizeLimit(sqlite::Connection* writer, const std::optional<uint64_t>& max_db_size) {
@@ -242,7 +250,7 @@ Status ApplySizeLimit(sqlite::Connection* writer, const std::optional<uint64_t>&
 }
 
 Result<LiveLimits::StreamSlot> LiveLimits::TakeStreamSlot(const std::shared_ptr<LiveLimits>& limits,
-                                                           std::string_view db) {
+                                                          std::string_view db) {
   const uint64_t before = limits->open_streams_.fetch_add(1, std::memory_order_acq_rel);
   StreamSlot slot(limits);  // gives the place back if refused below
   const uint64_t max = limits->max_streams_.load(std::memory_order_relaxed);
@@ -291,8 +299,23 @@ std::shared_ptr<LiveLimits> LimitsStore::For(std::string_view name) {
 }
 
 Status LimitsStore::Set(std::string_view name, const DatabaseLimits& limits) {
-  std::lock_guard lk(mu_);
+  std::function<void(const std::string&)> on_change;
   const std::string key(name);
+  {
+    std::lock_guard lk(mu_);
+    CAIRN_RETURN_IF_ERROR(SetLocked(key, limits));
+    on_change = on_change_;
+  }
+  if (on_change) on_change(key);
+  return Status::Ok();
+}
+
+void LimitsStore::SetOnChange(std::function<void(const std::string&)> on_change) {
+  std::lock_guard lk(mu_);
+  on_change_ = std::move(on_change);
+}
+
+Status LimitsStore::SetLocked(const std::string& key, const DatabaseLimits& limits) {
   auto live = live_.count(key) ? live_[key] : nullptr;
   const std::string path = dir_of_(key) + "/" + std::string(kFileName);
   if (limits.empty()) {

@@ -171,12 +171,17 @@ class LimitsStore {
   Status Set(std::string_view name, const DatabaseLimits& limits);
   // Forgets a database (deleted; its file went with its directory).
   void Forget(std::string_view name);
+  // Called with a database's name after every successful Set (outside the store's lock): a
+  // primary tells its replicas (the change feed), which copy the limits with the data.
+  void SetOnChange(std::function<void(const std::string&)> on_change);
 
  private:
   std::shared_ptr<LiveLimits> LoadLocked(const std::string& name);
+  Status SetLocked(const std::string& key, const DatabaseLimits& limits);
   const std::function<std::string(std::string_view)> dir_of_;
   std::mutex mu_;  // serializes loads and writes
   std::unordered_map<std::string, std::shared_ptr<LiveLimits>> live_;  // guarded by mu_
+  std::function<void(const std::string&)> on_change_;                  // guarded by mu_
 };
 
 }  // namespace cairn::engine

@@ -16,6 +16,8 @@ Registry::Registry(const RegistryOptions& opts)
     : opts_(opts), checkpointer_(std::make_unique<Checkpointer>()) {
   opts_.database.checkpointer = checkpointer_.get();
   replica_mode_ = opts.database.replica;
+  // A change of a database's limits is a change replicas follow (they copy the limits).
+  if (opts_.limits && opts_.on_change) opts_.limits->SetOnChange(opts_.on_change);
 }
 
 Registry::~Registry() {

@@ -29,8 +29,8 @@ namespace cairn::engine {
 
 struct RegistryOptions {
   std::string data_dir = "cairn-data";
-  size_t max_open = 256;                        // open database handles kept at most
-  std::chrono::seconds idle_close{300};         // close a handle unused this long
+  size_t max_open = 256;                 // open database handles kept at most
+  std::chrono::seconds idle_close{300};  // close a handle unused this long
   DatabaseOptions database;
   // Capture every commit of every database in a transaction log (<dir>/txlog, see txlog::TxLog).
   bool txlog = true;
@@ -39,7 +39,8 @@ struct RegistryOptions {
   // Where each database's limits come from (engine/limits.h); owned by the caller. Null: none.
   LimitsStore* limits = nullptr;
   // Called with a database's name after each of its commits (from the writer, keep it cheap), and
-  // after it was created or deleted: what replicas follow (replication::ChangeFeed).
+  // after it was created, deleted or its limits changed: what replicas follow
+  // (replication::ChangeFeed).
   std::function<void(const std::string&)> on_change;
 };
 
@@ -57,7 +58,8 @@ class Registry {
   Status Create(std::string_view name);
   // Creates database `name` from a file that `fill` writes at the path it is given (a restore).
   // Nothing is registered unless `fill` succeeds and the file opens.
-  Status CreateFrom(std::string_view name, const std::function<Status(const std::string& path)>& fill);
+  Status CreateFrom(std::string_view name,
+                    const std::function<Status(const std::string& path)>& fill);
   // Closes the database (its sessions fail from now on) and removes its files.
   Status Delete(std::string_view name);
   std::vector<std::string> List() const;
@@ -78,6 +80,8 @@ class Registry {
   // fail and clients retry); handles opened from then on have the new role.
   void SetReplica(bool replica);
   bool replica() const { return replica_mode_.load(); }
+  // The store of every database's limits (RegistryOptions::limits; may be null).
+  LimitsStore* limits() const { return opts_.limits; }
   // A primary's fence: no client may take the write lock after this CLOCK_MONOTONIC time (µs;
   // 0: no fence) — set from the primary's lease, so that a primary that lost it (or was paused
   // past it) stops acknowledging writes before another can be elected.

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/file.h"
+#include "engine/limits.h"
 #include "replication/source.h"
 #include "txlog/checksum.h"
 #include "txlog/format.h"
@@ -336,6 +337,7 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
   const std::string gen = a.Header(kHeaderGeneration);
   const uint64_t txid = ParseU64(a.Header(kHeaderTxid));
   const bool fresh = a.Header(kHeaderFresh) == "1";
+  const std::string limits = a.Header(kHeaderLimits);
   if (gen.empty())
     return Status(Code::kUnavailable, "snapshot of " + db + " came without its generation");
   // The local copy is replaced: a new file, opened fresh (readers of the old one fail and retry).
@@ -365,6 +367,7 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
     std::lock_guard lk(mu_);
     status_[db].snapshots++;
   }
+  CopyLimits(db, limits);
   spdlog::info(
       "replica: database {} copied from the primary at txid {} (generation {}): {:.1f} MB, "
       "{:.2f} s to fetch, {:.2f} s to write, {:.2f} s to check",
@@ -421,6 +424,7 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
           return Status(Code::kCorruption, "new database " + db + " is not empty");
       }
       t->last_change_us = opts_.clock->MonotonicMicros();
+      CopyLimits(db, a.Header(kHeaderLimits));
       if (a.status == 204) {
         Publish(*t, primary_txid);
         return Status::Ok();
@@ -439,6 +443,16 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
     return Status(Code::kUnavailable, fmt::format("log of {}: HTTP {} {}", db, a.status, a.body));
   }
   return Status::Ok();
+}
+
+void Follower::CopyLimits(const std::string& db, const std::string& json) {
+  engine::LimitsStore* store = registry_->limits();
+  if (store == nullptr || json.empty()) return;  // a primary that does not send them
+  engine::DatabaseLimits limits;
+  Status st = engine::ApplyLimitsJson(json, &limits);
+  if (st.ok() && limits == store->Get(db)) return;
+  if (st.ok()) st = store->Set(db, limits);
+  if (!st.ok()) spdlog::warn("replica: cannot copy the limits of {}: {}", db, st.message());
 }
 
 bool Follower::WaitFor(const std::string& db, uint64_t txid, std::chrono::milliseconds timeout) {

@@ -7,7 +7,8 @@
 // created empty when the primary's history starts at txid 0); one whose position is unknown,
 // ahead or diverged is re-seeded from a snapshot; one the primary deleted is deleted. Its position
 // (generation, txid, checksum) is kept beside the database file, and verified against the file
-// when the server starts again.
+// when the server starts again. The database's limits (engine/limits.h) are copied with it, so a
+// replica promoted to primary enforces them.
 //
 // Clients read the replica's databases through the registry as usual; the databases are opened
 // with DatabaseOptions::replica, so only the follower writes them.
@@ -84,6 +85,8 @@ class Follower {
   Status Bootstrap(HttpClient* client, const std::string& db);
   Status ApplyLog(Tracked* t, const std::string& file);
   Status SavePosition(const Tracked& t);
+  // Makes the primary's limits of `db` (kHeaderLimits JSON) this replica's, if they differ.
+  void CopyLimits(const std::string& db, const std::string& json);
   void Untrack(const std::string& db);
   void UntrackIdle();
   void Publish(const Tracked& t, uint64_t primary_txid);

@@ -12,6 +12,7 @@
 #include "engine/session.h"
 #include "replication/applier.h"
 #include "replication/feed.h"
+#include "replication/peers.h"
 #include "replication/source.h"
 #include "txlog/format.h"
 
@@ -78,6 +79,9 @@ class SourceTest : public ::testing::Test {
     engine::RegistryOptions ro;
     ro.data_dir = (dir_ / "primary").string();
     ro.on_change = [this](const std::string& db) { feed_.Changed(db); };
+    limits_ = std::make_unique<engine::LimitsStore>(
+        [this](std::string_view db) { return primary_->DirOf(db); });
+    ro.limits = limits_.get();
     auto reg = engine::Registry::Open(ro);
     ASSERT_TRUE(reg.ok()) << reg.status().ToString();
     primary_ = std::move(reg).value();
@@ -155,6 +159,7 @@ class SourceTest : public ::testing::Test {
 
   fs::path dir_;
   ChangeFeed feed_;
+  std::unique_ptr<engine::LimitsStore> limits_;
   std::unique_ptr<engine::Registry> primary_;
   std::unique_ptr<engine::Registry> replica_;
   std::unique_ptr<Source> source_;
@@ -194,6 +199,56 @@ TEST_F(SourceTest, SnapshotThenLogMakesAnIdenticalReplica) {
   auto img = (*p)->ReadImage();
   ASSERT_TRUE(img.ok());
   EXPECT_EQ(img->checksum, pos.checksum);
+}
+
+TEST_F(SourceTest, LimitsTravelWithTheDataAndTheirChangesAreInTheFeed) {
+  Exec("default", "CREATE TABLE t(x)");
+  SourceResponse snap = Get("/v1/replication/snapshot/default");
+  ASSERT_EQ(snap.status, 200) << snap.body;
+  engine::DatabaseLimits got;
+  ASSERT_TRUE(engine::ApplyLimitsJson(HeaderOf(snap, kHeaderLimits), &got).ok());
+  EXPECT_TRUE(got.empty());
+
+  const uint64_t seq = feed_.seq();
+  engine::DatabaseLimits set;
+  set.sync_replicas = 2;
+  set.max_db_size = 1 << 20;
+  ASSERT_TRUE(limits_->Set("default", set).ok());
+  uint64_t next = 0;
+  EXPECT_EQ(feed_.Since(seq, 10, &next), std::vector<std::string>{"default"});
+
+  const std::string gen = HeaderOf(snap, kHeaderGeneration);
+  SourceResponse none = Get("/v1/replication/log/default",
+                            "generation=" + gen + "&after=" + HeaderOf(snap, kHeaderTxid));
+  ASSERT_EQ(none.status, 204) << none.body;
+  got = {};
+  ASSERT_TRUE(engine::ApplyLimitsJson(HeaderOf(none, kHeaderLimits), &got).ok());
+  EXPECT_EQ(got, set);
+  // Not on errors (nothing to copy from them).
+  EXPECT_EQ(HeaderOf(Get("/v1/replication/log/nope", "after=0"), kHeaderLimits), "");
+}
+
+TEST(PeerStatus, AheadOnlyForTheSameGenerationAtAHigherTxidOrADatabaseMissingHere) {
+  std::vector<FollowedDatabase> mine(2);
+  mine[0].name = "a";
+  mine[0].generation = "g1";
+  mine[0].position.txid = 10;
+  mine[1].name = "b";
+  mine[1].generation = "g1";
+  mine[1].position.txid = 5;
+  auto status = [](const std::string& dbs) {
+    return R"({"role":"replica","primary":"http://p","connected":true,"databases":[)" + dbs + "]}";
+  };
+  EXPECT_FALSE(StatusAhead(status(R"({"name":"a","generation":"g1","txid":10})"), mine));
+  EXPECT_TRUE(StatusAhead(status(R"({"name":"a","generation":"g1","txid":11})"), mine));
+  EXPECT_FALSE(StatusAhead(status(R"({"name":"a","generation":"g2","txid":99})"), mine));
+  EXPECT_TRUE(StatusAhead(
+      status(R"({"name":"a","generation":"g1","txid":3},{"name":"b","generation":"g1","txid":6})"),
+      mine));
+  EXPECT_TRUE(StatusAhead(status(R"({"name":"c","generation":"g1","txid":1})"), mine));
+  EXPECT_FALSE(StatusAhead(status(R"({"name":"c","generation":"g1","txid":0})"), mine));
+  EXPECT_FALSE(StatusAhead(R"({"role":"primary","epoch":"e","seq":3})", mine));
+  EXPECT_FALSE(StatusAhead("not json", mine));
 }
 
 TEST_F(SourceTest, UnknownPositionsAskForASnapshotAndMissingDatabasesAre404) {

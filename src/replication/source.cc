@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/json_writer.h"
+#include "engine/limits.h"
 #include "txlog/checksum.h"
 #include "txlog/format.h"
 
@@ -245,14 +246,21 @@ SourceResponse Source::Snapshot(const SourceRequest& req) const {
   return r;
 }
 
+SourceResponse Source::WithLimits(const std::string& db, SourceResponse r) const {
+  engine::LimitsStore* limits = registry_->limits();
+  if (limits != nullptr && (r.status == 200 || r.status == 204))
+    r.headers.emplace_back(kHeaderLimits, engine::EncodeLimits(limits->Get(db)));
+  return r;
+}
+
 SourceResponse Source::Handle(const SourceRequest& req) const {
   switch (req.kind) {
     case SourceRequest::Kind::kChanges:
       return Changes(req);
     case SourceRequest::Kind::kLog:
-      return Log(req);
+      return WithLimits(req.db, Log(req));
     case SourceRequest::Kind::kSnapshot:
-      return Snapshot(req);
+      return WithLimits(req.db, Snapshot(req));
     case SourceRequest::Kind::kInvalid:
       break;
   }

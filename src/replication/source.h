@@ -29,6 +29,8 @@ inline constexpr char kHeaderGeneration[] = "cairn-generation";
 inline constexpr char kHeaderTxid[] = "cairn-txid";          // the primary's position now
 inline constexpr char kHeaderChecksum[] = "cairn-checksum";  // (16 hex digits)
 inline constexpr char kHeaderFresh[] = "cairn-fresh";        // snapshot: the database is empty
+// Log and snapshot answers: the database's limits (engine/limits.h JSON), which replicas copy.
+inline constexpr char kHeaderLimits[] = "cairn-limits";
 inline constexpr char kLogContentType[] = "application/vnd.cairn.txlog";
 
 struct SourceResponse {
@@ -60,9 +62,11 @@ class Source {
   SourceResponse Changes(const SourceRequest& req) const;
   SourceResponse Log(const SourceRequest& req, size_t max_bytes = size_t{8} << 20) const;
   SourceResponse Snapshot(const SourceRequest& req) const;
+  // Log or snapshot, with the database's limits in a header (kHeaderLimits).
   SourceResponse Handle(const SourceRequest& req) const;
 
  private:
+  SourceResponse WithLimits(const std::string& db, SourceResponse r) const;
   engine::Registry* const registry_;
   ChangeFeed* const feed_;
 };

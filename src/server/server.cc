@@ -40,6 +40,7 @@
 #include "cluster/election.h"
 #include "replication/feed.h"
 #include "replication/http_client.h"
+#include "replication/peers.h"
 #include "server/forwarding.h"
 #include "replication/source.h"
 
@@ -476,10 +477,12 @@ class Server::Impl {
         co_return res;
       }
       if (follower() && method != http::verb::get && path.substr(0, 15) == "/v1/namespaces/" &&
-          (path.ends_with("/create") || path.find("/fork/") != std::string_view::npos ||
-           method == http::verb::delete_)) {
-        Status st(Code::kInvalidRequest, "this server is a read replica of " + PrimaryUrl() +
-                                             ": create and delete databases on the primary");
+          (path.ends_with("/create") || path.ends_with("/config") ||
+           path.find("/fork/") != std::string_view::npos || method == http::verb::delete_)) {
+        // Limits are copied from the primary with the data (replication::Follower).
+        Status st(Code::kInvalidRequest,
+                  "this server is a read replica of " + PrimaryUrl() +
+                      ": create, configure and delete databases on the primary");
         co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
       }
       AdminResponse r;
@@ -724,6 +727,11 @@ class Server::Impl {
       for (const auto& d : f->Databases())
         if (d.position.txid < d.primary_txid) return false;
       return true;
+    };
+    eo.peer_ahead = [this](const std::vector<std::string>& peers) {
+      auto f = follower();
+      return f && replication::PeerAhead(f->Databases(), peers, opts_.follower.auth_key,
+                                         std::chrono::milliseconds(300));
     };
     eo.become_primary = [this] {
       // Until the databases have switched, requests are still routed as on a replica (writes

@@ -156,6 +156,20 @@ test("sync_replicas: a write is acknowledged only once the replica has it; witho
   // Writes through the replica (forwarded) too.
   await rc.execute("INSERT INTO kv VALUES ('sync-fwd', 1)");
   assert.equal(await scalar(rc, "SELECT count(*) FROM kv WHERE k = 'sync-fwd'"), 1);
+  // The limits travel with the data: the replica has them (and would enforce them if promoted);
+  // they are changed on the primary only.
+  const deadline = Date.now() + 10000;
+  let copied;
+  do {
+    copied = (await replica.admin("GET", "v1/namespaces/default/config")).json;
+    if (copied?.sync_replicas === 1) break;
+    await sleep(20);
+  } while (Date.now() < deadline);
+  assert.equal(copied.sync_replicas, 1, JSON.stringify(copied));
+  assert.equal(copied.sync_timeout_ms, 1500);
+  const refused = await replica.admin("POST", "v1/namespaces/default/config", { sync_replicas: 0 });
+  assert.equal(refused.status, 409, refused.text);
+  assert.match(refused.text, /on the primary/);
   // Two replicas asked for, one there: the write commits on the primary but is not acknowledged.
   assert.equal((await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: 2 })).status, 200);
   const t0 = Date.now();
@@ -163,6 +177,10 @@ test("sync_replicas: a write is acknowledged only once the replica has it; witho
   assert.match(e.message, /fewer than 2 replica/);
   assert.ok(Date.now() - t0 >= 1400, `gave up after ${Date.now() - t0} ms`);
   assert.equal((await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: null, sync_timeout_ms: null })).status, 200);
+  for (const until = Date.now() + 10000; Date.now() < until; await sleep(20)) {
+    if ((await replica.admin("GET", "v1/namespaces/default/config")).json?.sync_replicas === null) break;
+  }
+  assert.equal((await replica.admin("GET", "v1/namespaces/default/config")).json.sync_replicas, null);
   await primary.client().execute("INSERT INTO kv VALUES ('async-again', 1)");  // asynchronous again: at once
 });
 
