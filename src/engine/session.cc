@@ -158,6 +158,7 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
 
   const bool readonly = sqlite3_stmt_readonly(stmt) != 0;
   const int64_t changes_before = sqlite3_total_changes64(db);
+  const uint64_t written_before = conn->rows_written();
   conn->SetDeadline(start + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count());
 
   ValueRef stack_vals[16];
@@ -216,9 +217,11 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
     sqlite3_reset(stmt);
     return failure;
   }
-  const int64_t written = sqlite3_total_changes64(db) - changes_before;
-  if (!readonly && written > 0) {
-    stats.rows_written = static_cast<uint64_t>(written);
+  // Rows written as D1 and Turso bill them: each row of a table plus each index entry the write
+  // rewrote (sqlite/write_meter.h). Reads never move the counter.
+  stats.rows_written = conn->rows_written() - written_before;
+  const int64_t changed = sqlite3_total_changes64(db) - changes_before;
+  if (!readonly && changed > 0) {
     stats.affected_row_count = sqlite3_changes64(db);
     std::string kw = sqlite::LeadingKeyword(spec.sql);
     if (kw == "INSERT" || kw == "REPLACE" || kw == "WITH")

@@ -79,8 +79,9 @@ class SourceTest : public ::testing::Test {
     engine::RegistryOptions ro;
     ro.data_dir = (dir_ / "primary").string();
     ro.on_change = [this](const std::string& db) { feed_.Changed(db); };
-    limits_ = std::make_unique<engine::LimitsStore>(
-        [this](std::string_view db) { return primary_->DirOf(db); });
+    limits_ = std::make_unique<engine::LimitsStore>([dir = ro.data_dir](std::string_view db) {
+      return dir + "/databases/" + std::string(db);
+    });
     ro.limits = limits_.get();
     auto reg = engine::Registry::Open(ro);
     ASSERT_TRUE(reg.ok()) << reg.status().ToString();

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "sqlite/write_meter.h"
+
 namespace cairn::sqlite {
 namespace {
 
@@ -21,10 +23,13 @@ bool EqualsNoCase(const char* a, const char* b) { return a && b && strcasecmp(a,
 // PRAGMAs a client may read but never set: they change durability, locking, checkpointing, the
 // file layout, or would lift the read-only guard of reader connections.
 constexpr const char* kPragmasNotSettable[] = {
-    "journal_mode", "locking_mode", "synchronous", "mmap_size", "wal_autocheckpoint",
-    "journal_size_limit", "query_only", "trusted_schema", "page_size", "busy_timeout",
-    "temp_store_directory", "data_store_directory", "cell_size_check", "max_page_count",
-    "schema_version", "cache_spill", "hard_heap_limit", "soft_heap_limit", "threads"};
+    "journal_mode",    "locking_mode",         "synchronous",
+    "mmap_size",       "wal_autocheckpoint",   "journal_size_limit",
+    "query_only",      "trusted_schema",       "page_size",
+    "busy_timeout",    "temp_store_directory", "data_store_directory",
+    "cell_size_check", "max_page_count",       "schema_version",
+    "cache_spill",     "hard_heap_limit",      "soft_heap_limit",
+    "threads"};
 // PRAGMAs a client may not run at all.
 constexpr const char* kPragmasForbidden[] = {"writable_schema", "wal_checkpoint"};
 
@@ -92,7 +97,8 @@ std::string Word(std::string_view s, size_t* i) {
 }
 
 // A failure to prepare: syntax errors and references to unknown objects are the client's input
-// errors (SQL_PARSE_ERROR / SQL_INPUT_ERROR, as sqld reports them); anything else is a SQLite error.
+// errors (SQL_PARSE_ERROR / SQL_INPUT_ERROR, as sqld reports them); anything else is a SQLite
+// error.
 Status PrepareStatus(sqlite3* db, int rc) {
   if ((rc & 0xff) != SQLITE_ERROR) return SqliteStatus(db, rc);
   std::string msg = sqlite3_errmsg(db);
@@ -180,6 +186,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   sqlite3_progress_handler(db, 1000, &Connection::ProgressHandler, conn.get());
+  // Writes are metered (rows_written); readers never write, so they do not carry the hook.
+  if (!opts.query_only) cairn_meter_row_writes(db, &conn->rows_written_);
 
   // Reads go through a memory map: no pread() per page, and one copy of hot pages shared by every
   // connection through the OS page cache.
@@ -280,7 +288,8 @@ Result<Statement> Connection::Prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, &end);
   if (rc != SQLITE_OK) return PrepareStatus(db_, rc);
-  if (stmt == nullptr) return Status(Code::kSqlNoStatement, "SQL string does not contain any statement");
+  if (stmt == nullptr)
+    return Status(Code::kSqlNoStatement, "SQL string does not contain any statement");
   std::string_view rest = sql.substr(static_cast<size_t>(end - sql.data()));
   size_t after = SkipSpace(rest, 0);
   // A lone trailing ';' (or several) is not another statement.
@@ -321,8 +330,8 @@ Result<std::unique_ptr<SharedLockAnchor>> SharedLockAnchor::Acquire(const std::s
   if (file == nullptr) return Status(Code::kInternal, "out of memory");
   std::memset(file, 0, static_cast<size_t>(vfs->szOsFile));
   int out_flags = 0;
-  int rc = vfs->xOpen(vfs, path.c_str(), file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MAIN_DB,
-                      &out_flags);
+  int rc =
+      vfs->xOpen(vfs, path.c_str(), file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MAIN_DB, &out_flags);
   if (rc != SQLITE_OK) {
     if (file->pMethods) file->pMethods->xClose(file);
     sqlite3_free(file);

@@ -49,8 +49,8 @@ struct ValueRef {
 };
 
 struct OpenOptions {
-  bool create = false;        // create the file if missing
-  bool query_only = false;    // refuse every write (reader connections)
+  bool create = false;      // create the file if missing
+  bool query_only = false;  // refuse every write (reader connections)
   int busy_timeout_ms = 5000;
   size_t statement_cache_capacity = 64;
   int64_t mmap_size = int64_t{1} << 30;  // bytes of the file read through a memory map
@@ -103,8 +103,8 @@ class Connection {
   // kSqlManyStatements when more than one statement follows, kSql for SQLite errors. Statements are
   // served from (and returned to) the cache.
   Result<Statement> Prepare(std::string_view sql);
-  // Prepares the first statement of `sql` without caching; *tail receives the rest. A null statement
-  // with ok status means only whitespace/comments were left.
+  // Prepares the first statement of `sql` without caching; *tail receives the rest. A null
+  // statement with ok status means only whitespace/comments were left.
   Result<Statement> PrepareFirst(std::string_view sql, std::string_view* tail);
   // Prepares one statement of Cairn's own (e.g. reading sqlite_dbpage), bypassing the client
   // authorizer. Never for client SQL.
@@ -131,6 +131,10 @@ class Connection {
 
   bool autocommit() const;
   bool query_only() const { return query_only_; }
+  // Rows this connection has written since it opened, each index entry an INSERT, UPDATE or
+  // DELETE rewrote counted as one more row (write_meter.h; statements that failed included:
+  // callers take the difference around one statement). Always 0 on a query_only connection.
+  uint64_t rows_written() const { return rows_written_; }
   // Restores the per-connection settings a client may have changed with PRAGMA.
   Status ResetSessionState();
 
@@ -144,6 +148,7 @@ class Connection {
   bool query_only_;
   bool trusted_ = false;  // the authorizer lets everything through while Cairn runs its own set-up
   std::atomic<int64_t> deadline_{0};
+  uint64_t rows_written_ = 0;  // fed by the write meter's pre-update hook
 
   // Statement cache: most recently used at the front. A statement checked out by a Statement is not
   // in the cache; an SQL text has at most one cached statement.
