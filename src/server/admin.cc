@@ -63,8 +63,8 @@ AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,
   }
   if (path == "/v1/backup" && method == "GET") return BackupStatus();
   if (path == "/metrics" && method == "GET") return Metrics();
-  Status st(Code::kNotFound, "no such admin endpoint: " + std::string(method) + " " +
-                                 std::string(path));
+  Status st(Code::kNotFound,
+            "no such admin endpoint: " + std::string(method) + " " + std::string(path));
   return {404, hrana::ErrorBody(st)};
 }
 
@@ -125,8 +125,7 @@ AdminResponse AdminApi::Metrics() {
   w.Family("cairn_databases_known", "Databases this server owns.", Type::kGauge)
       .Sample("cairn_databases_known", {}, static_cast<double>(registry_->List().size()));
 
-  w.Family("cairn_backup_enabled", "1 when every database is backed up continuously.",
-           Type::kGauge)
+  w.Family("cairn_backup_enabled", "1 when every database is backed up continuously.", Type::kGauge)
       .Sample("cairn_backup_enabled", {}, uploader_ ? 1 : 0);
   if (uploader_) {
     const backup::UploaderStats s = uploader_->stats();
@@ -138,7 +137,8 @@ AdminResponse AdminApi::Metrics() {
     w.Family("cairn_backup_backlog_overflows_total",
              "Backlogs dropped for lack of local space (a gap in the store's history: alarm).",
              Type::kCounter)
-        .Sample("cairn_backup_backlog_overflows_total", {}, static_cast<double>(s.backlog_overflows));
+        .Sample("cairn_backup_backlog_overflows_total", {},
+                static_cast<double>(s.backlog_overflows));
     w.Family("cairn_backup_upload_errors_total", "Failed uploads to the object store.",
              Type::kCounter)
         .Sample("cairn_backup_upload_errors_total", {}, static_cast<double>(s.upload_errors));
@@ -184,7 +184,8 @@ AdminResponse AdminApi::Metrics() {
     if (!registry_->Exists(name)) continue;
     if (std::any_of(shown.begin(), shown.end(), [&](const DbRow& r) { return r.name == name; }))
       continue;
-    auto it = std::find_if(rows.begin(), rows.end(), [&](const DbRow& r) { return r.name == name; });
+    auto it =
+        std::find_if(rows.begin(), rows.end(), [&](const DbRow& r) { return r.name == name; });
     shown.push_back(it != rows.end() ? *it : DbRow{name, {}, 0});
   }
   for (DbRow& r : shown) {
@@ -196,7 +197,8 @@ AdminResponse AdminApi::Metrics() {
       if (!ec) r.size += static_cast<uint64_t>(n);
     }
   }
-  std::sort(shown.begin(), shown.end(), [](const DbRow& a, const DbRow& b) { return a.name < b.name; });
+  std::sort(shown.begin(), shown.end(),
+            [](const DbRow& a, const DbRow& b) { return a.name < b.name; });
   w.Family("cairn_database_rows_read_total",
            "Rows read by statements since the database's handle opened (top databases and "
            "--metrics-database ones).",
@@ -242,39 +244,60 @@ AdminResponse AdminApi::Fork(std::string_view from, std::string_view to, std::st
     if (!st.ok()) return FromStatus(st);
   }
   if (!registry_->Exists(from))
-    return FromStatus(Status(Code::kNotFound, "database '" + std::string(from) + "' does not exist"));
+    return FromStatus(
+        Status(Code::kNotFound, "database '" + std::string(from) + "' does not exist"));
   if (registry_->Exists(to))
-    return FromStatus(Status(Code::kAlreadyExists, "database '" + std::string(to) + "' already exists"));
-  if (!uploader_) return FromStatus(Status(Code::kUnavailable, "forking needs backups (serve --backup)"));
+    return FromStatus(
+        Status(Code::kAlreadyExists, "database '" + std::string(to) + "' already exists"));
+  if (!uploader_)
+    return FromStatus(Status(Code::kUnavailable, "forking needs backups (serve --backup)"));
+  // The new database has the source's limits (blocks aside), then any the body sets.
+  engine::DatabaseLimits limits;
+  Status st = engine::ApplyLimitsJson(body, &limits, {"timestamp"});
+  if (!st.ok()) return FromStatus(st);
+  if (!limits.empty() && namespaces_.limits == nullptr)
+    return FromStatus(Status(Code::kInvalidRequest, "this server keeps no per-database limits"));
+  limits = InheritedLimits(from);
+  st = engine::ApplyLimitsJson(body, &limits, {"timestamp"});
+  if (!st.ok()) return FromStatus(st);
   backup::RestoreTarget target;
-  if (body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc, timestamp;
+  if (body.find_first_not_of(" \t\r\n") != std::string_view::npos &&
+      parser.parse(body.data(), body.size()).get(doc) == simdjson::SUCCESS &&
+      doc["timestamp"].get(timestamp) == simdjson::SUCCESS && !timestamp.is_null()) {
     std::string_view ts;
-    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
-        doc["timestamp"].get_string().get(ts) != simdjson::SUCCESS)
-      return FromStatus(Status(Code::kInvalidRequest, "fork body must be {\"timestamp\": \"...\"}"));
+    if (timestamp.get_string().get(ts) != simdjson::SUCCESS)
+      return FromStatus(Status(Code::kInvalidRequest, "'timestamp' must be a string (RFC 3339)"));
     std::string text(ts);
     // sqld takes a time without a zone, in UTC.
-    const bool zoned = text.back() == 'Z' || text.back() == 'z' ||
-                       (text.size() > 6 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-'));
+    const bool zoned =
+        text.back() == 'Z' || text.back() == 'z' ||
+        (text.size() > 6 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-'));
     if (!zoned) text += 'Z';
     auto t = backup::ParseTimeRfc3339(text);
-    if (!t) return FromStatus(Status(Code::kInvalidRequest, "bad timestamp '" + std::string(ts) + "'"));
+    if (!t)
+      return FromStatus(Status(Code::kInvalidRequest, "bad timestamp '" + std::string(ts) + "'"));
     target.time_us = *t;
   }
   // What is committed now is in the store first, so "now" (or a time just past) is restorable.
   auto db = registry_->Get(from);
   if (!db.ok()) return FromStatus(db.status());
-  Status st = (*db)->FlushLog();
+  st = (*db)->FlushLog();
   if (st.ok()) st = uploader_->SyncNow(std::string(from)).status();
   if (!st.ok()) return FromStatus(st);
   backup::RestoreResult result;
+  bool limits_written = false;
   st = registry_->CreateFrom(to, [&](const std::string& path) -> Status {
     CAIRN_ASSIGN_OR_RETURN(backup::RestorePlan plan, backup::PlanRestore(store_, from, target));
     CAIRN_ASSIGN_OR_RETURN(result, backup::Restore(store_, plan, path));
+    if (namespaces_.limits) {
+      limits_written = true;
+      CAIRN_RETURN_IF_ERROR(namespaces_.limits->Set(to, limits));
+    }
     return Status::Ok();
   });
+  if (!st.ok() && limits_written) namespaces_.limits->Forget(to);
   if (!st.ok()) return FromStatus(st);
   std::string out;
   JsonWriter(&out)
@@ -320,7 +343,8 @@ Result<VerifyResult> AdminApi::Verify(std::string_view ns, const std::string& sc
   const std::string tmp = fmt::format("{}/verify-{}.sqlite", scratch_dir, ns);
   (void)RemoveFile(tmp);
   auto plan = backup::PlanRestore(store_, ns, target);
-  Result<backup::RestoreResult> res = plan.ok() ? backup::Restore(store_, *plan, tmp) : plan.status();
+  Result<backup::RestoreResult> res =
+      plan.ok() ? backup::Restore(store_, *plan, tmp) : plan.status();
   (void)RemoveFile(tmp);
   if (!res.ok()) {
     v.problem = "the backup cannot be restored: " + res.status().ToString();

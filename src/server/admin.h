@@ -2,21 +2,24 @@
 //
 //   POST   /v1/namespaces/:ns/create   create a database        200 {} | 400 | 404 | 409
 //          body (optional, docs/limits.md) {"template": "other-db", and any config field}: a copy
-//          of the template (else empty), then every migration of --migrations-dir, with these limits
+//          of the template (else empty), then every migration of --migrations-dir, with the
+//          template's limits (except blocks) and those of the body
 //   GET    /v1/namespaces/:ns/config   its limits                200 {"max_db_size",...} | 404
 //   POST   /v1/namespaces/:ns/config   change them (fields given) 200 {the new config} | 400 | 404
 //   DELETE /v1/namespaces/:ns          delete it and its files  200 {} | 404
 //   GET    /v1/namespaces              list                     200 {"namespaces":[...]}
-//   GET    /v1/namespaces/:ns          its log position         200 {"name","generation","txid","checksum"}
-//   POST   /v1/namespaces/:ns/backup   flush and upload now     200 {"generation","txid"} | 503
-//   GET    /v1/backup                  backup status            200 {"enabled","store","healthy",...}
-//   POST   /v1/namespaces/:ns/verify   restore the backup, compare 200 {"ok","txid","live_checksum","backup_checksum"}
-//   POST   /v1/namespaces/:ns/fork/:to fork from the backup     200 {"txid","time"} | 404 | 409
-//          body (optional) {"timestamp": RFC 3339, or sqld's "YYYY-MM-DDTHH:MM:SS[.f]" in UTC}:
-//          the new database is :ns as it was then; without it, as it is now.
-//   GET    /v1/namespaces/:ns/stats    usage since the handle opened 200 {"rows_read_count","rows_written_count","storage_bytes_used","query_count"}
-//   GET    /metrics                    Prometheus text format (docs/metrics.md)
-//   GET    /health                     200
+//   GET    /v1/namespaces/:ns          its log position         200
+//   {"name","generation","txid","checksum"} POST   /v1/namespaces/:ns/backup   flush and upload now
+//   200 {"generation","txid"} | 503 GET    /v1/backup                  backup status            200
+//   {"enabled","store","healthy",...} POST   /v1/namespaces/:ns/verify   restore the backup,
+//   compare 200 {"ok","txid","live_checksum","backup_checksum"} POST   /v1/namespaces/:ns/fork/:to
+//   fork from the backup     200 {"txid","time"} | 400 | 404 | 409
+//          body (optional) {"timestamp": RFC 3339, or sqld's "YYYY-MM-DDTHH:MM:SS[.f]" in UTC,
+//          and any config field}: the new database is :ns as it was then (without a timestamp,
+//          as it is now), with :ns's limits (except blocks) and those of the body
+//   GET    /v1/namespaces/:ns/stats    usage since the handle opened 200
+//   {"rows_read_count","rows_written_count","storage_bytes_used","query_count"} GET    /metrics
+//   Prometheus text format (docs/metrics.md) GET    /health                     200
 //
 // Thread-safety: safe to call from any thread.
 #pragma once
@@ -76,7 +79,9 @@ class AdminApi {
         uploader_(uploader),
         store_(store),
         metrics_(std::move(metrics)),
-        namespaces_(std::move(namespaces)) {}
+        namespaces_(std::move(namespaces)) {
+    MigrateDefaultAtStart();
+  }
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
 
   // Reads the live database at a log position, makes sure the store has that position, restores
@@ -97,6 +102,14 @@ class AdminApi {
   AdminResponse GetConfig(std::string_view ns);
   AdminResponse SetConfig(std::string_view ns, std::string_view body);
   AdminResponse Delete(std::string_view ns);
+  // The limits a database made from `source` (a template or a fork) starts with, before the
+  // fields of its create body: the source's own, except its blocks (docs/limits.md).
+  engine::DatabaseLimits InheritedLimits(std::string_view source);
+  // With --migrations-dir on a primary, the `default` database the registry created gets every
+  // migration, as a database created through the API would (MigrateIfEmpty: only while it has no
+  // schema). Runs while the server starts, before it listens; a failure is logged at error level
+  // and leaves `default` empty.
+  void MigrateDefaultAtStart();
 
   engine::Registry* const registry_;
   std::atomic<uint64_t> verified_ok_{0}, verified_failed_{0};

@@ -25,9 +25,15 @@ class CollectRows final : public engine::RowSink {
     row.reserve(values.size());
     for (const engine::ValueRef& v : values) {
       switch (v.type) {
-        case engine::Value::Type::kNull: row.push_back(shell::Value::Null()); break;
-        case engine::Value::Type::kInteger: row.push_back(shell::Value::Integer(v.integer)); break;
-        case engine::Value::Type::kFloat: row.push_back(shell::Value::Float(v.real)); break;
+        case engine::Value::Type::kNull:
+          row.push_back(shell::Value::Null());
+          break;
+        case engine::Value::Type::kInteger:
+          row.push_back(shell::Value::Integer(v.integer));
+          break;
+        case engine::Value::Type::kFloat:
+          row.push_back(shell::Value::Float(v.real));
+          break;
         case engine::Value::Type::kText:
           row.push_back(shell::Value::Text(std::string(v.bytes)));
           break;
@@ -72,13 +78,12 @@ Status CheckMigrationsDir(const std::string& migrations_dir) {
 Status MigrateNewDatabase(std::string_view name, const std::string& path,
                           const std::string& migrations_dir) {
   auto set = migrate::LoadMigrationSet(migrations_dir);
-  if (!set.ok())
-    return Status(Code::kInternal, "--migrations-dir: " + set.status().message());
+  if (!set.ok()) return Status(Code::kInternal, "--migrations-dir: " + set.status().message());
   if (set->migrations.empty()) return Status::Ok();
   // A handle of its own on the new file: no log (the registry starts the database's log from the
   // migrated file), no checkpointer thread, no limits.
-  CAIRN_ASSIGN_OR_RETURN(auto db, engine::Database::Open(std::string(name), path,
-                                                         engine::DatabaseOptions{}, false));
+  CAIRN_ASSIGN_OR_RETURN(
+      auto db, engine::Database::Open(std::string(name), path, engine::DatabaseOptions{}, false));
   SessionSqlClient client(std::make_unique<engine::Session>(db));
   const migrate::DatabaseOutcome outcome =
       migrate::MigrateDatabase(client, name, *set, migrate::Mode::kApply);
@@ -87,6 +92,27 @@ Status MigrateNewDatabase(std::string_view name, const std::string& path,
     return Status(Code::kInternal, "migrating the new database failed (" + outcome.error_code +
                                        "): " + outcome.error);
   return Status::Ok();
+}
+
+Result<bool> MigrateIfEmpty(const std::shared_ptr<engine::Database>& db,
+                            const std::string& migrations_dir) {
+  auto set = migrate::LoadMigrationSet(migrations_dir);
+  if (!set.ok()) return Status(Code::kInternal, "--migrations-dir: " + set.status().message());
+  if (set->migrations.empty()) return false;
+  SessionSqlClient client(std::make_unique<engine::Session>(db));
+  const shell::ExecOutcome schema = client.Execute("SELECT count(*) FROM sqlite_schema");
+  if (!schema.ok())
+    return Status(Code::kInternal,
+                  "reading the schema of '" + db->name() + "': " + schema.error->message);
+  const auto& rows = schema.result.rows;
+  if (rows.size() != 1 || rows[0].size() != 1 || rows[0][0].integer != 0) return false;
+  const migrate::DatabaseOutcome outcome =
+      migrate::MigrateDatabase(client, db->name(), *set, migrate::Mode::kApply);
+  client.Close();
+  if (outcome.state == migrate::DatabaseState::kFailed)
+    return Status(Code::kInternal, "migrating database '" + db->name() + "' failed (" +
+                                       outcome.error_code + "): " + outcome.error);
+  return true;
 }
 
 }  // namespace cairn::server

@@ -40,6 +40,14 @@ class SessionSqlClient final : public shell::SqlClient {
 Status MigrateNewDatabase(std::string_view name, const std::string& path,
                           const std::string& migrations_dir);
 
+// Applies every migration of `migrations_dir` to `db`, a registered database, if it has no schema
+// yet (sqlite_schema is empty): the `default` database the registry created at the first start,
+// or one such a start left empty. Through a Session on the registered handle, so the writes are in
+// its transaction log (backups, replicas) like any client's. Returns whether it migrated; a
+// failing migration fails (naming the file and statement) and leaves the database empty.
+Result<bool> MigrateIfEmpty(const std::shared_ptr<engine::Database>& db,
+                            const std::string& migrations_dir);
+
 // Loads the directory once, so a server with a bad --migrations-dir refuses to start.
 Status CheckMigrationsDir(const std::string& migrations_dir);
 

@@ -1,6 +1,7 @@
 // The admin API's database creation (empty, from a template, migrated) and per-database limits
 // (GET/POST /v1/namespaces/:ns/config). docs/limits.md.
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "base/file.h"
 #include "engine/copy.h"
@@ -36,7 +37,7 @@ AdminResponse AdminApi::Create(std::string_view ns, std::string_view body) {
   Status st = engine::Registry::ValidateName(ns);
   if (!st.ok()) return FromStatus(st);
   engine::DatabaseLimits limits;
-  st = engine::ApplyLimitsJson(body, &limits, {"template"});
+  st = engine::ApplyLimitsJson(body, &limits, {"template"});  // the body's own, checked
   if (!st.ok()) return FromStatus(st);
   auto template_name = TemplateOf(body);
   if (!template_name.ok()) return FromStatus(template_name.status());
@@ -47,11 +48,15 @@ AdminResponse AdminApi::Create(std::string_view ns, std::string_view body) {
     st = engine::Registry::ValidateName(*template_name);
     if (!st.ok()) return FromStatus(Status(st.code(), "template: " + st.message()));
     if (!registry_->Exists(*template_name))
-      return FromStatus(Status(Code::kNotFound,
-                               "template database '" + *template_name + "' does not exist"));
+      return FromStatus(
+          Status(Code::kNotFound, "template database '" + *template_name + "' does not exist"));
     auto db = registry_->Get(*template_name);
     if (!db.ok()) return FromStatus(db.status());
     source = std::move(db).value();
+    // The template's limits, then the body's fields over them.
+    limits = InheritedLimits(*template_name);
+    st = engine::ApplyLimitsJson(body, &limits, {"template"});
+    if (!st.ok()) return FromStatus(st);
   }
   if (!source && namespaces_.migrations_dir.empty() && limits.empty())
     return FromStatus(registry_->Create(ns));  // the common case: an empty database, at once
@@ -62,8 +67,8 @@ AdminResponse AdminApi::Create(std::string_view ns, std::string_view body) {
     if (source) {
       CAIRN_RETURN_IF_ERROR(engine::CopyDatabase(*source, path));
     } else {
-      CAIRN_ASSIGN_OR_RETURN(auto db, engine::Database::Open(std::string(ns), path,
-                                                             engine::DatabaseOptions{}, true));
+      CAIRN_ASSIGN_OR_RETURN(
+          auto db, engine::Database::Open(std::string(ns), path, engine::DatabaseOptions{}, true));
       db->Close();
     }
     if (!namespaces_.migrations_dir.empty())
@@ -74,6 +79,31 @@ AdminResponse AdminApi::Create(std::string_view ns, std::string_view body) {
   });
   if (!st.ok() && filled && namespaces_.limits) namespaces_.limits->Forget(ns);
   return FromStatus(st);
+}
+
+engine::DatabaseLimits AdminApi::InheritedLimits(std::string_view source) {
+  if (namespaces_.limits == nullptr) return {};
+  engine::DatabaseLimits limits = namespaces_.limits->Get(source);
+  // Blocks are an operator's decision about one database (a template kept read-only, a tenant
+  // blocked for an unpaid invoice), not part of what is copied: a new database starts unblocked
+  // unless its body says otherwise. Sizes, timeouts, streams and replication follow the data.
+  limits.block_reads = false;
+  limits.block_writes = false;
+  limits.block_reason.clear();
+  return limits;
+}
+
+void AdminApi::MigrateDefaultAtStart() {
+  if (namespaces_.migrations_dir.empty() || registry_->replica() || !registry_->Exists("default"))
+    return;
+  auto db = registry_->Get("default");
+  Result<bool> migrated =
+      db.ok() ? MigrateIfEmpty(*db, namespaces_.migrations_dir) : Result<bool>(db.status());
+  if (!migrated.ok()) {
+    spdlog::error("the default database was not migrated: {}", migrated.status().ToString());
+  } else if (*migrated) {
+    spdlog::info("migrated the new default database ({})", namespaces_.migrations_dir);
+  }
 }
 
 AdminResponse AdminApi::GetConfig(std::string_view ns) {

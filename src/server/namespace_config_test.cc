@@ -19,10 +19,9 @@ class NamespaceConfigTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     migrations_ = (dir_ / "migrations").string();
     ASSERT_TRUE(MakeDirs(migrations_).ok());
-    store_ = std::make_unique<engine::LimitsStore>(
-        [d = dir_.string()](std::string_view n) {
-          return d + "/data/databases/" + std::string(n);
-        });
+    store_ = std::make_unique<engine::LimitsStore>([d = dir_.string()](std::string_view n) {
+      return d + "/data/databases/" + std::string(n);
+    });
     engine::RegistryOptions o;
     o.data_dir = (dir_ / "data").string();
     o.limits = store_.get();
@@ -71,7 +70,8 @@ TEST_F(NamespaceConfigTest, CreateWithLimitsThenReadAndChangeThem) {
   EXPECT_EQ(got.body,
             R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
             R"("block_reason":null,)"
-            R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4,)" R"("sync_replicas":null,"sync_timeout_ms":null})");
+            R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4,)"
+            R"("sync_replicas":null,"sync_timeout_ms":null})");
   auto changed = api.Handle("POST", "/v1/namespaces/a/config",
                             R"({"block_writes": true, "max_concurrent_streams": null})");
   EXPECT_EQ(changed.status, 200);
@@ -108,7 +108,8 @@ TEST_F(NamespaceConfigTest, BadCreateBodiesCreateNothing) {
 
 TEST_F(NamespaceConfigTest, CreateFromATemplateThenMigrate) {
   ASSERT_TRUE(WriteFileDurably(migrations_ + "/0001_users.sql",
-                               "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);").ok());
+                               "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);")
+                  .ok());
   ASSERT_TRUE(
       WriteFileDurably(migrations_ + "/0002_seed.sql", "INSERT INTO users(name) VALUES ('root');")
           .ok());
@@ -118,8 +119,9 @@ TEST_F(NamespaceConfigTest, CreateFromATemplateThenMigrate) {
   EXPECT_EQ(Rows("tpl", "SELECT version, name FROM _cairn_migrations ORDER BY version"),
             (std::vector<std::string>{"1|0001_users.sql", "2|0002_seed.sql"}));
   // A third file; a database made from the template gets only what the template lacks.
-  ASSERT_TRUE(WriteFileDurably(migrations_ + "/0003_more.sql",
-                               "INSERT INTO users(name) VALUES ('admin');").ok());
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0003_more.sql", "INSERT INTO users(name) VALUES ('admin');")
+          .ok());
   auto made = api.Handle("POST", "/v1/namespaces/copy/create", R"({"template": "tpl"})");
   ASSERT_EQ(made.status, 200) << made.body;
   EXPECT_EQ(Rows("copy", "SELECT name FROM users ORDER BY id"),
@@ -135,6 +137,87 @@ TEST_F(NamespaceConfigTest, CreateFromATemplateThenMigrate) {
   EXPECT_FALSE(reg_->Exists("broken"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data/databases/broken"));
   EXPECT_EQ(CheckMigrationsDir((dir_ / "nothing-here").string()).code(), Code::kInvalidRequest);
+}
+
+TEST_F(NamespaceConfigTest, ATemplatesLimitsFollowItExceptItsBlocks) {
+  AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), ""});
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/tpl/create",
+                       R"({"max_db_size": "1mib", "max_concurrent_streams": 4,)"
+                       R"( "statement_timeout_ms": 2000, "block_writes": true,)"
+                       R"( "block_reason": "the golden copy"})")
+                .status,
+            200);
+  // Everything but the blocks is inherited.
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/c1/create", R"({"template": "tpl"})").status, 200);
+  EXPECT_EQ(api.Handle("GET", "/v1/namespaces/c1/config", "").body,
+            R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
+            R"("block_reason":null,"statement_timeout_ms":2000,"max_response_bytes":null,)"
+            R"("max_concurrent_streams":4,"sync_replicas":null,"sync_timeout_ms":null})");
+  // The body's fields win: a value replaces, null unsets, a block may be asked for.
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/c2/create",
+                       R"({"template": "tpl", "max_db_size": "2mib",)"
+                       R"( "max_concurrent_streams": null, "block_reads": true})")
+                .status,
+            200);
+  EXPECT_EQ(api.Handle("GET", "/v1/namespaces/c2/config", "").body,
+            R"({"max_db_size":2097152,"block_reads":true,"block_writes":false,)"
+            R"("block_reason":null,"statement_timeout_ms":2000,"max_response_bytes":null,)"
+            R"("max_concurrent_streams":null,"sync_replicas":null,"sync_timeout_ms":null})");
+  // Kept in the new database's own limits.json.
+  EXPECT_NE(ReadWholeFile((dir_ / "data/databases/c1/limits.json").string())
+                .value()
+                .find(R"("max_db_size":1048576)"),
+            std::string::npos);
+  // Without a template: no limits but the body's. The template itself is unchanged.
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/plain/create", "").status, 200);
+  EXPECT_TRUE(store_->Get("plain").empty());
+  EXPECT_TRUE(store_->Get("tpl").block_writes);
+  // A bad field with a template creates nothing.
+  EXPECT_EQ(api.Handle("POST", "/v1/namespaces/c3/create",
+                       R"({"template": "tpl", "max_db_size": "lots"})")
+                .status,
+            400);
+  EXPECT_FALSE(reg_->Exists("c3"));
+}
+
+TEST_F(NamespaceConfigTest, TheDefaultDatabaseIsMigratedWhileItIsEmpty) {
+  ASSERT_TRUE(WriteFileDurably(migrations_ + "/0001_users.sql",
+                               "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);")
+                  .ok());
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0002_seed.sql", "INSERT INTO users(name) VALUES ('root');")
+          .ok());
+  // The registry made `default` (empty); the admin API, built as the server starts, migrates it.
+  { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_}); }
+  EXPECT_EQ(Rows("default", "SELECT name FROM users"), std::vector<std::string>{"root"});
+  EXPECT_EQ(Rows("default", "SELECT version, name FROM _cairn_migrations ORDER BY version"),
+            (std::vector<std::string>{"1|0001_users.sql", "2|0002_seed.sql"}));
+  // A later start finds it has a schema: a new file is for `cairn migrate apply`, not for it.
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0003_more.sql", "INSERT INTO users(name) VALUES ('admin');")
+          .ok());
+  { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_}); }
+  EXPECT_EQ(Rows("default", "SELECT count(*) FROM users"), std::vector<std::string>{"1"});
+}
+
+TEST_F(NamespaceConfigTest, AUsedOrFailingDefaultDatabaseIsLeftAsItIs) {
+  ASSERT_TRUE(WriteFileDurably(migrations_ + "/0001_users.sql",
+                               "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);")
+                  .ok());
+  // Without --migrations-dir nothing happens.
+  { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), ""}); }
+  EXPECT_EQ(Rows("default", "SELECT count(*) FROM sqlite_schema"), std::vector<std::string>{"0"});
+  // A migration that fails leaves it empty (and the server running; the error is logged).
+  ASSERT_TRUE(
+      WriteFileDurably(migrations_ + "/0002_bad.sql", "INSERT INTO nowhere VALUES (1);").ok());
+  { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_}); }
+  EXPECT_EQ(Rows("default", "SELECT count(*) FROM sqlite_schema"), std::vector<std::string>{"0"});
+  // A default someone already used is not touched.
+  ASSERT_TRUE(std::filesystem::remove(migrations_ + "/0002_bad.sql"));
+  Rows("default", "CREATE TABLE mine(x)");
+  { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_}); }
+  EXPECT_EQ(Rows("default", "SELECT name FROM sqlite_schema ORDER BY name"),
+            std::vector<std::string>{"mine"});
 }
 
 }  // namespace

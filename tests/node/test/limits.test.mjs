@@ -149,6 +149,62 @@ describe("per-database limits", () => {
 });
 
 describe("creating databases", () => {
+  test("--migrations-dir: the default database made at the first start has every migration", async () => {
+    const db = server.client();
+    assert.equal(await scalar(db, "SELECT body FROM notes"), "welcome");
+    const rs = await db.execute("SELECT name FROM _cairn_migrations ORDER BY version");
+    assert.deepEqual(rs.rows.map((r) => r.name), ["0001_notes.sql", "0002_seed.sql"]);
+  });
+
+  test("a template's and a fork's limits follow them, blocks aside; the body's fields win", async () => {
+    await create("limited", {
+      max_db_size: "10mb",
+      max_concurrent_streams: 7,
+      statement_timeout_ms: 4000,
+      block_writes: true,
+      block_reason: "golden copy",
+    });
+    const get = async (name) => {
+      const r = await server.admin("GET", `v1/namespaces/${name}/config`);
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+    const inherited = {
+      max_db_size: 10000000,
+      block_reads: false,
+      block_writes: false,
+      block_reason: null,
+      statement_timeout_ms: 4000,
+      max_response_bytes: null,
+      max_concurrent_streams: 7,
+      sync_replicas: null,
+      sync_timeout_ms: null,
+    };
+    await create("from-tpl", { template: "limited" });
+    assert.deepEqual(await get("from-tpl"), inherited);
+    await create("from-tpl-2", { template: "limited", max_concurrent_streams: 2, max_db_size: null });
+    assert.deepEqual(await get("from-tpl-2"), { ...inherited, max_concurrent_streams: 2, max_db_size: null });
+    // Not blocked: the template's block_writes stayed with the template.
+    const child = server.client({ namespace: "from-tpl" });
+    await child.execute("INSERT INTO notes(body) VALUES ('writable')");
+
+    const fork = await server.admin("POST", "v1/namespaces/limited/fork/forked", {});
+    assert.equal(fork.status, 200, fork.text);
+    assert.deepEqual(await get("forked"), inherited);
+    const fork2 = await server.admin("POST", "v1/namespaces/limited/fork/forked-2", {
+      statement_timeout_ms: null,
+      block_writes: true,
+    });
+    assert.equal(fork2.status, 200, fork2.text);
+    assert.deepEqual(await get("forked-2"), { ...inherited, statement_timeout_ms: null, block_writes: true });
+    const bad = await server.admin("POST", "v1/namespaces/limited/fork/forked-3", { max_db_size: "lots" });
+    assert.equal(bad.status, 400, bad.text);
+    const list = await server.admin("GET", "v1/namespaces");
+    assert.ok(!list.json.namespaces.includes("forked-3"));
+    // The source keeps its own.
+    assert.equal((await get("limited")).block_writes, true);
+  });
+
   test("--migrations-dir: a new database has every migration, recorded for cairn migrate", async () => {
     await create("fresh");
     const db = server.client({ namespace: "fresh" });
