@@ -126,9 +126,24 @@ Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& spec, R
   const int64_t start = clock->MonotonicMicros();
   // libSQL's vector-index DDL runs as the statement SQLite can host (src/vector).
   const std::optional<std::string> vector_ddl = vector::RewriteIndexDdl(conn->raw(), spec.sql);
-  CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared,
-                         conn->Prepare(vector_ddl ? std::string_view(*vector_ddl) : spec.sql));
-  return RunPrepared(conn, prepared, spec, sink, timeout, clock, start);
+  // Dropping a table drops its vector indexes too, first, in one savepoint with the table.
+  const std::vector<std::string> index_drops =
+      vector::IndexDropsForDropTable(conn->raw(), spec.sql);
+  if (index_drops.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared,
+                           conn->Prepare(vector_ddl ? std::string_view(*vector_ddl) : spec.sql));
+    return RunPrepared(conn, prepared, spec, sink, timeout, clock, start);
+  }
+  conn->SetDeadline(start + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count());
+  CAIRN_RETURN_IF_ERROR(conn->Exec("SAVEPOINT cairn_drop_vector_indexes"));
+  Result<ExecStats> result = [&]() -> Result<ExecStats> {
+    for (const std::string& drop : index_drops) CAIRN_RETURN_IF_ERROR(conn->Exec(drop));
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared, conn->Prepare(spec.sql));
+    return RunPrepared(conn, prepared, spec, sink, timeout, clock, start);
+  }();
+  if (!result.ok()) (void)conn->Exec("ROLLBACK TO cairn_drop_vector_indexes");
+  (void)conn->Exec("RELEASE cairn_drop_vector_indexes");
+  return result;
 }
 
 Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepared,
@@ -531,6 +546,14 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
   auto run = [&](sqlite::Connection* conn) -> Status {
     std::string_view rest = sql;
     for (;;) {
+      // libSQL's vector-index DDL cannot be prepared as written: it runs as in Execute.
+      if (const size_t n = vector::VectorDdlLength(conn->raw(), rest); n > 0) {
+        const StmtSpec spec{rest.substr(0, n), {}, {}, false};
+        rest = rest.substr(n);
+        CAIRN_RETURN_IF_ERROR(
+            RunStatement(conn, spec, nullptr, TimeoutOf(*db_), db_->options().clock).status());
+        continue;
+      }
       std::string_view tail;
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->PrepareFirst(rest, &tail));
       rest = tail;

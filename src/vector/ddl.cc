@@ -222,8 +222,7 @@ size_t VectorDdlLength(sqlite3* db, std::string_view sql) {
 
 std::optional<std::string> RewriteIndexDdl(sqlite3* db, std::string_view sql) {
   // Cheap rejection first: this runs for every statement a server executes on its writer.
-  size_t i = 0;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  const size_t i = FirstWord(sql);
   if (sql.size() - i < 6) return std::nullopt;
   const std::string head(sql.substr(i, 6));
   const bool create = IsWord({Token::kWord, head}, "create");

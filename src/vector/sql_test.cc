@@ -510,6 +510,9 @@ TEST(SqlDdlTest, RewritesLibsqlIndexStatements) {
                                       "LIBSQL_VECTOR_IDX(emb, 'metric=l2', 'max_neighbors=8')) ;"),
             "CREATE VIRTUAL TABLE IF NOT EXISTS \"m i\" USING libsql_vector_index(\"movies\", "
             "\"emb\", 'metric=l2', 'max_neighbors=8')");
+  EXPECT_EQ(RewriteIndexDdl(db.raw(), "-- a comment; first\n/* and another */ CREATE INDEX movies_idx ON "
+                                      "movies (libsql_vector_idx(emb))"),
+            "CREATE VIRTUAL TABLE \"movies_idx\" USING libsql_vector_index(\"movies\", \"emb\")");
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "CREATE INDEX x ON movies(title)"), std::nullopt);
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "SELECT 1"), std::nullopt);
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "CREATE INDEX x ON movies(libsql_vector_idx(emb)); DROP TABLE y"),
