@@ -306,6 +306,7 @@ class VectorIndex {
   int Destroy(std::string* err) {
     FinalizeAll();
     GraphCache::Instance().Erase(key_);
+    StaleRows::Instance().Take(key_);
     const std::string sql =
         "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_insert") + ";" +
         "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_update") + ";" +
@@ -318,7 +319,7 @@ class VectorIndex {
   void FinalizeAll() {
     for (Stmt* s : {&gen_read_, &gen_write_, &entry_write_, &base_read_, &vec_write_, &vec_delete_,
                     &edge_write_, &edge_delete_, &resolve_,
-                    &schema_version_read_})
+                    &schema_version_read_, &sweep_})
       s->Finalize();
   }
 
@@ -327,9 +328,38 @@ class VectorIndex {
   int Sync(int64_t rowid, std::string* err) {
     if (!LoadMeta(err) || !Resolve(err)) return SQLITE_ERROR;
     if (SyncRow(rowid, err) != SQLITE_OK) return SQLITE_ERROR;
-    for (int64_t id : StaleRows::Instance().Take(key_))
+    std::vector<int64_t> stale = StaleRows::Instance().Take(key_);
+    if (!Sweep(&stale, err)) return SQLITE_ERROR;
+    for (int64_t id : stale)
       if (id != rowid && SyncRow(id, err) != SQLITE_OK) return SQLITE_ERROR;
     return SQLITE_OK;
+  }
+
+  // Every write also checks the next kSweepPerWrite nodes (by id, round robin over the index, from
+  // this connection's position) against the table and adds those whose row is gone to *stale:
+  // the nodes of rows REPLACE deleted are removed within about n / kSweepPerWrite writes even
+  // where no search meets them. Costs a few B-tree lookups per write.
+  bool Sweep(std::vector<int64_t>* stale, std::string* err) {
+    sqlite3_stmt* s = sweep_.Get(
+        db_, "SELECT v.id, EXISTS (SELECT 1 FROM " + QuoteId(opts_.table) + " WHERE rowid = v.id AND " +
+                 QuoteId(opts_.column) + " IS NOT NULL) FROM (SELECT id FROM " + Shadow("vectors") +
+                 " WHERE id > ?1 ORDER BY id LIMIT " + std::to_string(kSweepPerWrite) + ") AS v",
+        err);
+    if (s == nullptr) return false;
+    ResetOnExit reset{s};
+    sqlite3_bind_int64(s, 1, sweep_after_);
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      ++rows;
+      sweep_after_ = sqlite3_column_int64(s, 0);
+      if (sqlite3_column_int(s, 1) == 0) stale->push_back(sweep_after_);
+    }
+    if (rc != SQLITE_DONE) {
+      *err = sqlite3_errmsg(db_);
+      return false;
+    }
+    if (rows < kSweepPerWrite) sweep_after_ = INT64_MIN;  // the end: start again
+    return true;
   }
 
   // Finds the table and column the index follows from its triggers: SQLite keeps their table
@@ -382,7 +412,8 @@ class VectorIndex {
     if (table != opts_.table || column != opts_.column) {
       opts_.table = std::move(table);
       opts_.column = std::move(column);
-      base_read_.Finalize();  // it names the old table and column
+      base_read_.Finalize();  // these name the old table and column
+      sweep_.Finalize();
     }
     resolved_schema_ = version;
     return true;
@@ -812,10 +843,12 @@ class VectorIndex {
   std::string key_;
   bool meta_loaded_ = false;
   int64_t resolved_schema_ = -1;  // the schema version opts_.table and .column are current in
+  static constexpr int kSweepPerWrite = 4;
+  int64_t sweep_after_ = INT64_MIN;  // where Sweep() continues
   VectorType column_type_ = VectorType::kF32;
   Stmt gen_read_, gen_write_, entry_write_, base_read_, vec_write_, vec_delete_, edge_write_,
       edge_delete_, resolve_,
-      schema_version_read_;
+      schema_version_read_, sweep_;
 };
 
 // ---------------------------------------------------------------------------------------------
