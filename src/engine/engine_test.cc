@@ -24,10 +24,17 @@ class CollectSink : public RowSink {
     for (size_t i = 0; i < vals.size(); ++i) {
       if (i) r += "|";
       switch (vals[i].type) {
-        case Value::Type::kNull: r += "NULL"; break;
-        case Value::Type::kInteger: r += std::to_string(vals[i].integer); break;
-        case Value::Type::kFloat: r += std::to_string(vals[i].real); break;
-        default: r += std::string(vals[i].bytes);
+        case Value::Type::kNull:
+          r += "NULL";
+          break;
+        case Value::Type::kInteger:
+          r += std::to_string(vals[i].integer);
+          break;
+        case Value::Type::kFloat:
+          r += std::to_string(vals[i].real);
+          break;
+        default:
+          r += std::string(vals[i].bytes);
       }
     }
     rows.push_back(r);
@@ -73,8 +80,8 @@ class EngineTest : public ::testing::Test {
 TEST_F(EngineTest, WritesAndReadsWithStats) {
   Session s(db_);
   ASSERT_TRUE(Exec(s, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)").ok());
-  auto ins = Exec(s, "INSERT INTO t(v) VALUES (?), (?)", nullptr,
-                  {Value::Text("a"), Value::Text("b")});
+  auto ins =
+      Exec(s, "INSERT INTO t(v) VALUES (?), (?)", nullptr, {Value::Text("a"), Value::Text("b")});
   ASSERT_TRUE(ins.ok()) << ins.status().ToString();
   EXPECT_EQ(ins->affected_row_count, 2);
   EXPECT_EQ(ins->last_insert_rowid, 2);
@@ -119,8 +126,7 @@ TEST_F(EngineTest, CheckpointsRunInTheBackground) {
   ASSERT_TRUE(Exec(s, "CREATE TABLE t(b BLOB)").ok());
   const auto file = std::filesystem::path(o.data_dir) / "databases/default/data.sqlite";
   const auto before = std::filesystem::file_size(file);
-  for (int i = 0; i < 100; ++i)
-    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (zeroblob(3000))").ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (zeroblob(3000))").ok());
   // Nothing above checkpointed inline; the checkpointer copies the WAL into the file soon after.
   for (int i = 0; i < 200 && std::filesystem::file_size(file) < before + 200'000; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -141,7 +147,8 @@ TEST_F(EngineTest, ArgumentErrors) {
   // Every parameter needs a value; names match with or without their prefix.
   StmtSpec missing{"SELECT :a, @b", {}, named, true};
   EXPECT_EQ(s.Execute(missing, nullptr, true).status().code(), Code::kArgsInvalid);
-  EXPECT_EQ(Exec(s, "SELECT ?, ?", nullptr, {Value::Integer(1)}).status().code(), Code::kArgsInvalid);
+  EXPECT_EQ(Exec(s, "SELECT ?, ?", nullptr, {Value::Integer(1)}).status().code(),
+            Code::kArgsInvalid);
   std::vector<std::pair<std::string, Value>> both_named{{"a", Value::Integer(2)},
                                                         {"@b", Value::Text("x")}};
   CollectSink sink;
@@ -288,6 +295,54 @@ TEST_F(EngineTest, IdleHandlesAreClosed) {
   db_ = fresh;
 }
 
+TEST_F(EngineTest, ConcurrentFirstUsesOpenADatabaseOnceWithOneLog) {
+  // A replica promoted to primary: every database reopens and its log starts a new generation.
+  // Requests arriving together must share one handle — two would each start a generation (the
+  // second removing the first's files) and two writers would share the file.
+  db_.reset();
+  reg_.reset();
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  reg_ = std::move(Registry::Open(o)).value();
+  {
+    Session s(reg_->Get("default").value());
+    ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
+  }
+  for (int round = 0; round < 3; ++round) {
+    // As a replica: a transaction arrives from the primary (the file moves past the log).
+    reg_->SetReplica(true);
+    auto replica = reg_->Get("default");
+    ASSERT_TRUE(replica.ok());
+    ASSERT_TRUE((*replica)
+                    ->WithReplicaWriter([&](sqlite::Connection* c) {
+                      return c->Exec("INSERT INTO t VALUES (" + std::to_string(round) + ")");
+                    })
+                    .ok());
+    replica->reset();
+    // Promoted: many first uses at once.
+    reg_->SetReplica(false);
+    std::vector<std::thread> threads;
+    std::vector<std::shared_ptr<Database>> got(8);
+    for (size_t i = 0; i < got.size(); ++i)
+      threads.emplace_back([&, i] {
+        auto d = reg_->Get("default");
+        if (d.ok()) got[i] = *d;
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& d : got) ASSERT_EQ(d.get(), got[0].get()) << "round " << round;
+    Session s(got[0]);
+    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (100)").ok());
+    ASSERT_TRUE(got[0]->FlushLog().ok()) << "round " << round;
+    EXPECT_TRUE(std::filesystem::is_directory(dir_ / "databases/default/txlog" /
+                                              got[0]->txlog()->generation()));
+  }
+  // The first generation and one per promotion: no handle but the one kept started another.
+  size_t generations = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "databases/default/txlog"))
+    generations += e.is_directory();
+  EXPECT_EQ(generations, 4u);
+}
+
 TEST_F(EngineTest, TransactionLogFollowsEveryCommitThroughCheckpointsAndReopen) {
   // Real time: statement deadlines are checked against it.
   db_.reset();
@@ -303,8 +358,7 @@ TEST_F(EngineTest, TransactionLogFollowsEveryCommitThroughCheckpointsAndReopen) 
   Session s(db_);
   ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
   // ~2 pages per insert: the WAL passes the checkpoint threshold several times.
-  for (int i = 0; i < 800; ++i)
-  {
+  for (int i = 0; i < 800; ++i) {
     auto r = Exec(s, "INSERT INTO t VALUES (randomblob(5000))");
     ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
   }
@@ -336,7 +390,8 @@ TEST_F(EngineTest, AFullLogDiskNeitherStopsWritesNorLosesThem) {
   o.data_dir = dir_.string();
   o.database.checkpoint_frames = 20;  // checkpoints are attempted often
   o.database.txlog.write_file = [&](const std::string& path, std::string_view data) {
-    if (disk_full) return Status(Code::kIOError, "cannot write " + path + ": No space left on device");
+    if (disk_full)
+      return Status(Code::kIOError, "cannot write " + path + ": No space left on device");
     return WriteFileDurably(path, data);
   };
   reg_ = std::move(Registry::Open(o)).value();
@@ -349,7 +404,8 @@ TEST_F(EngineTest, AFullLogDiskNeitherStopsWritesNorLosesThem) {
   disk_full = true;
   for (int i = 0; i < 300; ++i) {
     auto r = Exec(s, "INSERT INTO t VALUES (randomblob(3000))");
-    ASSERT_TRUE(r.ok()) << "writes must go on while the log cannot be written: " << r.status().ToString();
+    ASSERT_TRUE(r.ok()) << "writes must go on while the log cannot be written: "
+                        << r.status().ToString();
   }
   EXPECT_FALSE(db_->FlushLog().ok());  // captures, cannot write
   EXPECT_LT(log->durable().txid, log->captured().txid);
@@ -382,7 +438,8 @@ TEST_F(EngineTest, ACleanCloseLetsTheNextOpenSkipReadingTheFile) {
   {
     Session s(db_);
     ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (randomblob(1000))").ok());
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (randomblob(1000))").ok());
   }
   ASSERT_TRUE(db_->FlushLog().ok());
   const std::string gen = db_->txlog()->generation();
@@ -407,9 +464,10 @@ TEST_F(EngineTest, ACleanCloseLetsTheNextOpenSkipReadingTheFile) {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "databases/default/data.sqlite").c_str(), &raw), SQLITE_OK);
     sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-    ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO t VALUES ('foreign'); PRAGMA wal_checkpoint(TRUNCATE);",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(raw, "INSERT INTO t VALUES ('foreign'); PRAGMA wal_checkpoint(TRUNCATE);",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(raw);
   }
   reg_ = std::move(Registry::Open(o)).value();

@@ -96,38 +96,46 @@ Result<std::shared_ptr<Database>> Registry::Get(std::string_view name) {
   std::string key(name);
   {
     std::unique_lock lk(mu_);
-    // A handle being closed must be gone before another opens the file (one writer, one log).
-    closed_cv_.wait(lk, [&] { return closing_.count(key) == 0; });
+    // A handle being closed must be gone before another opens the file, and only one thread
+    // opens it at a time (one writer, one log: two handles opened at once would each start a log
+    // generation of their own).
+    closed_cv_.wait(lk, [&] { return closing_.count(key) == 0 && opening_.count(key) == 0; });
     auto it = open_.find(key);
     if (it != open_.end()) {
       it->second.last_used = now;
       return it->second.db;
     }
     if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
+    opening_.insert(key);
   }
-  // Open outside the lock; another thread may race us, and the first to insert wins.
+  // Open outside the lock (other databases are not held up).
   const uint64_t epoch = mode_epoch_.load();
-  CAIRN_ASSIGN_OR_RETURN(auto db, Database::Open(key, FileOf(key), OptionsFor(key), false));
+  auto db = Database::Open(key, FileOf(key), OptionsFor(key), false);
   bool over = false;
   bool stale = false;
-  std::shared_ptr<Database> result;
+  bool gone = false;
   {
     std::lock_guard lk(mu_);
-    if (!known_.count(key)) return Status(Code::kNotFound, "database '" + key + "' does not exist");
-    if (epoch != mode_epoch_.load()) stale = true;  // the role changed while it opened
-    if (!stale) {
-      auto [it, inserted] = open_.try_emplace(key, OpenDb{db, now});
-      result = it->second.db;
-      over = open_.size() > opts_.max_open;
+    opening_.erase(key);
+    if (db.ok()) {
+      gone = !known_.count(key);
+      stale = epoch != mode_epoch_.load();  // the role changed while it opened
+      if (!gone && !stale) {
+        open_.emplace(key, OpenDb{*db, now});
+        over = open_.size() > opts_.max_open;
+      }
     }
   }
-  if (stale) {
+  closed_cv_.notify_all();
+  if (!db.ok()) return db.status();
+  if (gone || stale) {
+    (*db)->Close();
+    if (gone) return Status(Code::kNotFound, "database '" + key + "' does not exist");
     // Opened in the role the server no longer has: open it again in the new one.
-    db->Close();
     return Get(name);
   }
   if (over) CloseIdleSoon();
-  return result;
+  return *db;
 }
 
 Status Registry::Create(std::string_view name) {
@@ -188,7 +196,8 @@ Status Registry::CreateFrom(std::string_view name,
     return st;
   };
   std::error_code ec;
-  if (fs::exists(DirOf(key), ec)) return done(Status(Code::kAlreadyExists, "files of '" + key + "' exist"));
+  if (fs::exists(DirOf(key), ec))
+    return done(Status(Code::kAlreadyExists, "files of '" + key + "' exist"));
   fs::create_directories(DirOf(key), ec);
   if (ec) return done(Status(Code::kIOError, "cannot create " + DirOf(key) + ": " + ec.message()));
   Status st = fill(FileOf(key));

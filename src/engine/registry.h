@@ -106,7 +106,8 @@ class Registry {
   std::unordered_set<std::string> known_;     // guarded by mu_
   std::unordered_set<std::string> creating_;  // guarded by mu_: CreateFrom in progress
   std::unordered_set<std::string> closing_;   // guarded by mu_: handles being closed
-  std::condition_variable closed_cv_;         // closing_ shrank
+  std::unordered_set<std::string> opening_;   // guarded by mu_: handles being opened (by Get)
+  std::condition_variable closed_cv_;         // closing_ or opening_ shrank
   struct OpenDb {
     std::shared_ptr<Database> db;
     int64_t last_used;
