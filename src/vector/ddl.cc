@@ -40,7 +40,8 @@ bool Tokenize(std::string_view s, std::vector<Token>* out) {
         }
         ++j;
       }
-      out->push_back({c == '\'' ? Token::kString : Token::kQuotedId, std::string(s.substr(i, j + 1 - i))});
+      out->push_back(
+          {c == '\'' ? Token::kString : Token::kQuotedId, std::string(s.substr(i, j + 1 - i))});
       i = j + 1;
     } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
                static_cast<unsigned char>(c) >= 0x80) {

@@ -3,11 +3,12 @@
 // the process-wide cache of graphs that makes searches run in memory.
 //
 // Storage (docs/vector.md). For an index named I on table T, column C:
-//   I_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID   format, dims, column type, entry, generation
-//   I_vectors(id INTEGER PRIMARY KEY, code BLOB)         one row per indexed row of T (id = rowid)
-//   I_edges(id INTEGER PRIMARY KEY, neighbors BLOB)      that node's out-edges (Graph::EncodeEdges)
-//   triggers I_vector_insert / _update / _delete on T run `INSERT INTO I(rowid) VALUES (r)`, which
-//   "syncs" row r: the index is made to hold exactly T's current vector for r (or nothing).
+//   I_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID   format, dims, column type, entry,
+//   generation I_vectors(id INTEGER PRIMARY KEY, code BLOB)         one row per indexed row of T
+//   (id = rowid) I_edges(id INTEGER PRIMARY KEY, neighbors BLOB)      that node's out-edges
+//   (Graph::EncodeEdges) triggers I_vector_insert / _update / _delete on T run `INSERT INTO
+//   I(rowid) VALUES (r)`, which "syncs" row r: the index is made to hold exactly T's current vector
+//   for r (or nothing).
 // An insert writes its own two rows, the edge rows of the neighbours whose lists changed and one
 // meta row: a few pages, where libSQL rewrites whole neighbour blocks.
 //
@@ -133,9 +134,9 @@ class GraphCache {
     auto& copies = map_[key];
     copies.push_back(std::move(g));
     while (copies.size() > kCopiesPerIndex) {
-      auto oldest = std::min_element(copies.begin(), copies.end(), [](const auto& a, const auto& b) {
-        return a->last_use < b->last_use;
-      });
+      auto oldest =
+          std::min_element(copies.begin(), copies.end(),
+                           [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
       copies.erase(oldest);
     }
     // The byte budget: drop least recently used graphs of other indexes first.
@@ -179,7 +180,8 @@ class GraphCache {
 // syncs them, which removes their nodes. How a row can leave its table without its delete trigger:
 // REPLACE conflict resolution deletes the conflicting row of *another* unique column without
 // firing delete triggers (unless recursive_triggers is on). Searches never return such rows (they
-// check every hit against the table), so this only bounds the garbage a workload of REPLACEs leaves.
+// check every hit against the table), so this only bounds the garbage a workload of REPLACEs
+// leaves.
 class StaleRows {
  public:
   static StaleRows& Instance() {
@@ -245,23 +247,32 @@ class VectorIndex {
     if (type == VectorType::k1Bit) opts_.graph.storage = Storage::k1Bit;
     column_type_ = type;
     const std::string t = QuoteId(opts_.table), c = QuoteId(opts_.column), me = QuoteId(name_);
-    std::string sql =
-        "CREATE TABLE " + Shadow("meta") + "(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-        "CREATE TABLE " + Shadow("vectors") + "(id INTEGER PRIMARY KEY, code BLOB NOT NULL);"
-        "CREATE TABLE " + Shadow("edges") + "(id INTEGER PRIMARY KEY, neighbors BLOB NOT NULL);"
-        "INSERT INTO " + Shadow("meta") + "(key, value) VALUES ('format', " +
-        std::to_string(kFormatVersion) + "), ('dims', " + std::to_string(dims) +
-        "), ('column_type', " + std::to_string(static_cast<int>(type)) +
-        "), ('storage', " + std::to_string(static_cast<int>(opts_.graph.storage)) +
-        "), ('entry', NULL), ('generation', 0);"
-        "CREATE TRIGGER " + QuoteId(name_ + "_vector_insert") + " AFTER INSERT ON " + t +
-        " BEGIN INSERT INTO " + me + "(rowid) VALUES (new.rowid); END;"
-        "CREATE TRIGGER " + QuoteId(name_ + "_vector_update") + " AFTER UPDATE ON " + t +
-        " WHEN old.rowid IS NOT new.rowid OR old." + c + " IS NOT new." + c +
-        " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); INSERT INTO " + me +
-        "(rowid) VALUES (new.rowid); END;"
-        "CREATE TRIGGER " + QuoteId(name_ + "_vector_delete") + " AFTER DELETE ON " + t +
-        " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); END;";
+    std::string sql = "CREATE TABLE " + Shadow("meta") +
+                      "(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+                      "CREATE TABLE " +
+                      Shadow("vectors") +
+                      "(id INTEGER PRIMARY KEY, code BLOB NOT NULL);"
+                      "CREATE TABLE " +
+                      Shadow("edges") +
+                      "(id INTEGER PRIMARY KEY, neighbors BLOB NOT NULL);"
+                      "INSERT INTO " +
+                      Shadow("meta") + "(key, value) VALUES ('format', " +
+                      std::to_string(kFormatVersion) + "), ('dims', " + std::to_string(dims) +
+                      "), ('column_type', " + std::to_string(static_cast<int>(type)) +
+                      "), ('storage', " + std::to_string(static_cast<int>(opts_.graph.storage)) +
+                      "), ('entry', NULL), ('generation', 0);"
+                      "CREATE TRIGGER " +
+                      QuoteId(name_ + "_vector_insert") + " AFTER INSERT ON " + t +
+                      " BEGIN INSERT INTO " + me +
+                      "(rowid) VALUES (new.rowid); END;"
+                      "CREATE TRIGGER " +
+                      QuoteId(name_ + "_vector_update") + " AFTER UPDATE ON " + t +
+                      " WHEN old.rowid IS NOT new.rowid OR old." + c + " IS NOT new." + c +
+                      " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); INSERT INTO " + me +
+                      "(rowid) VALUES (new.rowid); END;"
+                      "CREATE TRIGGER " +
+                      QuoteId(name_ + "_vector_delete") + " AFTER DELETE ON " + t +
+                      " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); END;";
     if (!Exec(sql, err)) return SQLITE_ERROR;
     meta_loaded_ = true;
     // Index what is already there, in memory first, then write every row once.
@@ -307,19 +318,18 @@ class VectorIndex {
     FinalizeAll();
     GraphCache::Instance().Erase(key_);
     StaleRows::Instance().Take(key_);
-    const std::string sql =
-        "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_insert") + ";" +
-        "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_update") + ";" +
-        "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_delete") + ";" +
-        "DROP TABLE IF EXISTS " + Shadow("edges") + ";" + "DROP TABLE IF EXISTS " +
-        Shadow("vectors") + ";" + "DROP TABLE IF EXISTS " + Shadow("meta") + ";";
+    const std::string sql = "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_insert") + ";" +
+                            "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_update") + ";" +
+                            "DROP TRIGGER IF EXISTS " + QuoteId(name_ + "_vector_delete") + ";" +
+                            "DROP TABLE IF EXISTS " + Shadow("edges") + ";" +
+                            "DROP TABLE IF EXISTS " + Shadow("vectors") + ";" +
+                            "DROP TABLE IF EXISTS " + Shadow("meta") + ";";
     return Exec(sql, err) ? SQLITE_OK : SQLITE_ERROR;
   }
 
   void FinalizeAll() {
     for (Stmt* s : {&gen_read_, &gen_write_, &entry_write_, &base_read_, &vec_write_, &vec_delete_,
-                    &edge_write_, &edge_delete_, &resolve_,
-                    &schema_version_read_, &sweep_})
+                    &edge_write_, &edge_delete_, &resolve_, &schema_version_read_, &sweep_})
       s->Finalize();
   }
 
@@ -341,9 +351,10 @@ class VectorIndex {
   // where no search meets them. Costs a few B-tree lookups per write.
   bool Sweep(std::vector<int64_t>* stale, std::string* err) {
     sqlite3_stmt* s = sweep_.Get(
-        db_, "SELECT v.id, EXISTS (SELECT 1 FROM " + QuoteId(opts_.table) + " WHERE rowid = v.id AND " +
-                 QuoteId(opts_.column) + " IS NOT NULL) FROM (SELECT id FROM " + Shadow("vectors") +
-                 " WHERE id > ?1 ORDER BY id LIMIT " + std::to_string(kSweepPerWrite) + ") AS v",
+        db_,
+        "SELECT v.id, EXISTS (SELECT 1 FROM " + QuoteId(opts_.table) + " WHERE rowid = v.id AND " +
+            QuoteId(opts_.column) + " IS NOT NULL) FROM (SELECT id FROM " + Shadow("vectors") +
+            " WHERE id > ?1 ORDER BY id LIMIT " + std::to_string(kSweepPerWrite) + ") AS v",
         err);
     if (s == nullptr) return false;
     ResetOnExit reset{s};
@@ -423,7 +434,8 @@ class VectorIndex {
   // Makes the index hold exactly the table's current vector for `rowid`.
   int SyncRow(int64_t rowid, std::string* err) {
     sqlite3_stmt* s = base_read_.Get(
-        db_, "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
+        db_,
+        "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
         err);
     if (s == nullptr) return SQLITE_ERROR;
     ResetOnExit reset{s};
@@ -477,13 +489,12 @@ class VectorIndex {
     return SQLITE_OK;
   }
 
-
  public:
   // The k nearest rows to `query`, nearest first, with their distances.
   // `search_l` overrides the index's beam width when non-zero.
   int TopK(const Vector& query, size_t k, uint32_t search_l, std::vector<Hit>* out,
            std::string* err) {
-      if (!LoadMeta(err) || !Resolve(err)) return SQLITE_ERROR;
+    if (!LoadMeta(err) || !Resolve(err)) return SQLITE_ERROR;
     GraphParams p = opts_.graph;
     if (search_l != 0) p.search_l = search_l;
     if (query.dims() != p.dims) {
@@ -691,8 +702,8 @@ class VectorIndex {
   }
 
   bool WriteEntry(const Graph& g, std::string* err) {
-    sqlite3_stmt* s =
-        entry_write_.Get(db_, "UPDATE " + Shadow("meta") + " SET value = ?1 WHERE key = 'entry'", err);
+    sqlite3_stmt* s = entry_write_.Get(
+        db_, "UPDATE " + Shadow("meta") + " SET value = ?1 WHERE key = 'entry'", err);
     if (s == nullptr) return false;
     if (auto e = g.entry()) sqlite3_bind_int64(s, 1, *e);
     return StepDone(s, err);
@@ -700,8 +711,9 @@ class VectorIndex {
 
   bool WriteVector(int64_t id, std::string_view code, std::string* err) {
     sqlite3_stmt* s = vec_write_.Get(
-        db_, "INSERT INTO " + Shadow("vectors") +
-                 "(id, code) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET code = excluded.code",
+        db_,
+        "INSERT INTO " + Shadow("vectors") +
+            "(id, code) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET code = excluded.code",
         err);
     if (s == nullptr) return false;
     sqlite3_bind_int64(s, 1, id);
@@ -711,9 +723,10 @@ class VectorIndex {
 
   bool WriteEdges(const Graph& g, int64_t id, std::string* err) {
     sqlite3_stmt* s = edge_write_.Get(
-        db_, "INSERT INTO " + Shadow("edges") +
-                 "(id, neighbors) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET neighbors = "
-                 "excluded.neighbors",
+        db_,
+        "INSERT INTO " + Shadow("edges") +
+            "(id, neighbors) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET neighbors = "
+            "excluded.neighbors",
         err);
     if (s == nullptr) return false;
     const std::string e = g.EncodeEdges(id);
@@ -792,7 +805,8 @@ class VectorIndex {
   bool CheckHits(const std::vector<float>& q, const std::vector<Hit>& hits, bool rerank,
                  std::vector<Hit>* live, std::vector<int64_t>* stale, std::string* err) {
     sqlite3_stmt* s = base_read_.Get(
-        db_, "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
+        db_,
+        "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
         err);
     if (s == nullptr) return false;
     ResetOnExit reset{s};
@@ -847,8 +861,7 @@ class VectorIndex {
   int64_t sweep_after_ = INT64_MIN;  // where Sweep() continues
   VectorType column_type_ = VectorType::kF32;
   Stmt gen_read_, gen_write_, entry_write_, base_read_, vec_write_, vec_delete_, edge_write_,
-      edge_delete_, resolve_,
-      schema_version_read_, sweep_;
+      edge_delete_, resolve_, schema_version_read_, sweep_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1001,7 +1014,14 @@ sqlite3_module MakeIndexModule() {
 // ---------------------------------------------------------------------------------------------
 // vector_top_k(index, query, k): an eponymous table-valued function → (id, distance).
 
-enum TopKColumn { kColId = 0, kColDistance = 1, kColIndex = 2, kColQuery = 3, kColK = 4, kColL = 5 };
+enum TopKColumn {
+  kColId = 0,
+  kColDistance = 1,
+  kColIndex = 2,
+  kColQuery = 3,
+  kColK = 4,
+  kColL = 5
+};
 
 struct TopKVtab {
   sqlite3_vtab base;
@@ -1078,7 +1098,8 @@ VectorIndex* FindIndex(TopKVtab* vt, const std::string& name, std::string* err) 
   // CREATE VIRTUAL TABLE name USING libsql_vector_index(args)
   const std::string lower = Lower(sql);
   const size_t using_pos = lower.find("using");
-  const size_t mod = lower.find("libsql_vector_index", using_pos == std::string::npos ? 0 : using_pos);
+  const size_t mod =
+      lower.find("libsql_vector_index", using_pos == std::string::npos ? 0 : using_pos);
   const size_t open = sql.find('(', mod == std::string::npos ? 0 : mod);
   if (lower.rfind("create virtual table", 0) != 0 || using_pos == std::string::npos ||
       mod == std::string::npos || open == std::string::npos || sql.back() != ')') {
@@ -1095,8 +1116,7 @@ VectorIndex* FindIndex(TopKVtab* vt, const std::string& name, std::string* err) 
   return raw;
 }
 
-int TopKFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc,
-               sqlite3_value** argv) {
+int TopKFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sqlite3_value** argv) {
   auto* c = reinterpret_cast<TopKCursor*>(cur);
   auto* vt = reinterpret_cast<TopKVtab*>(cur->pVtab);
   c->rows.clear();
@@ -1109,8 +1129,9 @@ int TopKFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc,
   if (argc == 4) {
     const int64_t l = sqlite3_value_int64(argv[3]);
     if (sqlite3_value_type(argv[3]) != SQLITE_INTEGER || l < 1 || l > 10000) {
-      SetError(cur->pVtab, "vector index(search): fourth parameter (search_l) must be an integer "
-                           "between 1 and 10000");
+      SetError(cur->pVtab,
+               "vector index(search): fourth parameter (search_l) must be an integer "
+               "between 1 and 10000");
       return SQLITE_ERROR;
     }
     search_l = static_cast<uint32_t>(l);
@@ -1175,9 +1196,12 @@ int TopKEof(sqlite3_vtab_cursor* cur) {
 int TopKColumnValue(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   auto* c = reinterpret_cast<TopKCursor*>(cur);
   const Hit& h = c->rows[c->pos];
-  if (col == kColId) sqlite3_result_int64(ctx, h.id);
-  else if (col == kColDistance) sqlite3_result_double(ctx, h.distance);
-  else sqlite3_result_null(ctx);
+  if (col == kColId)
+    sqlite3_result_int64(ctx, h.id);
+  else if (col == kColDistance)
+    sqlite3_result_double(ctx, h.distance);
+  else
+    sqlite3_result_null(ctx);
   return SQLITE_OK;
 }
 
@@ -1208,10 +1232,19 @@ sqlite3_module MakeTopKModule() {
 // ---------------------------------------------------------------------------------------------
 // vector_top_k_exact(table, column, query, k [, metric]): brute force over every row, no index.
 
-enum ExactColumn { kExId = 0, kExDistance = 1, kExTable = 2, kExColumn = 3, kExQuery = 4, kExK = 5, kExMetric = 6 };
+enum ExactColumn {
+  kExId = 0,
+  kExDistance = 1,
+  kExTable = 2,
+  kExColumn = 3,
+  kExQuery = 4,
+  kExK = 5,
+  kExMetric = 6
+};
 
 int ExactConnect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
-  int rc = sqlite3_declare_vtab(db,
+  int rc = sqlite3_declare_vtab(
+      db,
       "CREATE TABLE x(id INTEGER, distance REAL, tbl HIDDEN, col HIDDEN, q HIDDEN, k HIDDEN, "
       "metric HIDDEN)");
   if (rc != SQLITE_OK) return rc;
@@ -1244,7 +1277,8 @@ int ExactBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   return SQLITE_OK;
 }
 
-int ExactFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sqlite3_value** argv) {
+int ExactFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc,
+                sqlite3_value** argv) {
   auto* c = reinterpret_cast<TopKCursor*>(cur);
   auto* vt = reinterpret_cast<TopKVtab*>(cur->pVtab);
   c->rows.clear();
@@ -1266,8 +1300,10 @@ int ExactFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
   if (argc == 5) {
     const auto* m = reinterpret_cast<const char*>(sqlite3_value_text(argv[4]));
     const std::string metric = Lower(m ? m : "");
-    if (metric == "l2") l2 = true;
-    else if (metric != "cosine" && metric != "cos") return fail("vector_top_k_exact: unsupported metric: " + metric);
+    if (metric == "l2")
+      l2 = true;
+    else if (metric != "cosine" && metric != "cos")
+      return fail("vector_top_k_exact: unsupported metric: " + metric);
   }
   Vector q;
   std::string err;
@@ -1275,7 +1311,8 @@ int ExactFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
   const size_t dims = q.dims();
   std::vector<float> qf(q.values.begin(), q.values.end());
   for (float f : qf)
-    if (!std::isfinite(f)) return fail("vector_top_k_exact: the query vector contains NaN or infinite values");
+    if (!std::isfinite(f))
+      return fail("vector_top_k_exact: the query vector contains NaN or infinite values");
   const float qn = std::sqrt(DotF32(qf.data(), qf.data(), dims));
   const std::string sql = "SELECT rowid, " + QuoteId(column) + " FROM " + QuoteId(table);
   sqlite3_stmt* s = nullptr;
@@ -1299,8 +1336,8 @@ int ExactFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
       if (!ValueToVector(v, false, &other, &err) || other.dims() != dims) {
         const int64_t bad = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
-        return fail("vector_top_k_exact: row " + std::to_string(bad) + " does not hold a vector of " +
-                    std::to_string(dims) + " dimensions");
+        return fail("vector_top_k_exact: row " + std::to_string(bad) +
+                    " does not hold a vector of " + std::to_string(dims) + " dimensions");
       }
       for (size_t i = 0; i < dims; ++i) row[i] = static_cast<float>(other.values[i]);
     }
@@ -1403,11 +1440,11 @@ bool ParseColumnType(std::string_view decl, VectorType* type, uint32_t* dims) {
     VectorType type;
   };
   static const Name kNames[] = {
-      {"f32_blob", VectorType::kF32},   {"float32", VectorType::kF32},
-      {"f64_blob", VectorType::kF64},   {"float64", VectorType::kF64},
-      {"f16_blob", VectorType::kF16},   {"float16", VectorType::kF16},
-      {"fb16_blob", VectorType::kBF16}, {"floatb16", VectorType::kBF16},
-      {"f8_blob", VectorType::kF8},     {"float8", VectorType::kF8},
+      {"f32_blob", VectorType::kF32},    {"float32", VectorType::kF32},
+      {"f64_blob", VectorType::kF64},    {"float64", VectorType::kF64},
+      {"f16_blob", VectorType::kF16},    {"float16", VectorType::kF16},
+      {"fb16_blob", VectorType::kBF16},  {"floatb16", VectorType::kBF16},
+      {"f8_blob", VectorType::kF8},      {"float8", VectorType::kF8},
       {"f1bit_blob", VectorType::k1Bit}, {"float1bit", VectorType::k1Bit}};
   bool known = false;
   for (const Name& n : kNames)
@@ -1469,17 +1506,22 @@ bool ParseIndexOptions(const std::vector<std::string>& args, IndexOptions* out,
         return false;
       }
     } else if (key == "metric") {
-      if (value == "cosine" || value == "cos") g.metric = Metric::kCosine;
-      else if (value == "l2") g.metric = Metric::kL2;
+      if (value == "cosine" || value == "cos")
+        g.metric = Metric::kCosine;
+      else if (value == "l2")
+        g.metric = Metric::kL2;
       else {
         *error = "vector index: unsupported metric: " + value;
         return false;
       }
     } else if (key == "compress_neighbors") {
       // float16/floatb16 compress nothing worth a second format: stored as float32.
-      if (value == "float32" || value == "float16" || value == "floatb16") g.storage = Storage::kF32;
-      else if (value == "float8") g.storage = Storage::kI8;
-      else if (value == "float1bit") g.storage = Storage::k1Bit;
+      if (value == "float32" || value == "float16" || value == "floatb16")
+        g.storage = Storage::kF32;
+      else if (value == "float8")
+        g.storage = Storage::kI8;
+      else if (value == "float1bit")
+        g.storage = Storage::k1Bit;
       else {
         *error = "vector index: unsupported compress_neighbors: " + value;
         return false;
@@ -1509,7 +1551,8 @@ int RegisterIndexModules(sqlite3* db) {
   static const sqlite3_module top_k_module = MakeTopKModule();
   int rc = sqlite3_create_module_v2(db, "libsql_vector_index", &index_module, nullptr, nullptr);
   static const sqlite3_module exact_module = MakeExactModule();
-  if (rc == SQLITE_OK) rc = sqlite3_create_module_v2(db, "vector_top_k", &top_k_module, nullptr, nullptr);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_module_v2(db, "vector_top_k", &top_k_module, nullptr, nullptr);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_module_v2(db, "vector_top_k_exact", &exact_module, nullptr, nullptr);
   return rc;

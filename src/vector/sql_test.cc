@@ -38,14 +38,15 @@ class Db {
     return msg;
   }
   // First column of every row as text ("NULL" for null), or "error: ...".
-  std::vector<std::string> Column(const std::string& sql, const std::vector<std::string>& blobs = {}) {
+  std::vector<std::string> Column(const std::string& sql,
+                                  const std::vector<std::string>& blobs = {}) {
     sqlite3_stmt* s = nullptr;
     std::vector<std::string> out;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
       return {std::string("error: ") + sqlite3_errmsg(db_)};
     for (size_t i = 0; i < blobs.size(); ++i)
-      sqlite3_bind_blob(s, static_cast<int>(i + 1), blobs[i].data(), static_cast<int>(blobs[i].size()),
-                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(s, static_cast<int>(i + 1), blobs[i].data(),
+                        static_cast<int>(blobs[i].size()), SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
@@ -103,19 +104,24 @@ TEST(SqlFunctionsTest, DistancesAndTheirErrors) {
   EXPECT_EQ(db.One("SELECT vector(12)"),
             "error: vector: unexpected value type: got INTEGER, expected TEXT or BLOB");
   EXPECT_EQ(db.One("SELECT vector('[1,2')"), "error: vector: must end with ']'");
-  EXPECT_EQ(db.One("SELECT vector_extract(x'0000000007')"), "error: vector: unexpected binary type: 7");
+  EXPECT_EQ(db.One("SELECT vector_extract(x'0000000007')"),
+            "error: vector: unexpected binary type: 7");
 }
 
 // A table with `n` random rows of `dims` and a vector index on it.
 void Populate(Db& db, const std::string& opts, size_t n, uint32_t dims, uint32_t seed) {
   ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, emb F32_BLOB(" +
-                    std::to_string(dims) + "))"), "");
-  ASSERT_EQ(db.Exec("CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb" + opts + ")"), "");
+                    std::to_string(dims) + "))"),
+            "");
+  ASSERT_EQ(
+      db.Exec("CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb" + opts + ")"),
+      "");
   std::mt19937 rng(seed);
   std::normal_distribution<float> g;
   sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db.raw(), "INSERT INTO docs(id, body, emb) VALUES (?1, 'x', ?2)", -1, &s,
-                               nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db.raw(), "INSERT INTO docs(id, body, emb) VALUES (?1, 'x', ?2)", -1,
+                               &s, nullptr),
+            SQLITE_OK);
   db.Exec("BEGIN");
   for (size_t i = 1; i <= n; ++i) {
     std::vector<float> v(dims);
@@ -132,20 +138,23 @@ void Populate(Db& db, const std::string& opts, size_t n, uint32_t dims, uint32_t
 
 // Every edge in the shadow tables points to an indexed row, and the indexed rows are exactly the
 // table's rows with a vector.
-void ExpectConsistent(Db& db, const std::string& index = "docs_idx", const std::string& table = "docs") {
+void ExpectConsistent(Db& db, const std::string& index = "docs_idx",
+                      const std::string& table = "docs") {
   EXPECT_EQ(db.Column("SELECT id FROM " + index + "_vectors ORDER BY id"),
             db.Column("SELECT rowid FROM " + table + " WHERE emb IS NOT NULL ORDER BY rowid"));
   std::set<int64_t> ids;
   for (const auto& s : db.Column("SELECT id FROM " + index + "_vectors")) ids.insert(std::stoll(s));
   sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db.raw(), ("SELECT id, neighbors FROM " + index + "_edges").c_str(), -1,
-                               &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db.raw(), ("SELECT id, neighbors FROM " + index + "_edges").c_str(),
+                               -1, &s, nullptr),
+            SQLITE_OK);
   size_t rows = 0;
   while (sqlite3_step(s) == SQLITE_ROW) {
     ++rows;
     std::vector<int64_t> nbrs;
     const auto* p = static_cast<const char*>(sqlite3_column_blob(s, 1));
-    ASSERT_TRUE(Graph::DecodeEdges({p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, 1))}, &nbrs));
+    ASSERT_TRUE(
+        Graph::DecodeEdges({p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, 1))}, &nbrs));
     EXPECT_TRUE(ids.count(sqlite3_column_int64(s, 0)));
     for (int64_t n : nbrs) ASSERT_TRUE(ids.count(n)) << "dangling edge to " << n;
   }
@@ -153,12 +162,14 @@ void ExpectConsistent(Db& db, const std::string& index = "docs_idx", const std::
   EXPECT_EQ(rows, ids.size());
 }
 
-std::vector<std::string> TopK(Db& db, const std::string& q, int k, const std::string& index = "docs_idx") {
+std::vector<std::string> TopK(Db& db, const std::string& q, int k,
+                              const std::string& index = "docs_idx") {
   return db.Column("SELECT id FROM vector_top_k('" + index + "', vector('" + q + "'), " +
                    std::to_string(k) + ")");
 }
 
-std::vector<std::string> Exact(Db& db, const std::string& q, int k, const char* fn = "vector_distance_cos") {
+std::vector<std::string> Exact(Db& db, const std::string& q, int k,
+                               const char* fn = "vector_distance_cos") {
   return db.Column(std::string("SELECT id FROM docs WHERE emb IS NOT NULL ORDER BY ") + fn +
                    "(emb, vector('" + q + "')), id LIMIT " + std::to_string(k));
 }
@@ -191,11 +202,11 @@ TEST(SqlIndexTest, TopKMatchesBruteForceForEveryStorage) {
     const char* fn;
     double min_recall;
   };
-  for (const Case& c : {Case{"", "vector_distance_cos", 0.9},
-                        Case{", 'metric=l2'", "vector_distance_l2", 0.9},
-                        Case{", 'compress_neighbors=float8'", "vector_distance_cos", 0.9},
-                        Case{", 'metric=cosine', 'compress_neighbors=float1bit', 'search_l=200'",
-                             "vector_distance_cos", 0.5}}) {
+  for (const Case& c :
+       {Case{"", "vector_distance_cos", 0.9}, Case{", 'metric=l2'", "vector_distance_l2", 0.9},
+        Case{", 'compress_neighbors=float8'", "vector_distance_cos", 0.9},
+        Case{", 'metric=cosine', 'compress_neighbors=float1bit', 'search_l=200'",
+             "vector_distance_cos", 0.5}}) {
     Db db;
     Populate(db, c.opts, 1500, 16, 5);
     EXPECT_GE(Recall(db, 16, c.fn, 40, 6), c.min_recall) << c.opts;
@@ -213,7 +224,8 @@ TEST(SqlExactTest, ExactTopKMatchesOrderByWithoutAnIndex) {
   ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, emb F32_BLOB(8))"), "");
   std::mt19937 rng(21);
   for (int i = 0; i < 500; ++i)
-    ASSERT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (vector('" + RandomVectorText(rng, 8) + "'))"), "");
+    ASSERT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (vector('" + RandomVectorText(rng, 8) + "'))"),
+              "");
   ASSERT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (NULL), (vector64('[1,2,3,4,5,6,7,8]'))"), "");
   for (int i = 0; i < 10; ++i) {
     const std::string q = RandomVectorText(rng, 8);
@@ -223,15 +235,18 @@ TEST(SqlExactTest, ExactTopKMatchesOrderByWithoutAnIndex) {
     };
     EXPECT_EQ(db.Column("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('" + q + "'), 7)"),
               oracle("vector_distance_cos", 7));
-    EXPECT_EQ(db.Column("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('" + q + "'), 5, 'l2')"),
-              oracle("vector_distance_l2", 5));
+    EXPECT_EQ(
+        db.Column("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('" + q + "'), 5, 'l2')"),
+        oracle("vector_distance_l2", 5));
   }
   EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('[1,2]'), 3)"),
             "error: vector_top_k_exact: row 1 does not hold a vector of 2 dimensions");
-  EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('[1,2,3,4,5,6,7,8]'), 0)"),
-            "error: vector_top_k_exact: k must be a positive integer");
-  EXPECT_EQ(db.One("SELECT id FROM vector_top_k_exact('nope', 'emb', vector('[1,2,3,4,5,6,7,8]'), 3)"),
-            "error: vector_top_k_exact: no such table: nope");
+  EXPECT_EQ(
+      db.One("SELECT id FROM vector_top_k_exact('docs', 'emb', vector('[1,2,3,4,5,6,7,8]'), 0)"),
+      "error: vector_top_k_exact: k must be a positive integer");
+  EXPECT_EQ(
+      db.One("SELECT id FROM vector_top_k_exact('nope', 'emb', vector('[1,2,3,4,5,6,7,8]'), 3)"),
+      "error: vector_top_k_exact: no such table: nope");
 }
 
 TEST(SqlIndexTest, UpdatesAndDeletesKeepTheIndexInStep) {
@@ -242,7 +257,8 @@ TEST(SqlIndexTest, UpdatesAndDeletesKeepTheIndexInStep) {
   ASSERT_EQ(db.Exec("UPDATE docs SET emb = NULL WHERE id = 2"), "");
   ASSERT_EQ(db.Exec("UPDATE docs SET id = 10000 WHERE id = 4"), "");
   ASSERT_EQ(db.Exec("UPDATE docs SET body = 'only text' WHERE id = 5"), "");
-  ASSERT_EQ(db.Exec("INSERT OR REPLACE INTO docs(id, emb) VALUES (7, vector('[2,2,2,2,2,2,2,2]'))"), "");
+  ASSERT_EQ(db.Exec("INSERT OR REPLACE INTO docs(id, emb) VALUES (7, vector('[2,2,2,2,2,2,2,2]'))"),
+            "");
   ExpectConsistent(db);
   const auto top = TopK(db, "[1,1,1,1,1,1,1,1]", 2);
   ASSERT_EQ(top.size(), 2u);
@@ -258,11 +274,13 @@ TEST(SqlIndexTest, UpdatesAndDeletesKeepTheIndexInStep) {
 TEST(SqlIndexTest, IndexingExistingRowsAndDropping) {
   Db db;
   ASSERT_EQ(db.Exec("CREATE TABLE t(v FLOAT32(2)); INSERT INTO t VALUES (vector('[1,0]')), "
-                    "(vector('[0,1]')), (NULL), (vector('[1,1]'))"), "");
+                    "(vector('[0,1]')), (NULL), (vector('[1,1]'))"),
+            "");
   ASSERT_EQ(db.Exec("CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v, 'metric=cosine')"), "");
   EXPECT_EQ(TopK(db, "[1,0.1]", 3, "i"), (std::vector<std::string>{"1", "4", "2"}));
   EXPECT_EQ(db.One("SELECT count(*) FROM i_vectors"), "3");
-  EXPECT_EQ(db.Column("SELECT id FROM i"), std::vector<std::string>{});  // the index itself reads empty
+  EXPECT_EQ(db.Column("SELECT id FROM i"),
+            std::vector<std::string>{});  // the index itself reads empty
   ASSERT_EQ(db.Exec("DROP TABLE i"), "");
   EXPECT_EQ(db.One("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'i\\_%' ESCAPE '\\'"), "0");
   EXPECT_EQ(TopK(db, "[1,0]", 3, "i").at(0), "error: vector index(search): index not found: i");
@@ -274,13 +292,17 @@ TEST(SqlIndexTest, IndexingExistingRowsAndDropping) {
 // graph, but searches never return it, and the next write to the index removes it.
 TEST(SqlIndexTest, RowsReplacedOnAnotherUniqueColumnAreNeverReturned) {
   Db db;
-  ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE, emb F32_BLOB(2))"), "");
+  ASSERT_EQ(db.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE, emb F32_BLOB(2))"),
+            "");
   for (int i = 1; i < 20; ++i)  // far from [1,0], nearer the larger i
     ASSERT_EQ(db.Exec("INSERT INTO docs VALUES (" + std::to_string(i) + ", 'k" + std::to_string(i) +
-                      "', vector('[-1," + std::to_string(i) + "]'))"), "");
+                      "', vector('[-1," + std::to_string(i) + "]'))"),
+              "");
   ASSERT_EQ(db.Exec("INSERT INTO docs VALUES (20, 'k20', vector('[1,0]'));"
-                    "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb)"), "");
-  ASSERT_EQ(db.Exec("INSERT OR REPLACE INTO docs VALUES (30, 'k20', vector('[1,1]'))"), "");  // drops 20
+                    "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb)"),
+            "");
+  ASSERT_EQ(db.Exec("INSERT OR REPLACE INTO docs VALUES (30, 'k20', vector('[1,1]'))"),
+            "");                                                                  // drops 20
   ASSERT_EQ(db.One("SELECT count(*) FROM docs_idx_vectors WHERE id = 20"), "1");  // no trigger ran
   EXPECT_EQ(TopK(db, "[1,0]", 1), std::vector<std::string>{"30"});  // the search widens past it
   EXPECT_EQ(TopK(db, "[1,0]", 2), (std::vector<std::string>{"30", "19"}));
@@ -294,14 +316,17 @@ TEST(SqlIndexTest, RowsReplacedOnAnotherUniqueColumnAreNeverReturned) {
 
   // A column declared ON CONFLICT REPLACE makes plain inserts replace; compressed codes re-rank.
   Db db2;
-  ASSERT_EQ(db2.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE ON CONFLICT REPLACE,"
-                     " emb F32_BLOB(4));"
-                     "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb,"
-                     " 'compress_neighbors=float8')"), "");
+  ASSERT_EQ(
+      db2.Exec("CREATE TABLE docs(id INTEGER PRIMARY KEY, key TEXT UNIQUE ON CONFLICT REPLACE,"
+               " emb F32_BLOB(4));"
+               "CREATE VIRTUAL TABLE docs_idx USING libsql_vector_index(docs, emb,"
+               " 'compress_neighbors=float8')"),
+      "");
   std::mt19937 rng(31);
   for (int i = 0; i < 400; ++i)  // 40 keys rewritten again and again: 360 rows replaced
     ASSERT_EQ(db2.Exec("INSERT INTO docs(key, emb) VALUES ('k" + std::to_string(i % 40) +
-                       "', vector('" + RandomVectorText(rng, 4) + "'))"), "");
+                       "', vector('" + RandomVectorText(rng, 4) + "'))"),
+              "");
   ASSERT_EQ(db2.One("SELECT count(*) FROM docs"), "40");
   // No search has run: the writes' own sweep keeps the replaced rows' nodes few.
   EXPECT_LE(std::stoi(db2.One("SELECT count(*) FROM docs_idx_vectors")), 70);
@@ -309,25 +334,31 @@ TEST(SqlIndexTest, RowsReplacedOnAnotherUniqueColumnAreNeverReturned) {
     const std::string q = RandomVectorText(rng, 4);
     const auto got = TopK(db2, q, 10);
     EXPECT_EQ(got.size(), 10u);
-    for (const auto& id : got) EXPECT_EQ(db2.One("SELECT count(*) FROM docs WHERE id = " + id), "1") << id;
+    for (const auto& id : got)
+      EXPECT_EQ(db2.One("SELECT count(*) FROM docs WHERE id = " + id), "1") << id;
   }
   for (int i = 0; i < 40; ++i)  // plain inserts: the sweep passes over the whole index
-    ASSERT_EQ(db2.Exec("INSERT INTO docs(key, emb) VALUES ('new" + std::to_string(i) + "', vector('" +
-                       RandomVectorText(rng, 4) + "'))"), "");
+    ASSERT_EQ(db2.Exec("INSERT INTO docs(key, emb) VALUES ('new" + std::to_string(i) +
+                       "', vector('" + RandomVectorText(rng, 4) + "'))"),
+              "");
   ExpectConsistent(db2);
 }
 
 // SQLite keeps the index's triggers on the table through renames; the index follows them.
 TEST(SqlIndexTest, RenamingTheTableOrItsColumnKeepsTheIndexWorking) {
-  const auto dir = std::filesystem::temp_directory_path() / ("vector_rename_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vector_rename_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "db.sqlite").string();
   for (const char* opts : {"", ", 'compress_neighbors=float8'"}) {
     std::filesystem::remove(path);
     Db db(path), other(path);
     ASSERT_EQ(db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v F32_BLOB(2));"
-                      "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v" + std::string(opts) + ");"
-                      "INSERT INTO t VALUES (1, vector('[1,0]')), (2, vector('[0,1]'))"), "");
+                      "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v" +
+                      std::string(opts) +
+                      ");"
+                      "INSERT INTO t VALUES (1, vector('[1,0]')), (2, vector('[0,1]'))"),
+              "");
     EXPECT_EQ(TopK(other, "[1,0.1]", 2, "i"), (std::vector<std::string>{"1", "2"}));
     ASSERT_EQ(db.Exec("ALTER TABLE t RENAME TO u"), "");
     ASSERT_EQ(db.Exec("INSERT INTO u VALUES (3, vector('[1,0.2]'))"), "");
@@ -339,20 +370,24 @@ TEST(SqlIndexTest, RenamingTheTableOrItsColumnKeepsTheIndexWorking) {
     ASSERT_EQ(other.Exec("UPDATE u SET w = vector('[-1,0]') WHERE id = 1"), "");
     EXPECT_EQ(TopK(db, "[0,1]", 3, "i"), (std::vector<std::string>{"2", "4", "1"})) << opts;
     EXPECT_EQ(TopK(other, "[0,1]", 3, "i"), (std::vector<std::string>{"2", "4", "1"})) << opts;
-    EXPECT_EQ(db.Column("SELECT id FROM i_vectors ORDER BY id"), (std::vector<std::string>{"1", "2", "4"}));
+    EXPECT_EQ(db.Column("SELECT id FROM i_vectors ORDER BY id"),
+              (std::vector<std::string>{"1", "2", "4"}));
   }
   std::filesystem::remove_all(dir);
 }
 
 // Plain SQLite's DROP TABLE leaves the index (a virtual table) without its triggers: searching it
-// is a clear error, and dropping it works. A server drops it with the table (IndexDropsForDropTable).
+// is a clear error, and dropping it works. A server drops it with the table
+// (IndexDropsForDropTable).
 TEST(SqlIndexTest, DroppingTheTableLeavesNoWorkingIndexBehind) {
   Db db;
   ASSERT_EQ(db.Exec("CREATE TABLE t(v F32_BLOB(2)); INSERT INTO t VALUES (vector('[1,0]'));"
-                    "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v)"), "");
+                    "CREATE VIRTUAL TABLE i USING libsql_vector_index(t, v)"),
+            "");
   ASSERT_EQ(db.Exec("DROP TABLE t"), "");
   const std::string gone =
-      "error: vector index i no longer follows a table (table t was dropped): remove it with DROP INDEX i";
+      "error: vector index i no longer follows a table (table t was dropped): remove it with DROP "
+      "INDEX i";
   EXPECT_EQ(TopK(db, "[1,0]", 1, "i").at(0), gone);
   // Created again, the table is not the one the index followed.
   ASSERT_EQ(db.Exec("CREATE TABLE t(v F32_BLOB(2)); INSERT INTO t VALUES (vector('[0,1]'))"), "");
@@ -368,18 +403,21 @@ TEST(SqlIndexTest, DroppingTheTableLeavesNoWorkingIndexBehind) {
   ASSERT_EQ(db.Exec("CREATE VIRTUAL TABLE \"j k\" USING libsql_vector_index(t, v, 'metric=l2');"
                     "CREATE TABLE other(v F32_BLOB(2));"
                     "CREATE VIRTUAL TABLE oi USING libsql_vector_index(other, v);"
-                    "ALTER TABLE t RENAME TO renamed"), "");
+                    "ALTER TABLE t RENAME TO renamed"),
+            "");
   EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE renamed"),
             (std::vector<std::string>{"DROP TABLE \"i\"", "DROP TABLE \"j k\""}));
   EXPECT_EQ(IndexDropsForDropTable(db.raw(), " drop table if exists main.[RENAMED] ;"),
             (std::vector<std::string>{"DROP TABLE \"main\".\"i\"", "DROP TABLE \"main\".\"j k\""}));
   EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE t"), std::vector<std::string>{});
   EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE i"), std::vector<std::string>{});
-  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE renamed; SELECT 1"), std::vector<std::string>{});
+  EXPECT_EQ(IndexDropsForDropTable(db.raw(), "DROP TABLE renamed; SELECT 1"),
+            std::vector<std::string>{});
   ASSERT_EQ(db.Exec("DROP TABLE i; DROP TABLE \"j k\"; DROP TABLE renamed"), "");
-  EXPECT_EQ(db.Column("SELECT name FROM sqlite_schema ORDER BY name"),
-            (std::vector<std::string>{"oi", "oi_edges", "oi_meta", "oi_vector_delete", "oi_vector_insert",
-                                      "oi_vector_update", "oi_vectors", "other"}));
+  EXPECT_EQ(
+      db.Column("SELECT name FROM sqlite_schema ORDER BY name"),
+      (std::vector<std::string>{"oi", "oi_edges", "oi_meta", "oi_vector_delete", "oi_vector_insert",
+                                "oi_vector_update", "oi_vectors", "other"}));
 }
 
 TEST(SqlDdlTest, FindsVectorDdlAtTheStartOfSeveralStatements) {
@@ -415,7 +453,8 @@ TEST(SqlIndexTest, ClearErrorsNeverCrashes) {
   EXPECT_EQ(err("SELECT id FROM vector_top_k('docs', vector('[1,2,3,4]'), 3)"),
             "error: vector index(search): docs is not a vector index");
   EXPECT_EQ(err("SELECT id FROM vector_top_k('docs_idx', x'0000c07f000000000000000000000000', 3)")
-                .rfind("error: vector index(search): the query vector contains NaN", 0), 0u);
+                .rfind("error: vector index(search): the query vector contains NaN", 0),
+            0u);
   EXPECT_EQ(err("SELECT id FROM vector_top_k('docs_idx', vector('[1,2,3,4]'))"),
             "error: vector_top_k: expected 3 arguments: index name, query vector, k");
   EXPECT_EQ(db.Exec("INSERT INTO docs(emb) VALUES (vector('[1,2]'))"),
@@ -424,11 +463,13 @@ TEST(SqlIndexTest, ClearErrorsNeverCrashes) {
             "vector index: unsupported metric: dot");
   EXPECT_EQ(db.Exec("CREATE VIRTUAL TABLE bad USING libsql_vector_index(docs, emb, 'colour=red')"),
             "vector index: unexpected parameter key: colour");
-  EXPECT_EQ(db.Exec("CREATE VIRTUAL TABLE bad USING libsql_vector_index(docs, body)").rfind(
-                "vector index: column body must have a vector type", 0), 0u);
+  EXPECT_EQ(db.Exec("CREATE VIRTUAL TABLE bad USING libsql_vector_index(docs, body)")
+                .rfind("vector index: column body must have a vector type", 0),
+            0u);
   EXPECT_EQ(db.Exec("DELETE FROM docs_idx"), "");  // reads no rows, so deletes none
   EXPECT_EQ(db.Exec("INSERT INTO docs_idx(id) VALUES (5)"),
-            "vector index docs_idx is kept in step with its table by triggers; change table docs instead");
+            "vector index docs_idx is kept in step with its table by triggers; change table docs "
+            "instead");
   ExpectConsistent(db);
 }
 
@@ -437,27 +478,35 @@ TEST(SqlIndexTest, RolledBackTransactionsLeaveTheIndexConsistent) {
   Populate(db, "", 300, 8, 10);
   const std::string q = "[3,3,3,3,3,3,3,3]";
   const auto before = TopK(db, q, 5);
-  ASSERT_EQ(db.Exec("BEGIN; INSERT INTO docs(id, emb) VALUES (5000, vector('" + q + "'));"
-                    "DELETE FROM docs WHERE id <= 100;"), "");
-  EXPECT_EQ(TopK(db, q, 1), std::vector<std::string>{"5000"});  // the transaction sees its own writes
+  ASSERT_EQ(db.Exec("BEGIN; INSERT INTO docs(id, emb) VALUES (5000, vector('" + q +
+                    "'));"
+                    "DELETE FROM docs WHERE id <= 100;"),
+            "");
+  EXPECT_EQ(TopK(db, q, 1),
+            std::vector<std::string>{"5000"});  // the transaction sees its own writes
   ASSERT_EQ(db.Exec("ROLLBACK"), "");
   EXPECT_EQ(TopK(db, q, 5), before);
   ExpectConsistent(db);
   // A savepoint rolled back in the middle of a transaction that then commits.
-  ASSERT_EQ(db.Exec("BEGIN; INSERT INTO docs(id, emb) VALUES (6000, vector('" + q + "'));"
-                    "SAVEPOINT s; DELETE FROM docs WHERE id = 6000; INSERT INTO docs(id, emb) VALUES "
-                    "(6001, vector('[1,2,3,4,5,6,7,8]')); ROLLBACK TO s; RELEASE s; COMMIT"), "");
+  ASSERT_EQ(
+      db.Exec("BEGIN; INSERT INTO docs(id, emb) VALUES (6000, vector('" + q +
+              "'));"
+              "SAVEPOINT s; DELETE FROM docs WHERE id = 6000; INSERT INTO docs(id, emb) VALUES "
+              "(6001, vector('[1,2,3,4,5,6,7,8]')); ROLLBACK TO s; RELEASE s; COMMIT"),
+      "");
   EXPECT_EQ(TopK(db, q, 1), std::vector<std::string>{"6000"});
   ExpectConsistent(db);
   // A statement that fails half way (constraint error after some rows) changes nothing.
-  ASSERT_NE(db.Exec("INSERT INTO docs(id, emb) VALUES (7000, vector('" + q + "')), (6000, NULL)"), "");
+  ASSERT_NE(db.Exec("INSERT INTO docs(id, emb) VALUES (7000, vector('" + q + "')), (6000, NULL)"),
+            "");
   EXPECT_EQ(db.One("SELECT count(*) FROM docs_idx_vectors WHERE id = 7000"), "0");
   EXPECT_EQ(TopK(db, q, 1), std::vector<std::string>{"6000"});
   ExpectConsistent(db);
 }
 
 TEST(SqlIndexTest, CrashMidTransactionLeavesTheIndexConsistent) {
-  const auto dir = std::filesystem::temp_directory_path() / ("vector_crash_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vector_crash_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "db.sqlite").string();
   {
@@ -470,8 +519,10 @@ TEST(SqlIndexTest, CrashMidTransactionLeavesTheIndexConsistent) {
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     Register(db);
-    sqlite3_exec(db, "PRAGMA cache_size=2; BEGIN; DELETE FROM docs WHERE id % 2 = 0;"
-                     "INSERT INTO docs(id, emb) SELECT id + 1000, emb FROM docs;", nullptr, nullptr, nullptr);
+    sqlite3_exec(db,
+                 "PRAGMA cache_size=2; BEGIN; DELETE FROM docs WHERE id % 2 = 0;"
+                 "INSERT INTO docs(id, emb) SELECT id + 1000, emb FROM docs;",
+                 nullptr, nullptr, nullptr);
     _exit(0);
   }
   int status = 0;
@@ -485,7 +536,8 @@ TEST(SqlIndexTest, CrashMidTransactionLeavesTheIndexConsistent) {
 }
 
 TEST(SqlIndexTest, ResultsAreDeterministicAndTheSameAfterReloadingFromDisk) {
-  const auto dir = std::filesystem::temp_directory_path() / ("vector_det_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vector_det_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string a = (dir / "a.sqlite").string(), b = (dir / "b.sqlite").string();
   std::vector<std::vector<std::string>> first;
@@ -510,21 +562,28 @@ TEST(SqlIndexTest, ResultsAreDeterministicAndTheSameAfterReloadingFromDisk) {
 
 TEST(SqlDdlTest, RewritesLibsqlIndexStatements) {
   Db db;
-  ASSERT_EQ(db.Exec("CREATE TABLE movies(title TEXT, emb F32_BLOB(3)); CREATE INDEX plain ON movies(title)"), "");
+  ASSERT_EQ(
+      db.Exec(
+          "CREATE TABLE movies(title TEXT, emb F32_BLOB(3)); CREATE INDEX plain ON movies(title)"),
+      "");
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "CREATE INDEX movies_idx ON movies (libsql_vector_idx(emb))"),
             "CREATE VIRTUAL TABLE \"movies_idx\" USING libsql_vector_index(\"movies\", \"emb\")");
-  EXPECT_EQ(RewriteIndexDdl(db.raw(), "  create index if not exists \"m i\" on [movies](\n"
-                                      "LIBSQL_VECTOR_IDX(emb, 'metric=l2', 'max_neighbors=8')) ;"),
+  EXPECT_EQ(RewriteIndexDdl(db.raw(),
+                            "  create index if not exists \"m i\" on [movies](\n"
+                            "LIBSQL_VECTOR_IDX(emb, 'metric=l2', 'max_neighbors=8')) ;"),
             "CREATE VIRTUAL TABLE IF NOT EXISTS \"m i\" USING libsql_vector_index(\"movies\", "
             "\"emb\", 'metric=l2', 'max_neighbors=8')");
-  EXPECT_EQ(RewriteIndexDdl(db.raw(), "-- a comment; first\n/* and another */ CREATE INDEX movies_idx ON "
-                                      "movies (libsql_vector_idx(emb))"),
+  EXPECT_EQ(RewriteIndexDdl(db.raw(),
+                            "-- a comment; first\n/* and another */ CREATE INDEX movies_idx ON "
+                            "movies (libsql_vector_idx(emb))"),
             "CREATE VIRTUAL TABLE \"movies_idx\" USING libsql_vector_index(\"movies\", \"emb\")");
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "CREATE INDEX x ON movies(title)"), std::nullopt);
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "SELECT 1"), std::nullopt);
-  EXPECT_EQ(RewriteIndexDdl(db.raw(), "CREATE INDEX x ON movies(libsql_vector_idx(emb)); DROP TABLE y"),
-            std::nullopt);
-  const auto create = RewriteIndexDdl(db.raw(), "CREATE INDEX movies_idx ON movies(libsql_vector_idx(emb))");
+  EXPECT_EQ(
+      RewriteIndexDdl(db.raw(), "CREATE INDEX x ON movies(libsql_vector_idx(emb)); DROP TABLE y"),
+      std::nullopt);
+  const auto create =
+      RewriteIndexDdl(db.raw(), "CREATE INDEX movies_idx ON movies(libsql_vector_idx(emb))");
   ASSERT_TRUE(create.has_value());
   ASSERT_EQ(db.Exec(*create), "");
   EXPECT_EQ(RewriteIndexDdl(db.raw(), "DROP INDEX movies_idx"), "DROP TABLE \"movies_idx\"");
@@ -537,7 +596,8 @@ TEST(SqlDdlTest, RewritesLibsqlIndexStatements) {
 // A connection set up like the server's: authorizer, defensive mode, trusted_schema off.
 TEST(SqlServerConnectionTest, TriggersWorkAndShadowTablesAreReadOnlyToClients) {
   RegisterAutoExtension();
-  const auto dir = std::filesystem::temp_directory_path() / ("vector_srv_" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vector_srv_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   sqlite::OpenOptions o;
   o.create = true;
