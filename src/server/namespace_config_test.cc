@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/file.h"
@@ -218,6 +219,35 @@ TEST_F(NamespaceConfigTest, AUsedOrFailingDefaultDatabaseIsLeftAsItIs) {
   { AdminApi api(reg_.get(), nullptr, nullptr, {}, NamespaceOptions{store_.get(), migrations_}); }
   EXPECT_EQ(Rows("default", "SELECT name FROM sqlite_schema ORDER BY name"),
             std::vector<std::string>{"mine"});
+}
+
+// Per-database series are bounded (docs/metrics.md): the N busiest open databases by rows read +
+// written, plus the ones named, whatever the number of databases.
+TEST_F(NamespaceConfigTest, MetricsPublishTheBusiestDatabasesAndTheNamedOnesOnly) {
+  MetricsOptions mo;
+  mo.top_databases = 3;
+  mo.databases = {"quiet"};
+  AdminApi api(reg_.get(), nullptr, nullptr, mo, NamespaceOptions{store_.get(), ""});
+  // db0 … db7, each writing i + 1 rows (db7 the busiest); "quiet" is never used.
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "db" + std::to_string(i);
+    ASSERT_EQ(api.Handle("POST", "/v1/namespaces/" + name + "/create", "").status, 200);
+    Rows(name, "CREATE TABLE t(x)");
+    Rows(name, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                   std::to_string(i + 1) + ") INSERT INTO t SELECT i FROM n");
+  }
+  ASSERT_EQ(api.Handle("POST", "/v1/namespaces/quiet/create", "").status, 200);
+  const std::string text = api.Handle("GET", "/metrics", "").body;
+  std::vector<std::string> labeled;
+  for (size_t at = 0;
+       (at = text.find("\ncairn_database_rows_written_total{db=\"", at)) != std::string::npos;) {
+    at += std::string_view("\ncairn_database_rows_written_total{db=\"").size();
+    labeled.push_back(text.substr(at, text.find('"', at) - at));
+  }
+  std::sort(labeled.begin(), labeled.end());
+  EXPECT_EQ(labeled, (std::vector<std::string>{"db5", "db6", "db7", "quiet"})) << text;
+  EXPECT_NE(text.find("cairn_database_rows_written_total{db=\"db7\"} 8"), std::string::npos)
+      << text;
 }
 
 }  // namespace
