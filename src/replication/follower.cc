@@ -111,6 +111,7 @@ void Follower::Start() {
 
 void Follower::Stop() {
   stop_ = true;
+  if (client_) client_->Abort();  // not waiting for a primary that does not answer
   if (thread_.joinable()) thread_.join();
   std::lock_guard lk(sync_mu_);
   tracked_.clear();

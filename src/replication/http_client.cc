@@ -1,6 +1,8 @@
 #include "replication/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -55,6 +57,30 @@ HttpClient::HttpClient(std::string base_url, std::string bearer)
   curl_ = curl_easy_init();
 }
 
+curl_socket_t HttpClient::OpenSocket(void* self, curlsocktype, struct curl_sockaddr* addr) {
+  auto* c = static_cast<HttpClient*>(self);
+  std::lock_guard lk(c->sockets_mu_);
+  if (c->aborted_) return CURL_SOCKET_BAD;
+  const curl_socket_t fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd != CURL_SOCKET_BAD) c->sockets_.insert(fd);
+  return fd;
+}
+
+int HttpClient::CloseSocket(void* self, curl_socket_t fd) {
+  auto* c = static_cast<HttpClient*>(self);
+  std::lock_guard lk(c->sockets_mu_);
+  c->sockets_.erase(fd);
+  return ::close(fd);
+}
+
+void HttpClient::Abort() {
+  std::lock_guard lk(sockets_mu_);
+  aborted_ = true;
+  // Shut down, not closed: the descriptor stays curl's (so it cannot be reused under it) until
+  // curl closes it through CloseSocket.
+  for (curl_socket_t fd : sockets_) ::shutdown(fd, SHUT_RDWR);
+}
+
 HttpClient::~HttpClient() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
@@ -76,7 +102,12 @@ Result<HttpAnswer> HttpClient::Perform(const char* method, std::string_view path
                                        std::chrono::milliseconds timeout) {
   CURL* h = static_cast<CURL*>(curl_);
   if (h == nullptr) return Status(Code::kInternal, "libcurl could not be initialised");
+  if (aborted_) return Status(Code::kUnavailable, "the connection to " + base_url_ + " was closed");
   curl_easy_reset(h);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &HttpClient::OpenSocket);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, &HttpClient::CloseSocket);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, this);
   HttpAnswer a;
   char errbuf[CURL_ERROR_SIZE] = {0};
   const std::string url = base_url_ + std::string(path_and_query);

@@ -7,107 +7,33 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { cairnBin, freePort, makeDataDir, sleep, startServer } from "./server.mjs";
+import { spawnSync } from "node:child_process";
+import { cairnBin, sleep, startServer } from "./server.mjs";
+import { Cluster, execute, executeRetrying, role, startEtcd, urlOf } from "./cluster-harness.mjs";
 
 const TTL = 2;
 let etcd;
-let etcdDir;
 let etcdUrl;
-const nodes = [];  // { dir, server }
-
-async function startEtcd() {
-  etcdDir = mkdtempSync(join(tmpdir(), "cairn-etcd-"));
-  const client = await freePort();
-  const peer = await freePort();
-  etcdUrl = `http://127.0.0.1:${client}`;
-  etcd = spawn("etcd", ["--data-dir", etcdDir, "--listen-client-urls", etcdUrl, "--advertise-client-urls", etcdUrl,
-    "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
-    "--initial-cluster", `default=http://127.0.0.1:${peer}`], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`${etcdUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: "eA==" }) });
-      if (r.status === 200) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error("etcd did not start");
-}
-
-const clusterArgs = () => ["--cluster-etcd", etcdUrl, "--cluster-name", "t", "--lease-ttl-s", String(TTL)];
+let cluster;
+let nodes;  // cluster.nodes: { dir, server }
 
 async function startNode(dir) {
-  return startServer({ dataDir: dir, args: clusterArgs() });
+  return startServer({ dataDir: dir, args: cluster.args() });
 }
 
-async function role(server) {
-  try {
-    const r = await server.admin("GET", "v1/replication");
-    return r.json;
-  } catch {
-    return null;
-  }
-}
-
-// Waits (bounded) until exactly one running node says it is the primary and the others follow it.
-async function settled(timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const running = nodes.filter((n) => n.server.running);
-    const roles = await Promise.all(running.map((n) => role(n.server)));
-    const primaries = running.filter((n, i) => roles[i]?.role === "primary");
-    if (primaries.length === 1) {
-      const p = primaries[0].server;
-      const url = p.adminUrl.replace(/\/$/, "");
-      if (roles.every((r, i) => running[i].server === p || (r?.role === "replica" && r.primary === url && r.connected)))
-        return p;
-    }
-    if (Date.now() > deadline) assert.fail(`no single primary: ${JSON.stringify(roles)}`);
-    await sleep(100);
-  }
-}
-
-// Like execute, retrying (bounded) what a node answers while it changes roles: UNAVAILABLE.
-async function executeRetrying(server, sql, args = [], index) {
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    try {
-      return await execute(server, sql, args, index);
-    } catch (e) {
-      if (!/UNAVAILABLE/.test(e.message) || Date.now() > deadline) throw e;
-      await sleep(100);
-    }
-  }
-}
-
-async function execute(server, sql, args = [], index) {
-  const stmt = { sql, args: args.map((v) => ({ type: "integer", value: String(v) })) };
-  const headers = index ? { "x-replication-index": index } : {};
-  const r = await server.post("v2/pipeline", { requests: [{ type: "execute", stmt }, { type: "close" }] }, { headers });
-  if (r.status !== 200 || r.json.results[0].type !== "ok") throw new Error(`${r.status} ${r.text}`);
-  return r.json.results[0].response.result;
-}
+const settled = (timeoutMs) => cluster.settled({ timeoutMs });
 
 before(async () => {
-  await startEtcd();
-  for (let i = 0; i < 3; i++) {
-    const dir = makeDataDir();
-    nodes.push({ dir, server: await startNode(dir) });
-  }
+  etcd = await startEtcd();
+  etcdUrl = etcd.url;
+  cluster = new Cluster({ etcdUrl, name: "t", ttl: TTL });
+  nodes = cluster.nodes;
+  for (let i = 0; i < 3; i++) await cluster.add();
 });
 
 after(async () => {
-  for (const n of nodes) {
-    await n.server.stop({ keepDataDir: true }).catch(() => {});
-    rmSync(n.dir, { recursive: true, force: true });
-  }
-  etcd?.kill("SIGKILL");
-  if (etcdDir) rmSync(etcdDir, { recursive: true, force: true });
+  await cluster?.stopAll();
+  etcd?.stop();
 });
 
 test("three nodes elect one primary; writes and reads work through every node; cluster status shows it", async () => {
@@ -115,7 +41,7 @@ test("three nodes elect one primary; writes and reads work through every node; c
   const st = spawnSync(cairnBin(), ["cluster", "status", "--etcd", etcdUrl, "--cluster", "t", "--json"], { encoding: "utf8" });
   assert.equal(st.status, 0, st.stderr);
   const status = JSON.parse(st.stdout);
-  assert.equal(status.primary, primary.adminUrl.replace(/\/$/, ""));
+  assert.equal(status.primary, urlOf(primary));
   assert.equal(status.nodes.length, 3);
   assert.equal(status.nodes.filter((n) => n.role === "primary").length, 1);
   assert.equal(status.nodes.filter((n) => n.role === "replica" && n.connected).length, 2);
@@ -158,7 +84,7 @@ test("kill -9 of the primary under load: a new primary soon, the bank total inta
         ] } }, { type: "close" }] });
         const ok = r.status === 200 && r.json.results[0].type === "ok" && r.json.results[0].response.result.step_errors.every((e) => e === null);
         // Who acknowledged it: the primary the replica forwarded to, or the node itself.
-        const by = r.headers.get("x-cairn-forwarded-to") ?? via.adminUrl.replace(/\/$/, "");
+        const by = r.headers.get("x-cairn-forwarded-to") ?? urlOf(via);
         if (ok) acked.push({ at: Date.now(), id: attempts, by });
       } catch {
         // the node could not reach a primary: not acknowledged
@@ -192,8 +118,8 @@ test("kill -9 of the primary under load: a new primary soon, the bank total inta
   // shortly before its death may be lost (asynchronous replication): reported.
   const present = new Set((await executeRetrying(newPrimary, "SELECT id FROM transfers")).rows.map((r) => Number(r[0].value)));
   const lost = acked.filter((a) => !present.has(a.id));
-  const victimUrl = victim.server.adminUrl.replace(/\/$/, "");
-  const newUrl = newPrimary.adminUrl.replace(/\/$/, "");
+  const victimUrl = urlOf(victim.server);
+  const newUrl = urlOf(newPrimary);
   console.log(`acknowledged ${acked.length} (${acked.filter((a) => a.by === newUrl).length} by the new primary), ` +
               `lost ${lost.length}, all acknowledged by the old primary: ${lost.every((a) => a.by === victimUrl)}`);
   assert.ok(acked.some((a) => a.by === newUrl), "the new primary acknowledged nothing");

@@ -76,15 +76,15 @@ process.on("exit", () => {
 });
 
 class CairnServer {
-  constructor({ proc, port, adminPort, dataDir, ownsDataDir, logs }) {
+  constructor({ proc, port, adminPort, dataDir, ownsDataDir, logs, host = "127.0.0.1" }) {
     this.proc = proc;
     this.port = port;
     this.adminPort = adminPort;
     this.dataDir = dataDir;
     this.ownsDataDir = ownsDataDir;
     this.logs = logs;
-    this.url = `http://127.0.0.1:${port}/`;
-    this.adminUrl = `http://127.0.0.1:${adminPort}/`;
+    this.url = `http://${host}:${port}/`;
+    this.adminUrl = `http://${host}:${adminPort}/`;
     this.clients = [];
   }
 
@@ -203,7 +203,10 @@ export function namespaceFetch(namespace) {
 //   dataDir    reuse this directory (kept on stop); default a fresh temp dir (removed on stop)
 //   args       extra command-line arguments, e.g. ["--txn-timeout-ms", "2000"]
 //   timeoutMs  how long to wait for GET /health to answer 200
-export async function startServer({ dataDir, args = [], timeoutMs = 15000 } = {}) {
+//   host       the address to listen on (default 127.0.0.1)
+//   wrap       a command that execs its arguments, prepended: ["ip", "netns", "exec", NS] runs the
+//              server inside a network namespace (the process signalled is still the server's)
+export async function startServer({ dataDir, args = [], timeoutMs = 15000, host = "127.0.0.1", wrap = [] } = {}) {
   const bin = cairnBin();
   const ownsDataDir = dataDir === undefined;
   const dir = dataDir ?? makeDataDir();
@@ -215,11 +218,12 @@ export async function startServer({ dataDir, args = [], timeoutMs = 15000 } = {}
     while (adminPort === port) adminPort = await freePort();
     const logs = [];
     const proc = spawn(
-      bin,
+      wrap.length ? wrap[0] : bin,
       [
+        ...(wrap.length ? [...wrap.slice(1), bin] : []),
         "serve",
-        "--listen", `127.0.0.1:${port}`,
-        "--admin-listen", `127.0.0.1:${adminPort}`,
+        "--listen", `${host}:${port}`,
+        "--admin-listen", `${host}:${adminPort}`,
         "--data-dir", dir,
         ...args,
       ],
@@ -234,7 +238,7 @@ export async function startServer({ dataDir, args = [], timeoutMs = 15000 } = {}
     proc.on("error", (e) => logs.push(`spawn error: ${e.message}`));
     live.add(proc);
     proc.once("exit", () => live.delete(proc));
-    const server = new CairnServer({ proc, port, adminPort, dataDir: dir, ownsDataDir, logs });
+    const server = new CairnServer({ proc, port, adminPort, dataDir: dir, ownsDataDir, logs, host });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && server.running) {
       try {
