@@ -328,8 +328,9 @@ class VectorIndex {
   }
 
   void FinalizeAll() {
-    for (Stmt* s : {&gen_read_, &gen_write_, &entry_write_, &base_read_, &vec_write_, &vec_delete_,
-                    &edge_write_, &edge_delete_, &resolve_, &schema_version_read_, &sweep_})
+    for (Stmt* s :
+         {&gen_read_, &gen_write_, &entry_write_, &base_read_, &vec_write_, &vec_delete_,
+          &edge_write_, &edge_delete_, &resolve_, &schema_version_read_, &sweep_, &presence_read_})
       s->Finalize();
   }
 
@@ -425,6 +426,7 @@ class VectorIndex {
       opts_.column = std::move(column);
       base_read_.Finalize();  // these name the old table and column
       sweep_.Finalize();
+      presence_read_.Finalize();
     }
     resolved_schema_ = version;
     return true;
@@ -804,10 +806,17 @@ class VectorIndex {
   // distances from the table's own vectors and are sorted again.
   bool CheckHits(const std::vector<float>& q, const std::vector<Hit>& hits, bool rerank,
                  std::vector<Hit>* live, std::vector<int64_t>* stale, std::string* err) {
-    sqlite3_stmt* s = base_read_.Get(
-        db_,
-        "SELECT " + QuoteId(opts_.column) + " FROM " + QuoteId(opts_.table) + " WHERE rowid = ?1",
-        err);
+    // Without re-ranking only the row's presence is needed: that statement loads no blob
+    // (SQLite only checks the column's type for IS NOT NULL).
+    sqlite3_stmt* s = rerank ? base_read_.Get(db_,
+                                              "SELECT " + QuoteId(opts_.column) + " FROM " +
+                                                  QuoteId(opts_.table) + " WHERE rowid = ?1",
+                                              err)
+                             : presence_read_.Get(db_,
+                                                  "SELECT 1 FROM " + QuoteId(opts_.table) +
+                                                      " WHERE rowid = ?1 AND " +
+                                                      QuoteId(opts_.column) + " IS NOT NULL",
+                                                  err);
     if (s == nullptr) return false;
     ResetOnExit reset{s};
     double qn = 0;
@@ -861,7 +870,7 @@ class VectorIndex {
   int64_t sweep_after_ = INT64_MIN;  // where Sweep() continues
   VectorType column_type_ = VectorType::kF32;
   Stmt gen_read_, gen_write_, entry_write_, base_read_, vec_write_, vec_delete_, edge_write_,
-      edge_delete_, resolve_, schema_version_read_, sweep_;
+      edge_delete_, resolve_, schema_version_read_, sweep_, presence_read_;
 };
 
 // ---------------------------------------------------------------------------------------------
