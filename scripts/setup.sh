@@ -14,8 +14,9 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config git ca-certifica
   libboost-dev libboost-context-dev libsimdjson-dev rapidjson-dev libcli11-dev
   libspdlog-dev libfmt-dev libssl-dev libcurl4-openssl-dev libzstd-dev libxxhash-dev libpugixml-dev
   libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
-# Test peers from Debian: etcd for cluster mode's election (started by the tests themselves).
-test_pkgs=(etcd-server)
+# Test peers from Debian: etcd for cluster mode's election (started by the tests themselves),
+# iproute2 for the network partitions the fault tests make between namespaces of their own.
+test_pkgs=(etcd-server iproute2)
 bench_pkgs=(wrk postgresql postgresql-contrib hyperfine etcd-server)
 
 want=("${build_pkgs[@]}")
