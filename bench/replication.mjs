@@ -2,7 +2,8 @@
 // Replication benchmark: one primary and one replica (`cairn serve --replica-of`) on loopback.
 //
 //   node bench/replication.mjs [--bin build/src/cli/cairn] [--rate 1000] [--duration 15]
-//                              [--bootstrap-mb 256] [--runs 3]
+//                              [--bootstrap-mb 256] [--runs 3] [--scaling-nodes 3]
+//                              [--scaling-duration 5]
 //
 // lag:        bench/pace.mjs writes single-row INSERTs to the primary at RATE/s for DURATION s;
 //             the replica reports commit-on-primary → applied-here lag over its last 4,096
@@ -11,9 +12,15 @@
 // bootstrap:  a primary database of BOOTSTRAP_MB (random 4 KiB blobs) is copied by a new replica;
 //             time from starting the replica to its first read of the last row. Target: 1 GB in
 //             ≤ 30 s.
+// scaling:    point SELECTs by primary key (wrk, bench/wrk/hrana.lua, 32 connections in all) spread
+//             evenly over 1, 2, … SCALING_NODES nodes — the primary, then replicas of it — for
+//             SCALING_DURATION s each: reads/s in all, and each node's server CPU per read. On
+//             one machine the nodes share its cores, so the sum cannot grow past what the cores
+//             give; CPU per read on a replica against the primary's is what tells the capacity a
+//             replica on a machine of its own adds. (--scaling-nodes 0: skip.)
 // Each is run RUNS times; the medians are printed as one JSON object (with every run).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +35,10 @@ const RATE = Number(args.rate ?? 1000);
 const DURATION = Number(args.duration ?? 15);
 const BOOT_MB = Number(args["bootstrap-mb"] ?? 256);
 const RUNS = Number(args.runs ?? 3);
+const SCALING_NODES = Number(args["scaling-nodes"] ?? 3);
+const SCALING_DURATION = Number(args["scaling-duration"] ?? 5);
+const ROWS = 100000;
+const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function start(dataDir, extra = []) {
@@ -133,8 +144,79 @@ async function bootstrapRun() {
   }
 }
 
+// CPU seconds (user + system) a process used so far.
+function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function wrk(url, connections, seconds) {
+  return new Promise((resolveW, reject) => {
+    const p = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", join(here, "wrk/hrana.lua"), url, "--",
+      "select", String(ROWS)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    p.on("exit", () => {
+      const m = out.match(/WRKRESULT .*requests=(\d+) .*rps=([0-9.]+).*non200=(\d+) hrana_errors=(\d+) unexpected=(\d+) socket_errors=(\d+)/);
+      if (!m) return reject(new Error(`wrk gave no result: ${out}`));
+      const bad = Number(m[3]) + Number(m[4]) + Number(m[5]) + Number(m[6]);
+      if (bad > 0) return reject(new Error(`wrk saw ${bad} bad answers: ${out}`));
+      resolveW({ requests: Number(m[1]), rps: Number(m[2]) });
+    });
+  });
+}
+
+async function scalingRun() {
+  const dirs = [];
+  const nodes = [];
+  try {
+    for (let i = 0; i < SCALING_NODES; i++) {
+      dirs.push(mkdtempSync(join(tmpdir(), "cairn-bench-s-")));
+      nodes.push(await start(dirs[i], i === 0 ? [] : ["--replica-of", nodes[0].admin]));
+      if (i === 0) {
+        await sql(nodes[0].url, ["CREATE TABLE bench(id INTEGER PRIMARY KEY, v TEXT)",
+          `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${ROWS}) ` +
+          "INSERT INTO bench SELECT n, printf('bench-row-payload-%07d', n) FROM s"]);
+      }
+    }
+    // Every replica has every row before reads are measured.
+    for (const n of nodes) {
+      for (const t0 = performance.now(); ; await sleep(50)) {
+        try {
+          const [x] = await sql(n.url, ["SELECT count(*) FROM bench"]);
+          if (x.response.result.rows[0][0].value === String(ROWS)) break;
+        } catch {
+          // not there yet
+        }
+        if (performance.now() - t0 > 60000) throw new Error("a replica did not catch up in 60 s");
+      }
+    }
+    const out = [];
+    for (let k = 1; k <= SCALING_NODES; k++) {
+      const serving = nodes.slice(0, k);
+      const conns = serving.map((_, i) => Math.floor(32 / k) + (i < 32 % k ? 1 : 0));
+      const cpu0 = serving.map((n) => cpuSeconds(n.proc.pid));
+      const results = await Promise.all(serving.map((n, i) => wrk(n.url, conns[i], SCALING_DURATION)));
+      const cpu = serving.map((n, i) => cpuSeconds(n.proc.pid) - cpu0[i]);
+      out.push({
+        nodes: k,
+        reads_per_s: Math.round(results.reduce((a, r) => a + r.rps, 0)),
+        per_node_reads_per_s: results.map((r) => Math.round(r.rps)),
+        server_cpu_us_per_read: results.map((r, i) => Number(((cpu[i] * 1e6) / r.requests).toFixed(1))),
+      });
+    }
+    return out;
+  } finally {
+    for (const n of nodes.reverse()) await stop(n);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 const lag = [];
 const boot = [];
+const scaling = [];
 for (let i = 0; i < RUNS; i++) {
   lag.push(await lagRun());
   process.stderr.write(`lag run ${i + 1}: ${JSON.stringify(lag.at(-1))}\n`);
@@ -142,6 +224,10 @@ for (let i = 0; i < RUNS; i++) {
 for (let i = 0; i < RUNS && BOOT_MB > 0; i++) {
   boot.push(await bootstrapRun());
   process.stderr.write(`bootstrap run ${i + 1}: ${JSON.stringify(boot.at(-1))}\n`);
+}
+for (let i = 0; i < RUNS && SCALING_NODES > 0; i++) {
+  scaling.push(await scalingRun());
+  process.stderr.write(`scaling run ${i + 1}: ${JSON.stringify(scaling.at(-1))}\n`);
 }
 console.log(JSON.stringify({
   date: new Date().toISOString(),
@@ -152,5 +238,10 @@ console.log(JSON.stringify({
   lag_p99_ms: median(lag.map((x) => x.lag_p99_ms)),
   bootstrap_mb: BOOT_MB,
   bootstrap_s: boot.length ? median(boot.map((x) => x.seconds)) : null,
-  runs: { lag, bootstrap: boot },
+  read_scaling: scaling.length ? scaling[0].map((_, k) => ({
+    nodes: k + 1,
+    reads_per_s: median(scaling.map((r) => r[k].reads_per_s)),
+    server_cpu_us_per_read: scaling[0][k].server_cpu_us_per_read.map((_, i) => median(scaling.map((r) => r[k].server_cpu_us_per_read[i]))),
+  })) : null,
+  runs: { lag, bootstrap: boot, scaling },
 }, null, 1));
