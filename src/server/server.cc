@@ -5,6 +5,7 @@
 // GCC 12 with -std=c++20 needs <utility> before Asio's awaitable header.
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,15 +14,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
+#include <boost/asio/write.hpp>
 
+#include <array>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -30,25 +33,24 @@
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "base/log.h"
-#include "engine/limits.h"
-#include "server/migrate_on_create.h"
-#include "hrana/errors.h"
-#include "metrics/metrics.h"
-#include "server/http_metrics.h"
-#include "server/admin.h"
-#include "server/routing.h"
 #include "cluster/election.h"
+#include "engine/limits.h"
+#include "hrana/errors.h"
+#include "http/http.h"
+#include "metrics/metrics.h"
 #include "replication/feed.h"
 #include "replication/http_client.h"
 #include "replication/peers.h"
-#include "server/forwarding.h"
 #include "replication/source.h"
+#include "server/admin.h"
+#include "server/forwarding.h"
+#include "server/http_metrics.h"
+#include "server/migrate_on_create.h"
+#include "server/routing.h"
 
 namespace cairn::server {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -60,6 +62,8 @@ constexpr std::chrono::seconds kWriteTimeout{60};             // a client too sl
 constexpr std::chrono::seconds kReplicaWait{2};
 // On a replica's answer to a forwarded request: the primary (admin URL) that ran it.
 constexpr const char* kForwardedToHeader = "x-cairn-forwarded-to";
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr size_t kMaxHeaderBytes = 64 << 10;
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto colon = spec.rfind(':');
@@ -84,32 +88,34 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
 
 constexpr const char* kRequestIdHeader = "x-request-id";
 
-std::string_view Sv(boost::beast::string_view s) { return std::string_view(s.data(), s.size()); }
-
-// The id of a request: the client's x-request-id when it is 1 to 128 characters of
-// [A-Za-z0-9._:/+=@-] (safe in logs and headers), else a new one: a random per-process prefix and
-// a counter.
-std::string RequestIdOf(std::string_view sent) {
+// The id of a request into *out (whose capacity is reused): the client's x-request-id when it is
+// 1 to 128 characters of [A-Za-z0-9._:/+=@-] (safe in logs and headers), else a new one: a random
+// per-process prefix and a counter.
+void RequestIdOf(std::string_view sent, std::string* out) {
   auto safe = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string_view("._:/+=@-").find(c) != std::string_view::npos;
   };
-  if (!sent.empty() && sent.size() <= 128 && std::all_of(sent.begin(), sent.end(), safe))
-    return std::string(sent);
+  out->clear();
+  if (!sent.empty() && sent.size() <= 128 && std::all_of(sent.begin(), sent.end(), safe)) {
+    out->append(sent);
+    return;
+  }
   static const uint64_t prefix = [] {
     std::random_device rd;
     return (static_cast<uint64_t>(rd()) << 32) ^ rd();
   }();
   static std::atomic<uint64_t> next{1};
-  return fmt::format("{:016x}-{:x}", prefix, next.fetch_add(1, std::memory_order_relaxed));
+  fmt::format_to(std::back_inserter(*out), "{:016x}-{:x}", prefix,
+                 next.fetch_add(1, std::memory_order_relaxed));
 }
 
 // Every request at debug level, failed ones (5xx) at error level, with the request id.
 void LogRequest(std::string_view id, bool admin, std::string_view method, std::string_view path,
                 int status, double seconds) {
-  RequestIdScope scope(id);
   const auto level = status >= 500 ? spdlog::level::err : spdlog::level::debug;
   if (!spdlog::should_log(level)) return;
+  RequestIdScope scope(id);
   spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path,
               status, seconds * 1000);
 }
@@ -320,14 +326,21 @@ class Server::Impl {
     }
   }
 
-  static http::response<http::string_body> MakeResponse(unsigned version, int status,
-                                                        std::string content_type,
-                                                        std::string body) {
-    http::response<http::string_body> res{static_cast<http::status>(status), version};
-    res.set(http::field::server, "cairn");
-    res.set(http::field::content_type, content_type);
-    res.body() = std::move(body);
-    return res;
+  // An answer before its head is rendered. Every answer also carries Server, x-request-id,
+  // Access-Control-Allow-Origin, Content-Length and, when the connection closes, Connection.
+  struct Reply {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // more fields (rare)
+  };
+
+  static Reply MakeReply(int status, std::string content_type, std::string body) {
+    Reply r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    return r;
   }
 
   // One client connection. Idle and stuck connections are closed by a watchdog that wakes only at
@@ -354,81 +367,104 @@ class Server::Impl {
     }
   }
 
+  // Reads requests with http::RequestReader (src/http) and answers them in order. The reader,
+  // the request id and the head being written are reused from request to request, and a request
+  // that needs no waiting (GET /health, a read on a primary) is answered without another
+  // coroutine frame: the per-request cost of the HTTP layer is the parse, one gather write and
+  // what the handlers themselves allocate.
   asio::awaitable<void> Connection(tcp::socket sock, bool admin) {
     auto c = std::make_shared<ConnState>(std::move(sock));
     c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
     asio::co_spawn(c->socket.get_executor(), Watchdog(c), asio::detached);
-    beast::flat_buffer buffer;
+    http::Limits limits;
+    limits.max_header_bytes = kMaxHeaderBytes;
+    limits.max_body_bytes = opts_.max_body_bytes;
+    http::RequestReader reader(limits);
+    std::string request_id, head;
+    std::vector<http::Header> fields;
+    boost::system::error_code ec;
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(opts_.max_body_bytes);
-      parser.header_limit(64 * 1024);
-      c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
-      boost::system::error_code ec;
-      co_await http::async_read(c->socket, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::body_limit) {
-        Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
-                                           std::to_string(opts_.max_body_bytes) + " bytes");
-        auto res = MakeResponse(11, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-        res.set(kRequestIdHeader, RequestIdOf(Sv(parser.get()[kRequestIdHeader])));
-        if (!admin) {
-          const auto& target = parser.get().target();
-          const std::string_view t(target.data(), target.size());
-          metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-          http_metrics_.Record(HttpMetrics::Classify(t.substr(0, t.find('?'))), res.result_int(), 0);
+      const http::RequestReader::Result next = reader.Next();
+      if (next == http::RequestReader::Result::kNeedMore) {
+        if (reader.ContinueNeeded()) {
+          c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+          co_await asio::async_write(c->socket, asio::buffer(kContinue.data(), kContinue.size()),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+          c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
         }
-        res.keep_alive(false);
-        res.prepare_payload();
-        c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-        co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+        const std::span<char> space = reader.ReadSpace();
+        if (space.empty()) break;  // cannot happen: the reader refuses a request too large first
+        const size_t n =
+            co_await c->socket.async_read_some(asio::buffer(space.data(), space.size()),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        reader.Commit(n);
+        continue;
+      }
+      if (next == http::RequestReader::Result::kError) {
+        co_await AnswerUnreadable(*c, reader, admin);
         break;
       }
-      if (ec) break;
+
+      const http::Request& req = reader.request();
       c->deadline = std::chrono::steady_clock::time_point::max();  // the request runs
-      http::request<http::string_body> req = parser.release();
-      // On the response, in the logs, and in the request for the handlers (header("x-request-id")).
-      const std::string request_id = RequestIdOf(Sv(req[kRequestIdHeader]));
-      req.set(kRequestIdHeader, request_id);
-      const bool head = req.method() == http::verb::head;
-      if (head) req.method(http::verb::get);  // answered like GET, without the body
+      // On the response, in the logs, and passed to the handlers.
+      RequestIdOf(req.Find(kRequestIdHeader), &request_id);
+      const bool head_only = req.method == "HEAD";  // answered like GET, without the body
+      const std::string_view method = head_only ? std::string_view("GET") : req.method;
+      const std::string_view path = req.path();
       in_flight_++;
       const auto started = std::chrono::steady_clock::now();
-      const std::string_view target(req.target().data(), req.target().size());
-      const HttpMetrics::Endpoint endpoint = HttpMetrics::Classify(target.substr(0, target.find('?')));
       // (No co_await inside ?: — GCC 12 miscompiles it.)
-      http::response<http::string_body> res;
+      Reply reply;
+      Admitted admitted;
       if (stopping_) {
         Status st(Code::kUnavailable, "the server is shutting down");
         if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-        res = MakeResponse(req.version(), 503, "application/json", hrana::ErrorBody(st));
-      } else if (req.method() == http::verb::options) {
-        res = Preflight(req);
+        reply = MakeReply(503, "application/json", hrana::ErrorBody(st));
+      } else if (method == "OPTIONS") {
+        reply = Preflight(req);
+      } else if (admin) {
+        reply = co_await HandleAdmin(req, method, request_id);
+      } else if (std::optional<Reply> early = Admit(req, method, &admitted)) {
+        reply = std::move(*early);
+      } else if (has_follower_.load(std::memory_order_acquire)) {
+        reply = co_await OnReplica(req, std::move(admitted), request_id);
       } else {
-        res = co_await Handle(req, admin);
+        reply = co_await RunCall(std::move(admitted), std::string(req.body), request_id);
       }
-      if (!admin)
-        http_metrics_.Record(endpoint, res.result_int(),
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                                 .count());
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (!admin) http_metrics_.Record(HttpMetrics::Classify(path), reply.status, seconds);
       in_flight_--;
-      res.set(kRequestIdHeader, request_id);
-      LogRequest(request_id, admin, Sv(req.method_string()), target.substr(0, target.find('?')),
-                 res.result_int(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      LogRequest(request_id, admin, req.method, path, reply.status, seconds);
+
+      const bool keep_alive = req.keep_alive && !stopping_;
+      fields.clear();
+      fields.push_back({"Server", "cairn"});
+      if (!reply.content_type.empty()) fields.push_back({"Content-Type", reply.content_type});
+      for (const auto& [name, value] : reply.headers) fields.push_back({name, value});
+      fields.push_back({kRequestIdHeader, request_id});
       // Browsers (@libsql/client/web) may call from any origin, as with sqld; credentials travel in
       // the Authorization header, never in cookies.
-      res.set(http::field::access_control_allow_origin, "*");
-      res.keep_alive(req.keep_alive() && !stopping_);
-      res.prepare_payload();
-      if (head) {
-        const auto length = res.body().size();
-        res.body().clear();
-        res.content_length(length);
-      }
+      fields.push_back({"Access-Control-Allow-Origin", "*"});
+      head.clear();
+      http::AppendResponseHead(&head, req.minor_version, reply.status, fields, reply.body.size(),
+                               keep_alive);
       c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-      co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || !res.keep_alive()) break;
+      if (head_only || reply.body.empty()) {
+        co_await asio::async_write(c->socket, asio::buffer(head),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
+                                                          asio::buffer(reply.body)};
+        co_await asio::async_write(c->socket, gather,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (ec || !keep_alive) break;
+      reader.Done();
+      c->deadline = std::chrono::steady_clock::now() + kIdleConnectionTimeout;
     }
     c->done = true;
     c->timer.cancel();
@@ -436,144 +472,190 @@ class Server::Impl {
     c->socket.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  static http::response<http::string_body> Preflight(const http::request<http::string_body>& req) {
-    http::response<http::string_body> res{http::status::no_content, req.version()};
-    res.set(http::field::server, "cairn");
-    res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
-    auto requested = req[http::field::access_control_request_headers];
-    res.set(http::field::access_control_allow_headers,
-            requested.empty() ? beast::string_view("authorization, content-type, x-namespace")
-                              : requested);
-    res.set(http::field::access_control_max_age, "86400");
-    return res;
+  // A request the reader refused (http.h lists why): its status with a JSON error, then the
+  // connection closes. What the client is still sending is read and dropped for a moment first,
+  // so that closing with unread bytes does not reset the connection before it reads the answer.
+  asio::awaitable<void> AnswerUnreadable(ConnState& c, const http::RequestReader& reader,
+                                         bool admin) {
+    const http::Error& e = reader.error();
+    const http::Request& partial = reader.request();  // what of the head was read
+    std::string request_id;
+    RequestIdOf(partial.Find(kRequestIdHeader), &request_id);
+    std::string body;
+    if (e.status == 413) {
+      Status st(Code::kBodyTooLarge, "the request body is larger than the limit of " +
+                                         std::to_string(opts_.max_body_bytes) + " bytes");
+      body = hrana::ErrorBody(st);
+      if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
+    } else {
+      std::string code(http::ReasonPhrase(e.status));
+      for (char& ch : code) ch = ch == ' ' ? '_' : static_cast<char>(std::toupper(ch));
+      JsonWriter w(&body);
+      w.BeginObject().Key("message").String(e.message).Key("code").String(code).EndObject();
+    }
+    if (!admin) http_metrics_.Record(HttpMetrics::Classify(partial.path()), e.status, 0);
+    LogRequest(request_id, admin, partial.method, partial.path(), e.status, 0);
+    const http::Header fields[] = {{"Server", "cairn"},
+                                   {"Content-Type", "application/json"},
+                                   {kRequestIdHeader, request_id},
+                                   {"Access-Control-Allow-Origin", "*"}};
+    std::string head;
+    http::AppendResponseHead(&head, 1, e.status, fields, body.size(), /*keep_alive=*/false);
+    boost::system::error_code ec;
+    c.deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+    const std::array<asio::const_buffer, 2> gather = {asio::buffer(head), asio::buffer(body)};
+    co_await asio::async_write(c.socket, gather, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    c.socket.shutdown(tcp::socket::shutdown_send, ec);
+    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::array<char, 16384> sink;
+    size_t drained = 0;
+    while (!ec && drained < opts_.max_body_bytes + (1 << 20)) {
+      drained += co_await c.socket.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
-  asio::awaitable<http::response<http::string_body>> Handle(http::request<http::string_body>& req,
-                                                            bool admin) {
-    const unsigned v = req.version();
-    const std::string_view target(req.target().data(), req.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    const http::verb method = req.method();
-    auto header = [&](std::string_view name) -> std::string_view {
-      auto it = req.find(beast::string_view(name.data(), name.size()));
-      if (it == req.end()) return {};
-      return std::string_view(it->value().data(), it->value().size());
-    };
+  static Reply Preflight(const http::Request& req) {
+    Reply r;
+    r.status = 204;
+    const std::string_view requested = req.Find("access-control-request-headers");
+    r.headers = {
+        {"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
+        {"Access-Control-Allow-Headers",
+         requested.empty() ? "authorization, content-type, x-namespace" : std::string(requested)},
+        {"Access-Control-Max-Age", "86400"}};
+    return r;
+  }
 
-    if (admin) {
-      // Only liveness stays open to probes without the key.
-      if (!opts_.admin_auth_key.empty() && !(path == "/health" && method == http::verb::get) &&
-          !auth::AdminKeyMatches(header("authorization"), opts_.admin_auth_key)) {
-        co_return Unauthenticated(v,
-                                  Status(Code::kUnauthenticated,
-                                         "the admin API needs Authorization: Bearer <admin key>"));
-      }
-      if (path.substr(0, 12) == "/v1/forward/") {
-        auto res = co_await Forwarded(req, path);
-        co_return res;
-      }
-      if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
-        auto res = co_await Replication(v, method, path, target);
-        co_return res;
-      }
-      if (follower() && method != http::verb::get && path.substr(0, 15) == "/v1/namespaces/" &&
-          (path.ends_with("/create") || path.ends_with("/config") ||
-           path.find("/fork/") != std::string_view::npos || method == http::verb::delete_)) {
-        // Limits are copied from the primary with the data (replication::Follower).
-        Status st(Code::kInvalidRequest,
-                  "this server is a read replica of " + PrimaryUrl() +
-                      ": create, configure and delete databases on the primary");
-        co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
-      }
-      AdminResponse r;
-      {
-        RequestIdScope scope(header(kRequestIdHeader));
-        r = admin_->Handle(std::string_view(req.method_string().data(), req.method_string().size()),
-                           path, req.body());
-      }
-      co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+  // The admin listener's requests.
+  asio::awaitable<Reply> HandleAdmin(const http::Request& req, std::string_view method,
+                                     std::string_view request_id) {
+    const std::string_view target = req.target;
+    const std::string_view path = req.path();
+    // Only liveness stays open to probes without the key.
+    if (!opts_.admin_auth_key.empty() && !(path == "/health" && method == "GET") &&
+        !auth::AdminKeyMatches(req.Find("authorization"), opts_.admin_auth_key)) {
+      co_return Unauthenticated(
+          Status(Code::kUnauthenticated, "the admin API needs Authorization: Bearer <admin key>"));
     }
-
-    if (method == http::verb::get) {
-      if (path == "/health") co_return MakeResponse(v, 200, "text/plain", "");
-      if (path == "/version") co_return MakeResponse(v, 200, "text/plain", "cairn " CAIRN_VERSION);
-      if (path == "/v2" || path == "/v3")
-        co_return MakeResponse(v, 200, "text/plain",
-                               "Hello, this is HTTP API v2 (Hrana over HTTP)");
+    if (path.substr(0, 12) == "/v1/forward/") {
+      auto res = co_await Forwarded(req, method, path, request_id);
+      co_return res;
     }
+    if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
+      auto res = co_await Replication(method, path, target);
+      co_return res;
+    }
+    if (follower() && method != "GET" && path.substr(0, 15) == "/v1/namespaces/" &&
+        (path.ends_with("/create") || path.ends_with("/config") ||
+         path.find("/fork/") != std::string_view::npos || method == "DELETE")) {
+      // Limits are copied from the primary with the data (replication::Follower).
+      Status st(Code::kInvalidRequest,
+                "this server is a read replica of " + PrimaryUrl() +
+                    ": create, configure and delete databases on the primary");
+      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
+    }
+    AdminResponse r;
+    {
+      RequestIdScope scope(request_id);
+      r = admin_->Handle(method, path, req.body);
+    }
+    co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
+  }
 
-    hrana::Version version;
+  // What a Hrana request runs on, once admitted.
+  struct Admitted {
+    hrana::Version version = hrana::Version::kV3;
     bool cursor = false;
-    if (path == "/v2/pipeline") {
-      version = hrana::Version::kV2;
-    } else if (path == "/v3/pipeline") {
-      version = hrana::Version::kV3;
-    } else if (path == "/v3/cursor") {
-      version = hrana::Version::kV3;
-      cursor = true;
-    } else {
-      Status st(Code::kNotFound, "no such endpoint: " + std::string(method == http::verb::unknown
-                                                                        ? "?"
-                                                                        : req.method_string()) +
-                                     " " + std::string(path));
-      metrics::Process().hrana_errors.Inc("NOT_FOUND");
-      co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
+    std::string db;
+    bool read_only = false;
+  };
+
+  // Everything about a request on the Hrana listener that comes before running it — the
+  // endpoint, the method, the credentials, the database — without waiting for anything. An answer
+  // when that settles the request (GET /health, an error), else nullopt with `out` filled in.
+  // Authentication and the choice of database happen once per HTTP request.
+  std::optional<Reply> Admit(const http::Request& req, std::string_view method, Admitted* out) {
+    const std::string_view path = req.path();
+    if (method == "GET") {
+      if (path == "/health") return MakeReply(200, "text/plain", "");
+      if (path == "/version") return MakeReply(200, "text/plain", "cairn " CAIRN_VERSION);
+      if (path == "/v2" || path == "/v3")
+        return MakeReply(200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)");
     }
-    if (method != http::verb::post) {
+    if (path == "/v2/pipeline") {
+      out->version = hrana::Version::kV2;
+    } else if (path == "/v3/pipeline") {
+      out->version = hrana::Version::kV3;
+    } else if (path == "/v3/cursor") {
+      out->version = hrana::Version::kV3;
+      out->cursor = true;
+    } else {
+      Status st(Code::kNotFound,
+                "no such endpoint: " + std::string(method) + " " + std::string(path));
+      metrics::Process().hrana_errors.Inc("NOT_FOUND");
+      return MakeReply(404, "application/json", NotFoundBody(st));
+    }
+    if (method != "POST") {
       Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
       metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
+      return MakeReply(405, "application/json", hrana::ErrorBody(st));
     }
-
-    // Authentication and the choice of database happen once per HTTP request.
     std::shared_ptr<const auth::Grant> grant;
     if (authenticator_) {
-      auto g = authenticator_->Authenticate(header("authorization"));
+      auto g = authenticator_->Authenticate(req.Find("authorization"));
       if (!g.ok()) {
         metrics::Process().hrana_errors.Inc(hrana::ErrorCode(g.status()));
-        co_return Unauthenticated(v, g.status());
+        return Unauthenticated(g.status());
       }
       grant = std::move(g).value();
     }
     std::function<bool(std::string_view)> may_use;
     if (grant)
       may_use = [&grant](std::string_view name) { return grant->To(name) != auth::Access::kNone; };
-    Result<std::string> db = SelectDatabase(header("x-namespace"), header("x-namespace-bin"),
-                                            header("host"), *registry_, may_use);
+    Result<std::string> db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"),
+                                            req.Find("host"), *registry_, may_use);
     if (!db.ok()) {
       metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
-      co_return MakeResponse(v, hrana::HttpStatus(db.status()), "application/json",
-                             hrana::ErrorBody(db.status()));
+      return MakeReply(hrana::HttpStatus(db.status()), "application/json",
+                       hrana::ErrorBody(db.status()));
     }
-    const bool read_only = grant && grant->To(*db) == auth::Access::kRead;
+    out->read_only = grant && grant->To(*db) == auth::Access::kRead;
+    out->db = std::move(db).value();
+    return std::nullopt;
+  }
+
+  // A replica: reads here (once the asked position is applied), anything else at the primary.
+  asio::awaitable<Reply> OnReplica(const http::Request& req, Admitted a,
+                                   std::string_view request_id) {
     if (auto f = follower()) {
-      // A replica: reads here (once the asked position is applied), anything else at the primary.
-      ReplicaRoute route = RouteOnReplica(req.body(), cursor, header(kReplicationIndexHeader));
-      if (!route.forward && route.wait_for_index > 0 && !co_await WaitForIndex(*f, *db, route.wait_for_index)) {
+      ReplicaRoute route = RouteOnReplica(req.body, a.cursor, req.Find(kReplicationIndexHeader));
+      if (!route.forward && route.wait_for_index > 0 &&
+          !co_await WaitForIndex(*f, a.db, route.wait_for_index)) {
         // Not there in time: the primary answers (a stream kept here cannot move).
-        if (req.body().find("\"baton\":\"") == std::string::npos) {
+        if (req.body.find("\"baton\":\"") == std::string_view::npos) {
           route.forward = true;
-          route.forward_body = req.body();
+          route.forward_body = std::string(req.body);
         }
       }
-      if (route.forward)
-        co_return co_await Forward(v, path, *db, std::move(route.forward_body), read_only,
-                                   header(kRequestIdHeader));
+      if (route.forward) {
+        auto res = co_await Forward(req.path(), a.db, std::move(route.forward_body), a.read_only,
+                                    request_id);
+        co_return res;
+      }
     }
-    auto res = co_await RunCall(v, version, cursor, std::move(db).value(), std::move(req.body()),
-                                read_only, header(kRequestIdHeader));
+    auto res = co_await RunCall(std::move(a), std::string(req.body), request_id);
     co_return res;
   }
 
   // Runs one Hrana request: on the network thread until it must wait for the write lock, then on
-  // a thread that may block.
-  asio::awaitable<http::response<http::string_body>> RunCall(unsigned v, hrana::Version version,
-                                                             bool cursor, std::string db,
-                                                             std::string body, bool read_only,
-                                                             std::string_view request_id) {
+  // a thread that may block. A request that does not wait completes within the first resumption
+  // of this coroutine: no suspension, no thread switch.
+  asio::awaitable<Reply> RunCall(Admitted a, std::string body, std::string_view request_id) {
     std::unique_ptr<hrana::Call> call =
-        cursor ? service_->Cursor(std::move(db), std::move(body), read_only)
-               : service_->Pipeline(version, std::move(db), std::move(body), read_only);
+        a.cursor ? service_->Cursor(std::move(a.db), std::move(body), a.read_only)
+                 : service_->Pipeline(a.version, std::move(a.db), std::move(body), a.read_only);
     bool done = false;
     {
       RequestIdScope scope(request_id);
@@ -592,7 +674,7 @@ class Server::Impl {
           asio::use_awaitable);
     }
     hrana::Response& r = call->response();
-    co_return MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
+    co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
   }
 
   // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
@@ -611,15 +693,13 @@ class Server::Impl {
 
   // A replica: sends a Hrana request to the primary's admin listener (/v1/forward/...) and
   // returns its answer unchanged but for the baton (forwarding.h).
-  asio::awaitable<http::response<http::string_body>> Forward(unsigned v, std::string_view path,
-                                                             std::string db, std::string body,
-                                                             bool read_only,
-                                                             std::string_view request_id) {
+  asio::awaitable<Reply> Forward(std::string_view path, std::string db, std::string body,
+                                 bool read_only, std::string_view request_id) {
     Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
     const std::string primary = PrimaryUrl();
     if (primary.empty()) {
       Status st(Code::kUnavailable, "this replica knows no primary right now (an election is under way); retry");
-      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
     }
     const std::string target = "/v1/forward" + std::string(path);
     std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
@@ -639,47 +719,43 @@ class Server::Impl {
       Status st(Code::kUnavailable, "this replica cannot reach its primary to run a write: " +
                                         answer.status().message());
       metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
     }
     std::string out = answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
-    auto res = MakeResponse(v, static_cast<int>(answer->status),
-                            answer->content_type.empty() ? "application/json" : answer->content_type,
-                            std::move(out));
-    res.set(kForwardedToHeader, primary);  // which primary answered (operators, and the fault tests)
+    Reply res = MakeReply(static_cast<int>(answer->status),
+                          answer->content_type.empty() ? "application/json" : answer->content_type,
+                          std::move(out));
+    res.headers.emplace_back(kForwardedToHeader,
+                             primary);  // which primary answered (operators, and the fault tests)
     co_return res;
   }
 
   // A primary: a Hrana request a replica forwarded (its client is already authenticated there;
   // x-cairn-read-only carries what its token allows).
-  asio::awaitable<http::response<http::string_body>> Forwarded(http::request<http::string_body>& req,
-                                                               std::string_view path) {
-    const unsigned v = req.version();
-    auto header = [&](std::string_view name) -> std::string_view {
-      auto it = req.find(beast::string_view(name.data(), name.size()));
-      if (it == req.end()) return {};
-      return std::string_view(it->value().data(), it->value().size());
-    };
+  asio::awaitable<Reply> Forwarded(const http::Request& req, std::string_view method,
+                                   std::string_view path, std::string_view request_id) {
     const std::string_view hrana_path = path.substr(std::string_view("/v1/forward").size());
-    hrana::Version version = hrana::Version::kV3;
-    bool cursor = false;
+    Admitted a;
     if (hrana_path == "/v2/pipeline") {
-      version = hrana::Version::kV2;
+      a.version = hrana::Version::kV2;
     } else if (hrana_path == "/v3/cursor") {
-      cursor = true;
-    } else if (hrana_path != "/v3/pipeline" || req.method() != http::verb::post) {
+      a.cursor = true;
+    } else if (hrana_path != "/v3/pipeline" || method != "POST") {
       Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
-      co_return MakeResponse(v, 404, "application/json", NotFoundBody(st));
+      co_return MakeReply(404, "application/json", NotFoundBody(st));
     }
     if (follower()) {
       Status st(Code::kUnavailable, "this server is itself a replica of " + PrimaryUrl());
-      co_return MakeResponse(v, 503, "application/json", hrana::ErrorBody(st));
+      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
     }
-    std::string db(header("x-namespace"));
-    Status st = engine::Registry::ValidateName(db);
-    if (st.ok() && !registry_->Exists(db)) st = Status(Code::kNotFound, "database '" + db + "' does not exist");
-    if (!st.ok()) co_return MakeResponse(v, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    auto res = co_await RunCall(v, version, cursor, std::move(db), std::move(req.body()),
-                                header("x-cairn-read-only") == "1", header(kRequestIdHeader));
+    a.db = std::string(req.Find("x-namespace"));
+    Status st = engine::Registry::ValidateName(a.db);
+    if (st.ok() && !registry_->Exists(a.db))
+      st = Status(Code::kNotFound, "database '" + a.db + "' does not exist");
+    if (!st.ok())
+      co_return MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+    a.read_only = req.Find("x-cairn-read-only") == "1";
+    auto res = co_await RunCall(std::move(a), std::string(req.body), request_id);
     co_return res;
   }
 
@@ -758,18 +834,18 @@ class Server::Impl {
 
   // The replication endpoints (replication::Source) and the replication status, on the admin
   // listener. A change-feed poll with nothing new waits on the feed (never on a thread).
-  asio::awaitable<http::response<http::string_body>> Replication(unsigned v, http::verb method,
-                                                                 std::string_view path,
-                                                                 std::string_view target) {
-    if (method != http::verb::get) {
+  asio::awaitable<Reply> Replication(std::string_view method, std::string_view path,
+                                     std::string_view target) {
+    if (method != "GET") {
       Status st(Code::kInvalidRequest, std::string(path) + " accepts only GET");
-      co_return MakeResponse(v, 405, "application/json", hrana::ErrorBody(st));
+      co_return MakeReply(405, "application/json", hrana::ErrorBody(st));
     }
-    if (path == "/v1/replication") co_return MakeResponse(v, 200, "application/json", ReplicationStatus());
+    if (path == "/v1/replication")
+      co_return MakeReply(200, "application/json", ReplicationStatus());
     if (!source_ || follower()) {
       Status st(Code::kInvalidRequest, "this server is a read replica of " + PrimaryUrl() +
                                            ": follow the primary");
-      co_return MakeResponse(v, 409, "application/json", hrana::ErrorBody(st));
+      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
     }
     const size_t q = target.find('?');
     replication::SourceRequest sreq =
@@ -796,8 +872,8 @@ class Server::Impl {
           },
           asio::use_awaitable);
     }
-    auto res = MakeResponse(v, r.status, std::move(r.content_type), std::move(r.body));
-    for (auto& [name, value] : r.headers) res.set(name, value);
+    Reply res = MakeReply(r.status, std::move(r.content_type), std::move(r.body));
+    res.headers = std::move(r.headers);
     co_return res;
   }
 
@@ -830,10 +906,9 @@ class Server::Impl {
   }
 
   // 401 with the challenge RFC 6750 asks for.
-  static http::response<http::string_body> Unauthenticated(unsigned version, const Status& st) {
-    auto res =
-        MakeResponse(version, hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    res.set(http::field::www_authenticate, "Bearer");
+  static Reply Unauthenticated(const Status& st) {
+    Reply res = MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+    res.headers.emplace_back("WWW-Authenticate", "Bearer");
     return res;
   }
 

@@ -154,3 +154,86 @@ test("the pipeline body is read as JSON whatever the request Content-Type", asyn
     assert.deepEqual(resp.json.results[0].response.result.rows, ONE);
   }
 });
+
+// The answers in `out`, a sequence of HTTP/1.x responses with Content-Length (or none for 204):
+// [{ status, headers (lower-case names), body }].
+function splitResponses(out) {
+  const answers = [];
+  let rest = out;
+  while (rest.length > 0) {
+    const end = rest.indexOf("\r\n\r\n");
+    if (end < 0) throw new Error(`incomplete head: ${JSON.stringify(rest.slice(0, 200))}`);
+    const lines = rest.slice(0, end).split("\r\n");
+    const status = Number(lines[0].split(" ")[1]);
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const colon = l.indexOf(":");
+      headers[l.slice(0, colon).toLowerCase()] = l.slice(colon + 1).trim();
+    }
+    const length = Number(headers["content-length"] ?? 0);
+    answers.push({ status, headers, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return answers;
+}
+
+test("pipelined requests on one connection are answered in order", async () => {
+  const body = pipeline;
+  const out = await rawExchange(
+    "GET /health HTTP/1.1\r\nHost: x\r\nx-request-id: first\r\n\r\n" +
+      `POST /v2/pipeline HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: second\r\n\r\n${body}` +
+      "POST /v2/pipeline HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nx-request-id: third\r\n\r\n" +
+      `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n` +
+      "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-request-id: fourth\r\n\r\n",
+  );
+  const answers = splitResponses(out);
+  assert.deepEqual(
+    answers.map((a) => [a.status, a.headers["x-request-id"]]),
+    [
+      [200, "first"],
+      [200, "second"],
+      [200, "third"],
+      [200, "fourth"],
+    ],
+  );
+  for (const a of answers.slice(1, 3)) assert.deepEqual(JSON.parse(a.body).results[0].response.result.rows, ONE);
+  assert.match(answers[3].body, /^cairn /);
+  assert.equal(answers[3].headers.connection, "close");
+});
+
+test("HTTP/1.0: closed after the answer unless keep-alive is asked", async () => {
+  let answers = splitResponses(await rawExchange("GET /health HTTP/1.0\r\n\r\n"));
+  assert.equal(answers.length, 1);
+  assert.equal(answers[0].status, 200);
+  answers = splitResponses(
+    await rawExchange("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /version HTTP/1.0\r\n\r\n"),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200],
+  );
+  assert.equal(answers[0].headers.connection, "keep-alive");
+});
+
+test("unreadable requests get a clear 4xx/5xx JSON answer and the connection closes", async () => {
+  const cases = [
+    ["GARBAGE\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nbad header line\r\n\r\n", 400],
+    ["GET /health HTTP/2.0\r\n\r\n", 505],
+    ["POST /v2/pipeline HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501],
+    ["POST /v2/pipeline HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
+    ["POST /v2/pipeline HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\n{}", 417],
+    [`GET /health HTTP/1.1\r\nx-big: ${"a".repeat(70000)}\r\n\r\n`, 431],
+    [`GET /${"a".repeat(70000)} HTTP/1.1\r\n\r\n`, 414],
+  ];
+  for (const [bytes, status] of cases) {
+    const answers = splitResponses(await rawExchange(bytes + "GET /health HTTP/1.1\r\n\r\n"));
+    assert.equal(answers.length, 1, `${JSON.stringify(bytes.slice(0, 60))}: one answer, then close`);
+    assert.equal(answers[0].status, status, JSON.stringify(bytes.slice(0, 60)));
+    assert.equal(answers[0].headers["content-type"], "application/json");
+    assert.equal(answers[0].headers.connection, "close");
+    const json = JSON.parse(answers[0].body);
+    assert.equal(typeof json.message, "string");
+    assert.equal(typeof json.code, "string");
+  }
+});
