@@ -476,5 +476,28 @@ TEST_F(EngineTest, ACleanCloseLetsTheNextOpenSkipReadingTheFile) {
   EXPECT_NE(db_->txlog()->generation(), gen);
 }
 
+// libSQL's vector-index DDL in a sequence (executeMultiple) runs as it does in execute; a
+// read-only session's sequence holding it is refused like any other write.
+TEST_F(EngineTest, VectorIndexDdlInSequences) {
+  Session s(db_);
+  ASSERT_TRUE(s.ExecuteScript("CREATE TABLE t(v F32_BLOB(2)); -- an index\n"
+                              "CREATE INDEX i ON t(libsql_vector_idx(v, 'metric=l2'));"
+                              "INSERT INTO t VALUES (vector('[1,0]')), (vector('[0,1]'))",
+                              true)
+                  .ok());
+  CollectSink sink;
+  ASSERT_TRUE(Exec(s, "SELECT id FROM vector_top_k('i', vector('[0,2]'), 1)", &sink).ok());
+  EXPECT_EQ(sink.rows, std::vector<std::string>{"2"});
+  Session r(db_);
+  r.set_read_only(true);
+  EXPECT_EQ(r.ExecuteScript("SELECT 1; DROP INDEX i", true).code(), Code::kPermissionDenied);
+  EXPECT_EQ(r.ExecuteScript("CREATE INDEX j ON t(libsql_vector_idx(v))", true).code(),
+            Code::kPermissionDenied);
+  ASSERT_TRUE(s.ExecuteScript("DROP TABLE t; CREATE TABLE u(x)", true).ok());
+  CollectSink names;
+  ASSERT_TRUE(Exec(s, "SELECT group_concat(name) FROM sqlite_schema", &names).ok());
+  EXPECT_EQ(names.rows, std::vector<std::string>{"u"});
+}
+
 }  // namespace
 }  // namespace cairn::engine

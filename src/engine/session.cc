@@ -444,6 +444,8 @@ Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
     }
     std::string_view rest = sql;
     while (!rest.empty()) {
+      // libSQL's vector-index DDL (which SQLite cannot prepare as written) always writes.
+      if (vector::VectorDdlLength(conn->raw(), rest) > 0) return WriteDenied();
       std::string_view tail;
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->PrepareFirst(rest, &tail));
       rest = tail;
