@@ -3,12 +3,12 @@
 // the process-wide cache of graphs that makes searches run in memory.
 //
 // Storage (docs/vector.md). For an index named I on table T, column C:
-//   I_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID   format, dims, column type, entry,
-//   generation I_vectors(id INTEGER PRIMARY KEY, code BLOB)         one row per indexed row of T
-//   (id = rowid) I_edges(id INTEGER PRIMARY KEY, neighbors BLOB)      that node's out-edges
-//   (Graph::EncodeEdges) triggers I_vector_insert / _update / _delete on T run `INSERT INTO
-//   I(rowid) VALUES (r)`, which "syncs" row r: the index is made to hold exactly T's current vector
-//   for r (or nothing).
+//   I_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID  format, dims, column type, entry, generation
+//   I_vectors(id INTEGER PRIMARY KEY, code BLOB)        one row per indexed row of T (id = rowid)
+//   I_edges(id INTEGER PRIMARY KEY, neighbors BLOB)     that node's out-edges (Graph::EncodeEdges)
+//   triggers I_vector_insert / _update / _delete on T run `INSERT INTO I(rowid) VALUES (r)`,
+//   which "syncs" row r: the index is made to hold exactly T's current vector for r (or nothing).
+// T and C are found from the triggers (Resolve), which SQLite keeps up to date through renames.
 // An insert writes its own two rows, the edge rows of the neighbours whose lists changed and one
 // meta row: a few pages, where libSQL rewrites whole neighbour blocks.
 //
@@ -175,7 +175,7 @@ class GraphCache {
   std::map<std::string, std::vector<std::shared_ptr<CachedGraph>>> map_;
 };
 
-// Rows a search found gone from the table (or changed) while the index still held them, per
+// Rows a search found gone from the table (or NULL there) while the index still held them, per
 // index (cache key), process-wide: the next write to that index on any connection of the process
 // syncs them, which removes their nodes. How a row can leave its table without its delete trigger:
 // REPLACE conflict resolution deletes the conflicting row of *another* unique column without
@@ -247,32 +247,25 @@ class VectorIndex {
     if (type == VectorType::k1Bit) opts_.graph.storage = Storage::k1Bit;
     column_type_ = type;
     const std::string t = QuoteId(opts_.table), c = QuoteId(opts_.column), me = QuoteId(name_);
-    std::string sql = "CREATE TABLE " + Shadow("meta") +
-                      "(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-                      "CREATE TABLE " +
-                      Shadow("vectors") +
-                      "(id INTEGER PRIMARY KEY, code BLOB NOT NULL);"
-                      "CREATE TABLE " +
-                      Shadow("edges") +
-                      "(id INTEGER PRIMARY KEY, neighbors BLOB NOT NULL);"
-                      "INSERT INTO " +
-                      Shadow("meta") + "(key, value) VALUES ('format', " +
-                      std::to_string(kFormatVersion) + "), ('dims', " + std::to_string(dims) +
-                      "), ('column_type', " + std::to_string(static_cast<int>(type)) +
-                      "), ('storage', " + std::to_string(static_cast<int>(opts_.graph.storage)) +
-                      "), ('entry', NULL), ('generation', 0);"
-                      "CREATE TRIGGER " +
-                      QuoteId(name_ + "_vector_insert") + " AFTER INSERT ON " + t +
-                      " BEGIN INSERT INTO " + me +
-                      "(rowid) VALUES (new.rowid); END;"
-                      "CREATE TRIGGER " +
-                      QuoteId(name_ + "_vector_update") + " AFTER UPDATE ON " + t +
-                      " WHEN old.rowid IS NOT new.rowid OR old." + c + " IS NOT new." + c +
-                      " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); INSERT INTO " + me +
-                      "(rowid) VALUES (new.rowid); END;"
-                      "CREATE TRIGGER " +
-                      QuoteId(name_ + "_vector_delete") + " AFTER DELETE ON " + t +
-                      " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); END;";
+    // clang-format off
+    std::string sql =
+        "CREATE TABLE " + Shadow("meta") + "(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE " + Shadow("vectors") + "(id INTEGER PRIMARY KEY, code BLOB NOT NULL);"
+        "CREATE TABLE " + Shadow("edges") + "(id INTEGER PRIMARY KEY, neighbors BLOB NOT NULL);"
+        "INSERT INTO " + Shadow("meta") + "(key, value) VALUES ('format', " +
+        std::to_string(kFormatVersion) + "), ('dims', " + std::to_string(dims) +
+        "), ('column_type', " + std::to_string(static_cast<int>(type)) +
+        "), ('storage', " + std::to_string(static_cast<int>(opts_.graph.storage)) +
+        "), ('entry', NULL), ('generation', 0);"
+        "CREATE TRIGGER " + QuoteId(name_ + "_vector_insert") + " AFTER INSERT ON " + t +
+        " BEGIN INSERT INTO " + me + "(rowid) VALUES (new.rowid); END;"
+        "CREATE TRIGGER " + QuoteId(name_ + "_vector_update") + " AFTER UPDATE ON " + t +
+        " WHEN old.rowid IS NOT new.rowid OR old." + c + " IS NOT new." + c +
+        " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); INSERT INTO " + me +
+        "(rowid) VALUES (new.rowid); END;"
+        "CREATE TRIGGER " + QuoteId(name_ + "_vector_delete") + " AFTER DELETE ON " + t +
+        " BEGIN INSERT INTO " + me + "(rowid) VALUES (old.rowid); END;";
+    // clang-format on
     if (!Exec(sql, err)) return SQLITE_ERROR;
     meta_loaded_ = true;
     // Index what is already there, in memory first, then write every row once.
