@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
        "Follow the primary whose admin API is at this URL (http://HOST:PORT) as a read replica");
   Flag(serve, "replication-key", so.replication_key,
        "The primary's admin key (for --replica-of, and between the nodes of a cluster)");
+  Flag(serve, "replica-seed-store", so.follower.seed_store_url,
+       "The primary's backups (file:///DIR, DIR or s3://BUCKET/PREFIX): a replica restores each new "
+       "database from them and takes only the newer transactions from the primary");
   Flag(serve, "cluster-etcd", so.cluster_etcd,
        "Cluster mode: elect a primary among the nodes through etcd at this URL (http://HOST:PORT); "
        "every node starts as a replica");

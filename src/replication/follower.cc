@@ -11,6 +11,7 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include "backup/restore.h"
 #include "base/file.h"
 #include "engine/limits.h"
 #include "replication/source.h"
@@ -106,6 +107,17 @@ Follower::~Follower() { Stop(); }
 
 void Follower::Start() {
   client_ = std::make_unique<HttpClient>(opts_.primary_url, opts_.auth_key);
+  if (!opts_.seed_store_url.empty() && !seed_store_) {
+    auto store = objectstore::Open(opts_.seed_store_url);
+    if (store.ok()) {
+      seed_store_ = std::move(store).value();
+    } else {
+      spdlog::warn(
+          "replica: cannot open the seed store {} ({}); new databases are copied from the "
+          "primary",
+          opts_.seed_store_url, store.status().message());
+    }
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -322,7 +334,46 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
   return Status::Ok();
 }
 
-Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
+Status Follower::SeedFromStore(const std::string& db, const std::string& generation) {
+  const int64_t t0 = opts_.clock->MonotonicMicros();
+  backup::RestoreTarget target;
+  target.generation = generation;
+  CAIRN_ASSIGN_OR_RETURN(backup::RestorePlan plan,
+                         backup::PlanRestore(seed_store_.get(), db, target));
+  Untrack(db);
+  if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
+  backup::RestoreResult restored;
+  CAIRN_RETURN_IF_ERROR(registry_->CreateFrom(db, [&](const std::string& path) -> Status {
+    backup::RestoreOptions ro;
+    ro.integrity_check = false;  // every transaction's checksum is checked instead
+    CAIRN_ASSIGN_OR_RETURN(restored, backup::Restore(seed_store_.get(), plan, path, ro));
+    return Status::Ok();
+  }));
+  CAIRN_RETURN_IF_ERROR(WriteFileAtomic(registry_->DirOf(db) + kPositionFile,
+                                        PositionText(generation, restored.position)));
+  CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
+  if (t == nullptr || !t->applier)
+    return Status(Code::kCorruption, "the backup of " + db + " did not match its position");
+  {
+    std::lock_guard lk(mu_);
+    status_[db].snapshots++;
+  }
+  spdlog::info(
+      "replica: database {} restored from {} at txid {} (generation {}): {:.1f} MB in "
+      "{:.2f} s",
+      db, seed_store_->Describe(), restored.position.txid, generation,
+      static_cast<double>(restored.downloaded_bytes) / 1e6,
+      (opts_.clock->MonotonicMicros() - t0) / 1e6);
+  return Status::Ok();
+}
+
+Status Follower::Bootstrap(HttpClient* client, const std::string& db,
+                           const std::string& primary_generation) {
+  if (seed_store_ && !primary_generation.empty()) {
+    Status st = SeedFromStore(db, primary_generation);
+    if (st.ok()) return st;
+    spdlog::info("replica: database {} is copied from the primary ({})", db, st.message());
+  }
   const int64_t t0 = opts_.clock->MonotonicMicros();
   CAIRN_ASSIGN_OR_RETURN(HttpAnswer a,
                          client->Get("/v1/replication/snapshot/" + db, std::chrono::minutes(10)));
@@ -379,6 +430,7 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db) {
 
 Status Follower::SyncWith(HttpClient* client, const std::string& db) {
   CAIRN_RETURN_IF_ERROR(engine::Registry::ValidateName(db));
+  bool seeded_from_store = false;
   for (int round = 0; round < 100000 && !stop_; ++round) {
     CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
     const bool recovering = t != nullptr && t->recovering;
@@ -406,7 +458,12 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
     }
     if (a.status == 409 || (!known && a.status == 204 && primary_txid > 0) ||
         (recovering && a.status == 204)) {
-      CAIRN_RETURN_IF_ERROR(Bootstrap(client, db));
+      // The seed store once per database and call: if what it restored is not in the primary's
+      // log any more, the primary's snapshot.
+      const bool store_first = !seeded_from_store;
+      seeded_from_store = true;
+      CAIRN_RETURN_IF_ERROR(
+          Bootstrap(client, db, store_first ? a.Header(kHeaderGeneration) : std::string()));
       continue;
     }
     if (a.status == 204 || a.status == 200) {

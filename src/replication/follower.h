@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/registry.h"
+#include "objectstore/object_store.h"
 #include "replication/applier.h"
 #include "replication/http_client.h"
 
@@ -43,6 +44,12 @@ struct FollowerOptions {
   // Databases not changed for this long are no longer kept open for applying.
   std::chrono::seconds untrack_after{60};
   Clock* clock = Clock::Real();
+  // The primary's backups (an object store URL, as `serve --backup` takes; empty: none). A
+  // database the replica does not have is then restored from them — at the primary's current
+  // generation, checked transaction by transaction — and only the transactions after the backup
+  // come from the primary: a large database costs the primary no snapshot. When the store has no
+  // usable backup, the primary's snapshot is used.
+  std::string seed_store_url;
 };
 
 struct FollowedDatabase {
@@ -82,7 +89,11 @@ class Follower {
   void Loop();
   Status SyncWith(HttpClient* client, const std::string& db);
   Result<Tracked*> Track(const std::string& db);
-  Status Bootstrap(HttpClient* client, const std::string& db);
+  // `primary_generation`: the primary's current one (empty: unknown; then the store is not used).
+  Status Bootstrap(HttpClient* client, const std::string& db,
+                   const std::string& primary_generation = {});
+  // Restores `db` from the seed store at `generation`; kNotFound when it holds no such backup.
+  Status SeedFromStore(const std::string& db, const std::string& generation);
   Status ApplyLog(Tracked* t, const std::string& file);
   Status SavePosition(const Tracked& t);
   // Makes the primary's limits of `db` (kHeaderLimits JSON) this replica's, if they differ.
@@ -97,7 +108,8 @@ class Follower {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
-  std::unique_ptr<HttpClient> client_;  // the loop's own connection
+  std::unique_ptr<HttpClient> client_;                    // the loop's own connection
+  std::unique_ptr<objectstore::ObjectStore> seed_store_;  // set by Start
 
   std::mutex sync_mu_;  // one Sync at a time (the loop and callers)
   std::unordered_map<std::string, std::unique_ptr<Tracked>> tracked_;  // guarded by sync_mu_
