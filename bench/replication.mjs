@@ -11,7 +11,8 @@
 //             1,000 writes/s.
 // bootstrap:  a primary database of BOOTSTRAP_MB (random 4 KiB blobs) is copied by a new replica;
 //             time from starting the replica to its first read of the last row. Target: 1 GB in
-//             ≤ 30 s.
+//             ≤ 30 s. --bootstrap-from store: the primary backs up to a local directory and the
+//             replica restores from it (--replica-seed-store) instead of asking for a snapshot.
 // scaling:    point SELECTs by primary key (wrk, bench/wrk/hrana.lua, 32 connections in all) spread
 //             evenly over 1, 2, … SCALING_NODES nodes — the primary, then replicas of it — for
 //             SCALING_DURATION s each: reads/s in all, and each node's server CPU per read. On
@@ -35,6 +36,7 @@ const RATE = Number(args.rate ?? 1000);
 const DURATION = Number(args.duration ?? 15);
 const BOOT_MB = Number(args["bootstrap-mb"] ?? 256);
 const RUNS = Number(args.runs ?? 3);
+const BOOT_FROM = args["bootstrap-from"] ?? "primary";  // or "store": --replica-seed-store
 const SCALING_NODES = Number(args["scaling-nodes"] ?? 3);
 const SCALING_DURATION = Number(args["scaling-duration"] ?? 5);
 const ROWS = 100000;
@@ -43,7 +45,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function start(dataDir, extra = []) {
   const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dataDir,
-    "--backup", "off", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+    ...(extra.includes("--backup") ? [] : ["--backup", "off"]), ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const ports = await new Promise((resolveP, reject) => {
     const onData = (d) => {
@@ -108,7 +110,9 @@ async function lagRun() {
 async function bootstrapRun() {
   const pdir = mkdtempSync(join(tmpdir(), "cairn-bench-p-"));
   const rdir = mkdtempSync(join(tmpdir(), "cairn-bench-r-"));
-  const p = await start(pdir);
+  const sdir = mkdtempSync(join(tmpdir(), "cairn-bench-store-"));
+  const fromStore = BOOT_FROM === "store";
+  const p = await start(pdir, fromStore ? ["--backup", sdir] : []);
   let r;
   try {
     await sql(p.url, ["CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)"]);
@@ -119,8 +123,12 @@ async function bootstrapRun() {
     }
     const [res] = await sql(p.url, ["SELECT max(id) FROM blobs"]);
     const last = res.response.result.rows[0][0].value;
+    if (fromStore) {
+      const b = await fetch(`${p.admin}/v1/namespaces/default/backup`, { method: "POST" });
+      if (b.status !== 200) throw new Error(`backup failed: ${await b.text()}`);
+    }
     const t0 = performance.now();
-    r = await start(rdir, ["--replica-of", p.admin]);
+    r = await start(rdir, ["--replica-of", p.admin, ...(fromStore ? ["--replica-seed-store", sdir] : [])]);
     for (;;) {
       try {
         const [x] = await sql(r.url, [`SELECT count(*) FROM blobs WHERE id = ${last}`]);
@@ -134,13 +142,16 @@ async function bootstrapRun() {
     const seconds = (performance.now() - t0) / 1000;
     // The replica's own account: "... N MB, A s to fetch, B s to write, C s to check".
     const m = r.log().match(/copied from the primary .*: ([0-9.]+) MB, ([0-9.]+) s to fetch, ([0-9.]+) s to write, ([0-9.]+) s to check/);
-    return { mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds,
+    for (let i = 0; i < 100 && fromStore && !/restored from/.test(r.log()); i++) await sleep(20);  // log lines come a little later
+    if (fromStore && !/restored from/.test(r.log())) throw new Error(`the replica did not restore from the store: ${r.log()}`);
+    return { from: BOOT_FROM, mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds,
       fetch_s: m ? Number(m[2]) : null, write_s: m ? Number(m[3]) : null, check_s: m ? Number(m[4]) : null };
   } finally {
     if (r) await stop(r);
     await stop(p);
     rmSync(pdir, { recursive: true, force: true });
     rmSync(rdir, { recursive: true, force: true });
+    rmSync(sdir, { recursive: true, force: true });
   }
 }
 
@@ -237,6 +248,7 @@ console.log(JSON.stringify({
   lag_p50_ms: median(lag.map((x) => x.lag_p50_ms)),
   lag_p99_ms: median(lag.map((x) => x.lag_p99_ms)),
   bootstrap_mb: BOOT_MB,
+  bootstrap_from: BOOT_FROM,
   bootstrap_s: boot.length ? median(boot.map((x) => x.seconds)) : null,
   read_scaling: scaling.length ? scaling[0].map((_, k) => ({
     nodes: k + 1,
