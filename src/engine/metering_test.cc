@@ -192,5 +192,21 @@ TEST_F(MeteringTest, ReadsAndSchemaChangesWriteNoRows) {
   EXPECT_EQ(Written("INSERT INTO t1(a) VALUES (4)"), 2u);
 }
 
+// A Hrana `sequence` (ExecuteScript) is metered statement by statement like `execute`.
+TEST_F(MeteringTest, SequencesAreMeteredToo) {
+  const Database::Usage before = db_->usage();
+  ASSERT_TRUE(
+      session_->ExecuteScript("INSERT INTO t1(a) VALUES (1); INSERT INTO t2(a) VALUES (1);", true)
+          .ok());
+  const Database::Usage after = db_->usage();
+  EXPECT_EQ(after.rows_written - before.rows_written, 5u);  // (1 + 1) + (1 + 2)
+  EXPECT_EQ(after.statements - before.statements, 2u);
+  // Read-only sessions run sequences another way; they are metered too.
+  session_->set_read_only(true);
+  ASSERT_TRUE(session_->ExecuteScript("SELECT * FROM t1; SELECT * FROM t2;", true).ok());
+  EXPECT_EQ(db_->usage().statements - after.statements, 2u);
+  EXPECT_EQ(db_->usage().rows_read - after.rows_read, 2u);  // one row in each table
+}
+
 }  // namespace
 }  // namespace cairn::engine

@@ -461,7 +461,8 @@ Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
   }
   for (const std::string& text : texts) {
     StmtSpec spec{text, {}, {}, false};
-    CAIRN_RETURN_IF_ERROR(ExecuteReadOnly(spec, nullptr, may_block).status());
+    CAIRN_ASSIGN_OR_RETURN(ExecStats stats, ExecuteReadOnly(spec, nullptr, may_block));
+    db_->CountStatement(stats.rows_read, stats.rows_written);  // metered as `execute` is
   }
   return Status::Ok();
 }
@@ -566,11 +567,12 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
       if (sqlite::IsBeginReadonly(s.sql()))
         return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       StmtSpec spec{s.sql(), {}, {}, false};
-      CAIRN_ASSIGN_OR_RETURN(ExecStats ignored,
+      CAIRN_ASSIGN_OR_RETURN(ExecStats stats,
                              RunPrepared(conn, s, spec, nullptr, TimeoutOf(*db_),
                                          db_->options().clock,
                                          db_->options().clock->MonotonicMicros()));
-      (void)ignored;
+      // Each statement of a sequence is metered as an `execute` of it is (docs/metrics.md).
+      db_->CountStatement(stats.rows_read, stats.rows_written);
     }
   };
   if (mode_ == Mode::kReadTxn) {
