@@ -553,8 +553,10 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
       if (const size_t n = vector::VectorDdlLength(conn->raw(), rest); n > 0) {
         const StmtSpec spec{rest.substr(0, n), {}, {}, false};
         rest = rest.substr(n);
-        CAIRN_RETURN_IF_ERROR(
-            RunStatement(conn, spec, nullptr, TimeoutOf(*db_), db_->options().clock).status());
+        CAIRN_ASSIGN_OR_RETURN(
+            ExecStats stats,
+            RunStatement(conn, spec, nullptr, TimeoutOf(*db_), db_->options().clock));
+        db_->CountStatement(stats.rows_read, stats.rows_written);  // metered like the others
         continue;
       }
       std::string_view tail;
