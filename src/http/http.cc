@@ -7,9 +7,10 @@ namespace cairn::http {
 
 namespace {
 
-constexpr size_t kMinRead = 4096;        // ReadSpace() offers at least this much when it can
-constexpr size_t kInitialBuffer = 8192;  // most requests fit
-constexpr size_t kMaxChunkLine = 4096;   // a chunk-size line with its extensions
+constexpr size_t kMinRead = 4096;           // ReadSpace() offers at least this much when it can
+constexpr size_t kInitialBuffer = 8192;     // most requests fit
+constexpr size_t kMaxChunkLine = 4096;      // a chunk-size line with its extensions
+constexpr size_t kShrinkAbove = 256 << 10;  // a buffer grown past this is released after use
 
 // tchar (RFC 9110 5.6.2): the characters of methods, field names and tokens.
 bool IsTokenChar(unsigned char c) {
@@ -137,6 +138,16 @@ void RequestReader::Done() {
   begin_ += raw_;
   if (begin_ == end_) begin_ = end_ = 0;
   Reset();
+  // A large body grew the buffer: give the memory back rather than keep it for the connection's
+  // life (what is left is at most the start of a pipelined request, rarely more than a read).
+  if (capacity_ > kShrinkAbove && end_ - begin_ <= kInitialBuffer) {
+    auto small = std::make_unique<char[]>(kInitialBuffer);
+    if (end_ > begin_) std::memcpy(small.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    buf_ = std::move(small);
+    capacity_ = kInitialBuffer;
+  }
 }
 
 RequestReader::Result RequestReader::Next() {

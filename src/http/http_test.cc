@@ -387,6 +387,36 @@ TEST(RequestReader, ReusesItsBufferAcrossRequests) {
   }
 }
 
+TEST(RequestReader, GivesBackTheMemoryOfALargeBody) {
+  RequestReader reader(Limits{});
+  const std::string body(2 << 20, 'b');
+  const std::string in = "POST / HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\n\r\n" + body + "GET /next HTTP/1.1\r\n\r\n";
+  size_t pos = 0;
+  while (reader.Next() == RequestReader::Result::kNeedMore) {
+    std::span<char> space = reader.ReadSpace();
+    const size_t n = std::min(space.size(), in.size() - pos);
+    std::memcpy(space.data(), in.data() + pos, n);
+    reader.Commit(n);
+    pos += n;
+  }
+  ASSERT_EQ(reader.Next(), RequestReader::Result::kRequest);
+  EXPECT_EQ(reader.request().body.size(), body.size());
+  EXPECT_GE(reader.capacity(), body.size());
+  reader.Done();
+  EXPECT_LE(reader.capacity(), size_t{64 << 10});
+  // What followed the large request survives the move to the smaller buffer.
+  while (pos < in.size()) {
+    std::span<char> space = reader.ReadSpace();
+    const size_t n = std::min(space.size(), in.size() - pos);
+    std::memcpy(space.data(), in.data() + pos, n);
+    reader.Commit(n);
+    pos += n;
+  }
+  ASSERT_EQ(reader.Next(), RequestReader::Result::kRequest);
+  EXPECT_EQ(reader.request().target, "/next");
+}
+
 TEST(ResponseHead, Rendering) {
   std::string out;
   const Header headers[] = {{"Server", "cairn"}, {"Content-Type", "application/json"}};
