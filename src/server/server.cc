@@ -508,6 +508,7 @@ class Server::Impl {
     if (ec) co_return;
     c.socket.shutdown(tcp::socket::shutdown_send, ec);
     c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    c.timer.cancel();  // the watchdog re-arms for this nearer deadline
     std::array<char, 16384> sink;
     size_t drained = 0;
     while (!ec && drained < opts_.max_body_bytes + (1 << 20)) {
