@@ -69,7 +69,8 @@ std::string LevelPrefix(const std::string& db, const std::string& gen, int level
 // Joins consecutive files into one: by concatenation when each starts where the previous ended
 // (the usual case: no recompression), else record by record, skipping records already written
 // (files may overlap after a lost acknowledgement).
-Result<std::string> Merge(const std::vector<std::string>& files, int zstd_level, txlog::FileHeader* out) {
+Result<std::string> Merge(const std::vector<std::string>& files, int zstd_level,
+                          txlog::FileHeader* out) {
   {
     std::vector<std::string_view> views(files.begin(), files.end());
     auto joined = txlog::ConcatFiles(views, out);
@@ -162,7 +163,8 @@ void Uploader::Stop(std::chrono::milliseconds grace) {
   draining_ = true;
   cv_.notify_all();
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!queue_.empty() || std::any_of(dbs_.begin(), dbs_.end(), [](auto& kv) { return kv.second.busy; })) {
+  while (!queue_.empty() ||
+         std::any_of(dbs_.begin(), dbs_.end(), [](auto& kv) { return kv.second.busy; })) {
     if (cv_.wait_until(lk, deadline) == std::cv_status::timeout) break;
   }
   stop_ = true;
@@ -176,16 +178,23 @@ void Uploader::Stop(std::chrono::milliseconds grace) {
 }
 
 void Uploader::Notify(const std::string& db) {
+  const bool urgent = opts_.urgent && opts_.urgent(db);
   std::lock_guard lk(mu_);
   DbState& st = dbs_[db];
   if (st.busy) {
     st.renotified = true;
     return;
   }
+  const int64_t now = opts_.clock->MonotonicMicros();
   if (st.due_us == 0) {
-    const int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(opts_.interval).count();
-    ScheduleLocked(db, &st, opts_.clock->MonotonicMicros() + interval);
+    ScheduleLocked(db, &st, now + (urgent ? 0 : DelayMicros()));
+  } else if (urgent && st.due_us > now && st.failures == 0) {
+    ScheduleLocked(db, &st, now);  // not after a failure: its backoff stands
   }
+}
+
+int64_t Uploader::DelayMicros() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(opts_.interval).count();
 }
 
 void Uploader::Forget(const std::string& db) {
@@ -203,8 +212,10 @@ void Uploader::Worker() {
     const int64_t now = opts_.clock->MonotonicMicros();
     auto it = queue_.begin();
     if (it == queue_.end() || (!draining_ && it->first > now)) {
-      if (it == queue_.end()) cv_.wait(lk);
-      else cv_.wait_for(lk, std::chrono::microseconds(it->first - now));
+      if (it == queue_.end())
+        cv_.wait(lk);
+      else
+        cv_.wait_for(lk, std::chrono::microseconds(it->first - now));
       continue;
     }
     const std::string db = it->second;
@@ -228,11 +239,12 @@ void Uploader::Worker() {
           std::chrono::duration_cast<std::chrono::microseconds>(opts_.max_backoff).count(),
           int64_t{100000} << std::min(st.failures, 10));
       if (st.failures == 1 || st.failures % 20 == 0)
-        spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures, s.ToString());
+        spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures,
+                     s.ToString());
       uint64_t backlog = 0;
       for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
-      if (backlog > opts_.max_backlog_bytes && opts_.suspend_log && opts_.restart_log && !st.suspended &&
-          !stop_) {
+      if (backlog > opts_.max_backlog_bytes && opts_.suspend_log && opts_.restart_log &&
+          !st.suspended && !stop_) {
         st.busy = true;
         lk.unlock();
         Status ds = DropBacklog(db);
@@ -246,8 +258,8 @@ void Uploader::Worker() {
       stats_.store_healthy = true;
       stats_.last_success_us = opts_.clock->WallMicros();
       if (st.renotified) {
-        const int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(opts_.interval).count();
-        ScheduleLocked(db, &st, after + interval);
+        const bool urgent = opts_.urgent && opts_.urgent(db);
+        ScheduleLocked(db, &st, after + (urgent ? 0 : DelayMicros()));
       }
     }
     cv_.notify_all();
@@ -305,7 +317,8 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
       if (f.p.max_txid <= done) continue;
       if (f.p.snapshot) {
         CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(gdir + "/" + f.name));
-        CAIRN_RETURN_IF_ERROR(store_->Put(fmt::format("{}/{}/snapshots/{}", db, gen, f.name), bytes));
+        CAIRN_RETURN_IF_ERROR(
+            store_->Put(fmt::format("{}/{}/snapshots/{}", db, gen, f.name), bytes));
         std::lock_guard lk(mu_);
         stats_.objects_uploaded++;
         stats_.bytes_uploaded += bytes.size();
@@ -340,6 +353,7 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
     }
     if (done != st->uploaded[gen]) {
       st->uploaded[gen] = done;
+      if (opts_.on_uploaded) opts_.on_uploaded(db, gen, done);
       // Not synced: losing it only means uploading a file again (puts are idempotent).
       Status ms = WriteFileAtomic(gdir + "/" + kMarker, std::to_string(done));
       if (!ms.ok()) spdlog::warn("backup of {}: {}", db, ms.ToString());
@@ -366,9 +380,10 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
 }
 
 Status Uploader::DropBacklog(const std::string& db) {
-  spdlog::error("backup of {}: the store has been unreachable and the local backlog passed {} bytes; "
-                "dropping it: the log restarts from a snapshot once the store answers",
-                db, opts_.max_backlog_bytes);
+  spdlog::error(
+      "backup of {}: the store has been unreachable and the local backlog passed {} bytes; "
+      "dropping it: the log restarts from a snapshot once the store answers",
+      db, opts_.max_backlog_bytes);
   CAIRN_RETURN_IF_ERROR(opts_.suspend_log(db));
   const std::string dir = log_dir_of_(db);
   CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
@@ -392,7 +407,8 @@ Status Uploader::MergeLevel(const std::string& db, const std::string& gen, int l
   }
   txlog::FileHeader h;
   CAIRN_ASSIGN_OR_RETURN(std::string merged, Merge(contents, 3, &h));
-  CAIRN_RETURN_IF_ERROR(store_->Put(LevelPrefix(db, gen, level + 1) + txlog::LogFileName(h), merged));
+  CAIRN_RETURN_IF_ERROR(
+      store_->Put(LevelPrefix(db, gen, level + 1) + txlog::LogFileName(h), merged));
   // Only once the merged file is in place; a crash in between leaves harmless overlap.
   for (const auto& f : files) CAIRN_RETURN_IF_ERROR(store_->Delete(f.key));
   std::lock_guard lk(mu_);
@@ -411,7 +427,8 @@ Status Uploader::CompactDb(const std::string& db, const std::string& gen, DbStat
     std::vector<objectstore::ObjectInfo> files;
     for (auto& o : listed) {
       txlog::ParsedName p;
-      if (txlog::ParseFileName(o.key.substr(o.key.rfind('/') + 1), &p) && !p.snapshot) files.push_back(o);
+      if (txlog::ParseFileName(o.key.substr(o.key.rfind('/') + 1), &p) && !p.snapshot)
+        files.push_back(o);
     }
     st->level_files[key] = static_cast<int>(files.size());
     if (static_cast<int>(files.size()) < opts_.compact_fanout) continue;
@@ -444,8 +461,12 @@ Status Uploader::BuildSnapshot(const std::string& db, const std::string& gen, ui
   if (res.page_count == 0) return Status::Ok();  // nothing to snapshot
   const uint32_t ps = res.page_size, lock = txlog::LockPage(ps);
   txlog::FileWriter w(ps, txlog::kFlagSnapshot, 3);
-  txlog::RecordHeader h{res.position.txid, res.time_us, res.page_count,
-                        res.page_count - (lock <= res.page_count ? 1u : 0u), 0, res.position.checksum};
+  txlog::RecordHeader h{res.position.txid,
+                        res.time_us,
+                        res.page_count,
+                        res.page_count - (lock <= res.page_count ? 1u : 0u),
+                        0,
+                        res.position.checksum};
   CAIRN_RETURN_IF_ERROR(w.BeginRecord(h));
   int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status(Code::kIOError, "cannot open " + tmp);
@@ -464,9 +485,11 @@ Status Uploader::BuildSnapshot(const std::string& db, const std::string& gen, ui
   }
   sums.Resize(res.page_count);
   if (sums.checksum() != res.position.checksum)
-    return Status(Code::kCorruption, fmt::format("snapshot of {} at txid {} does not match its checksum", db, txid));
+    return Status(Code::kCorruption,
+                  fmt::format("snapshot of {} at txid {} does not match its checksum", db, txid));
   CAIRN_ASSIGN_OR_RETURN(std::string file, w.Finish());
-  CAIRN_RETURN_IF_ERROR(store_->Put(fmt::format("{}/{}/snapshots/{}", db, gen, txlog::SnapshotFileName(w.header())), file));
+  CAIRN_RETURN_IF_ERROR(store_->Put(
+      fmt::format("{}/{}/snapshots/{}", db, gen, txlog::SnapshotFileName(w.header())), file));
   std::lock_guard lk(mu_);
   stats_.snapshots++;
   stats_.objects_uploaded++;
@@ -482,17 +505,21 @@ Status Uploader::Maintain(const std::string& db) {
   {
     const GenerationInfo& g = gens.back();
     const uint64_t snap_txid = g.snapshots.empty() ? 0 : g.snapshots.back().name.max_txid;
-    const int64_t snap_time = g.snapshots.empty() ? g.start_time_us : g.snapshots.back().name.max_time_us;
+    const int64_t snap_time =
+        g.snapshots.empty() ? g.start_time_us : g.snapshots.back().name.max_time_us;
     int l3_after = 0;
     for (const BackupFile& f : g.logs) l3_after += f.level == 3 && f.name.min_txid > snap_txid;
-    const bool old = now - snap_time > std::chrono::duration_cast<std::chrono::microseconds>(opts_.snapshot_interval).count();
+    const bool old =
+        now - snap_time >
+        std::chrono::duration_cast<std::chrono::microseconds>(opts_.snapshot_interval).count();
     if (g.max_txid > snap_txid && (l3_after >= opts_.compact_fanout || old)) {
       CAIRN_RETURN_IF_ERROR(BuildSnapshot(db, g.name, g.max_txid));
       CAIRN_ASSIGN_OR_RETURN(gens, ListGenerations(store_, db));
     }
   }
   // Retention: keep the newest snapshot at or before the cutoff and everything after it.
-  const int64_t cutoff = now - std::chrono::duration_cast<std::chrono::microseconds>(opts_.retention).count();
+  const int64_t cutoff =
+      now - std::chrono::duration_cast<std::chrono::microseconds>(opts_.retention).count();
   std::vector<std::string> doomed;
   size_t first_kept_gen = 0;
   for (size_t i = 0; i < gens.size(); ++i)

@@ -14,10 +14,10 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +53,13 @@ struct UploaderOptions {
   uint64_t max_backlog_bytes = uint64_t{1} << 30;
   std::function<Status(const std::string& db)> suspend_log;
   std::function<Status(const std::string& db)> restart_log;
+  // Called (from a worker) once every transaction of `db`'s log generation `generation` up to
+  // `txid` is in the store: what synchronous backups wait for.
+  std::function<void(const std::string& db, const std::string& generation, uint64_t txid)>
+      on_uploaded;
+  // Whether `db`'s commits wait for the store (sync_backup): its new files are then uploaded at
+  // once, without the batching delay. Unset: never.
+  std::function<bool(const std::string& db)> urgent;
   Clock* clock = Clock::Real();
 };
 
@@ -61,10 +68,10 @@ struct UploaderStats {
   uint64_t bytes_uploaded = 0;
   uint64_t upload_errors = 0;
   uint64_t compactions = 0;
-  uint64_t snapshots = 0;       // built in the store
+  uint64_t snapshots = 0;          // built in the store
   uint64_t backlog_overflows = 0;  // times a backlog was dropped (a gap in the store's history)
   uint64_t objects_deleted = 0;
-  uint64_t backlog_bytes = 0;   // local log bytes not yet in the store
+  uint64_t backlog_bytes = 0;  // local log bytes not yet in the store
   uint64_t backlog_files = 0;
   bool store_healthy = true;    // false after a failed upload, until one succeeds
   int64_t last_success_us = 0;  // wall clock
@@ -80,8 +87,8 @@ struct UploaderStats {
 class Uploader {
  public:
   // `log_dir_of` maps a database name to its local log directory.
-  Uploader(objectstore::ObjectStore* store, std::function<std::string(const std::string&)> log_dir_of,
-           UploaderOptions opts = {});
+  Uploader(objectstore::ObjectStore* store,
+           std::function<std::string(const std::string&)> log_dir_of, UploaderOptions opts = {});
   ~Uploader();  // Stop()
 
   // Scans `names`' local logs for files not yet uploaded, then starts the workers.
@@ -122,17 +129,18 @@ class Uploader {
   std::condition_variable cv_;        // workers and waiters for a database
   std::condition_variable maint_cv_;  // the maintenance thread
   struct DbState {
-    int64_t due_us = 0;      // when the next upload may start (monotonic); 0 = not pending
-    bool busy = false;       // a worker has it
-    int failures = 0;        // consecutive, for backoff
+    int64_t due_us = 0;  // when the next upload may start (monotonic); 0 = not pending
+    bool busy = false;   // a worker has it
+    int failures = 0;    // consecutive, for backoff
     std::map<std::string, uint64_t> uploaded;  // generation -> last txid in the store
     std::map<std::string, int> level_files;    // "<gen>/L<n>" -> files known in the store
-    bool renotified = false;  // notified while busy: upload again after this one
-    bool suspended = false;   // its backlog was dropped; restart the log once the store answers
+    bool renotified = false;                   // notified while busy: upload again after this one
+    bool suspended = false;  // its backlog was dropped; restart the log once the store answers
     uint64_t backlog_bytes = 0;
     uint64_t backlog_files = 0;
   };
   void ScheduleLocked(const std::string& db, DbState* st, int64_t due);
+  int64_t DelayMicros() const;          // the batching delay (opts_.interval)
   std::map<std::string, DbState> dbs_;  // guarded by mu_ (DbState fields too, except while busy)
   UploaderStats stats_;                 // guarded by mu_
   // (lag µs, transactions) of recent uploads, a ring; guarded by mu_.
@@ -140,8 +148,8 @@ class Uploader {
   uint64_t lag_txns_ = 0;
   void RecordLag(int64_t lag_us, uint32_t txns);
   std::set<std::pair<int64_t, std::string>> queue_;  // (due, db), guarded by mu_
-  bool stop_ = false;                   // guarded by mu_
-  bool draining_ = false;               // guarded by mu_: upload everything now
+  bool stop_ = false;                                // guarded by mu_
+  bool draining_ = false;                            // guarded by mu_: upload everything now
   std::vector<std::thread> threads_;
   std::thread maintenance_;
 };

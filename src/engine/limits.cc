@@ -122,6 +122,7 @@ std::string EncodeLimits(const DatabaseLimits& l) {
   OptionalUint(w, "max_concurrent_streams", l.max_concurrent_streams);
   OptionalUint(w, "sync_replicas", l.sync_replicas);
   OptionalUint(w, "sync_timeout_ms", l.sync_timeout_ms);
+  w.Key("sync_backup").Bool(l.sync_backup);
   w.EndObject();
   return out;
 }
@@ -154,11 +155,13 @@ Status ApplyLimitsJson(std::string_view json, DatabaseLimits* limits,
       }
       if (next.max_db_size && *next.max_db_size == 0)
         return Invalid(key, "must be at least 1 byte (null: no limit)");
-    } else if (key == "block_reads" || key == "block_writes") {
+    } else if (key == "block_reads" || key == "block_writes" || key == "sync_backup") {
       bool b = false;
       if (!null && value.get_bool().get(b) != simdjson::SUCCESS)
         return Invalid(key, "must be true, false or null");
-      (key == "block_reads" ? next.block_reads : next.block_writes) = b;
+      (key == "block_reads"    ? next.block_reads
+       : key == "block_writes" ? next.block_writes
+                               : next.sync_backup) = b;
     } else if (key == "block_reason") {
       std::string_view s;
       if (!null && value.get_string().get(s) != simdjson::SUCCESS)
@@ -199,7 +202,7 @@ Status ApplyLimitsJson(std::string_view json, DatabaseLimits* limits,
     } else {
       std::string known =
           "max_db_size, block_reads, block_writes, block_reason, statement_timeout_ms, "
-          "max_response_bytes, max_concurrent_streams, sync_replicas, sync_timeout_ms";
+          "max_response_bytes, max_concurrent_streams, sync_replicas, sync_timeout_ms, sync_backup";
       for (std::string_view a : also_allowed) known += ", " + std::string(a);
       return Status(Code::kInvalidRequest,
                     "unknown field '" + std::string(key) + "' (known: " + known + ")");
@@ -219,6 +222,7 @@ void LiveLimits::Set(DatabaseLimits limits) {
   max_streams_.store(limits.max_concurrent_streams.value_or(0), std::memory_order_relaxed);
   sync_replicas_.store(limits.sync_replicas.value_or(0), std::memory_order_relaxed);
   sync_timeout_ms_.store(limits.sync_timeout_ms.value_or(5000), std::memory_order_relaxed);
+  sync_backup_.store(limits.sync_backup, std::memory_order_relaxed);
   limits_ = std::move(limits);
   version_.fetch_add(1, std::memory_order_acq_rel);
 }

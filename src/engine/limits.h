@@ -53,6 +53,9 @@ struct DatabaseLimits {
   // gets UNAVAILABLE (the transaction is committed on the primary, but not yet elsewhere).
   std::optional<uint64_t> sync_replicas;
   std::optional<uint64_t> sync_timeout_ms;
+  // And/or: a commit is acknowledged only once the object store of the backups has it (uploaded),
+  // within the same timeout.
+  bool sync_backup = false;
 
   bool operator==(const DatabaseLimits&) const = default;
   bool empty() const { return *this == DatabaseLimits{}; }
@@ -95,6 +98,7 @@ class LiveLimits {
   bool reads_blocked() const { return block_reads_.load(std::memory_order_relaxed); }
   // 0: asynchronous replication.
   uint64_t sync_replicas() const { return sync_replicas_.load(std::memory_order_relaxed); }
+  bool sync_backup() const { return sync_backup_.load(std::memory_order_relaxed); }
   std::chrono::milliseconds sync_timeout() const {
     return std::chrono::milliseconds(sync_timeout_ms_.load(std::memory_order_relaxed));
   }
@@ -142,6 +146,7 @@ class LiveLimits {
   std::atomic<uint64_t> response_bytes_{0};  // 0: none
   std::atomic<uint64_t> max_streams_{0};     // 0: none
   std::atomic<uint64_t> sync_replicas_{0};
+  std::atomic<bool> sync_backup_{false};
   std::atomic<uint64_t> sync_timeout_ms_{5000};
   std::atomic<uint64_t> open_streams_{0};
 };

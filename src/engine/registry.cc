@@ -16,6 +16,7 @@ Registry::Registry(const RegistryOptions& opts)
     : opts_(opts), checkpointer_(std::make_unique<Checkpointer>()) {
   opts_.database.checkpointer = checkpointer_.get();
   replica_mode_ = opts.database.replica;
+  acks_ = opts.replica_acks ? opts.replica_acks : std::make_shared<ReplicaAcks>();
   // A change of a database's limits is a change replicas follow (they copy the limits).
   if (opts_.limits && opts_.on_change) opts_.limits->SetOnChange(opts_.on_change);
 }

@@ -42,6 +42,9 @@ struct RegistryOptions {
   // after it was created, deleted or its limits changed: what replicas follow
   // (replication::ChangeFeed).
   std::function<void(const std::string&)> on_change;
+  // Where synchronous replication learns what replicas and the backups have; null: the registry
+  // makes its own.
+  std::shared_ptr<ReplicaAcks> replica_acks;
 };
 
 class Registry {
@@ -98,7 +101,7 @@ class Registry {
   std::atomic<bool> replica_mode_{false};
   std::atomic<uint64_t> mode_epoch_{0};  // bumped by SetReplica
   std::shared_ptr<std::atomic<int64_t>> write_fence_ = std::make_shared<std::atomic<int64_t>>(0);
-  std::shared_ptr<ReplicaAcks> acks_ = std::make_shared<ReplicaAcks>();
+  std::shared_ptr<ReplicaAcks> acks_;
 
   RegistryOptions opts_;  // opts_.database.checkpointer points at checkpointer_
   std::unique_ptr<Checkpointer> checkpointer_;

@@ -19,7 +19,7 @@ int ReplicaAcks::CountLocked(const std::string& db, uint64_t txid) const {
                           std::chrono::duration_cast<std::chrono::microseconds>(kForget).count();
   int n = 0;
   for (const auto& [replica, p] : it->second)
-    if (p.txid >= txid && p.seen_us >= horizon) ++n;
+    if (p.txid >= txid && p.seen_us >= horizon && replica != kObjectStore) ++n;
   return n;
 }
 
@@ -29,9 +29,16 @@ int ReplicaAcks::Count(const std::string& db, uint64_t txid) const {
 }
 
 bool ReplicaAcks::WaitFor(const std::string& db, uint64_t txid, int n,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout, bool store) {
   std::unique_lock lk(mu_);
-  return cv_.wait_for(lk, timeout, [&] { return CountLocked(db, txid) >= n; });
+  auto stored = [&] {
+    auto it = acks_.find(db);
+    if (it == acks_.end()) return false;
+    auto s = it->second.find(kObjectStore);
+    return s != it->second.end() && s->second.txid >= txid;
+  };
+  return cv_.wait_for(lk, timeout,
+                      [&] { return CountLocked(db, txid) >= n && (!store || stored()); });
 }
 
 }  // namespace cairn::engine

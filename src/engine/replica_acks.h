@@ -24,10 +24,15 @@ class ReplicaAcks {
   // has applied every transaction of it up to `txid`. Positions only move forward; a replica
   // silent for kForget is no longer counted.
   void Ack(const std::string& db, const std::string& replica, uint64_t txid);
-  // How many replicas have applied `txid` of `db`.
+  // How many replicas have applied `txid` of `db` (the object store not counted).
   int Count(const std::string& db, uint64_t txid) const;
-  // Waits until at least `n` replicas have applied `txid` of `db`, at most `timeout`.
-  bool WaitFor(const std::string& db, uint64_t txid, int n, std::chrono::milliseconds timeout);
+  // Waits until at least `n` replicas have applied `txid` of `db` — and, with `store`, the object
+  // store of the backups has it too — at most `timeout`.
+  bool WaitFor(const std::string& db, uint64_t txid, int n, std::chrono::milliseconds timeout,
+               bool store = false);
+  // The backups' uploader acknowledges as this "replica": every transaction of `db` up to txid is
+  // in the object store (never forgotten for silence).
+  static constexpr char kObjectStore[] = "~object-store";
   static std::string Key(const std::string& db, const std::string& generation) {
     return db + "/" + generation;
   }

@@ -39,5 +39,23 @@ TEST(ReplicaAcks, WaitReturnsWhenEnoughReplicasAckOrTimesOut) {
   t.join();
 }
 
+TEST(ReplicaAcks, TheObjectStoreIsWaitedForOnlyWhenAskedAndIsNotAReplica) {
+  ReplicaAcks acks;
+  const std::string db = ReplicaAcks::Key("db", "g");
+  acks.Ack(db, ReplicaAcks::kObjectStore, 7);
+  EXPECT_EQ(acks.Count(db, 7), 0);  // the store is no replica
+  EXPECT_FALSE(acks.WaitFor(db, 7, 1, std::chrono::milliseconds(10)));
+  EXPECT_TRUE(acks.WaitFor(db, 7, 0, std::chrono::milliseconds(10), /*store=*/true));
+  EXPECT_FALSE(acks.WaitFor(db, 8, 0, std::chrono::milliseconds(10), /*store=*/true));
+  acks.Ack(db, "r", 8);
+  EXPECT_FALSE(acks.WaitFor(db, 8, 1, std::chrono::milliseconds(10), /*store=*/true));
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    acks.Ack(db, ReplicaAcks::kObjectStore, 9);
+  });
+  EXPECT_TRUE(acks.WaitFor(db, 8, 1, std::chrono::seconds(10), /*store=*/true));
+  t.join();
+}
+
 }  // namespace
 }  // namespace cairn::engine

@@ -20,7 +20,7 @@ namespace {
 // Statements that certainly need the writer, so they skip the trial prepare on a reader.
 bool IsWriteKeyword(const std::string& kw) {
   static constexpr std::array<const char*, 13> kWrites = {
-      "INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER",
+      "INSERT", "UPDATE",    "DELETE", "REPLACE", "CREATE",  "DROP",  "ALTER",
       "BEGIN",  "SAVEPOINT", "VACUUM", "REINDEX", "ANALYZE", "UPSERT"};
   for (const char* w : kWrites)
     if (kw == w) return true;
@@ -40,18 +40,24 @@ bool IsPragmaAssignment(const std::string& kw, std::string_view sql) {
 Status BindValue(sqlite3_stmt* stmt, int idx, const Value& v) {
   int rc = SQLITE_OK;
   switch (v.type) {
-    case Value::Type::kNull: rc = sqlite3_bind_null(stmt, idx); break;
-    case Value::Type::kInteger: rc = sqlite3_bind_int64(stmt, idx, v.integer); break;
-    case Value::Type::kFloat: rc = sqlite3_bind_double(stmt, idx, v.real); break;
+    case Value::Type::kNull:
+      rc = sqlite3_bind_null(stmt, idx);
+      break;
+    case Value::Type::kInteger:
+      rc = sqlite3_bind_int64(stmt, idx, v.integer);
+      break;
+    case Value::Type::kFloat:
+      rc = sqlite3_bind_double(stmt, idx, v.real);
+      break;
     case Value::Type::kText:
       rc = sqlite3_bind_text64(stmt, idx, v.bytes.data(), v.bytes.size(), SQLITE_STATIC,
                                SQLITE_UTF8);
       break;
     case Value::Type::kBlob:
       // A zero-length blob stays a blob (sqlite3_bind_blob with a null pointer would bind NULL).
-      rc = v.bytes.empty() ? sqlite3_bind_zeroblob(stmt, idx, 0)
-                           : sqlite3_bind_blob64(stmt, idx, v.bytes.data(), v.bytes.size(),
-                                                 SQLITE_STATIC);
+      rc = v.bytes.empty()
+               ? sqlite3_bind_zeroblob(stmt, idx, 0)
+               : sqlite3_bind_blob64(stmt, idx, v.bytes.data(), v.bytes.size(), SQLITE_STATIC);
       break;
   }
   if (rc != SQLITE_OK) return SqliteStatusOf(stmt, rc);
@@ -89,7 +95,8 @@ Status Bind(sqlite3_stmt* stmt, const StmtSpec& spec) {
   }
   for (int i = 1; i <= count; ++i) {
     const char* name = sqlite3_bind_parameter_name(stmt, i);
-    if (name == nullptr) return ArgsMismatch("value for parameter " + std::to_string(i) + " not found");
+    if (name == nullptr)
+      return ArgsMismatch("value for parameter " + std::to_string(i) + " not found");
     std::string_view full(name), bare = full.substr(1);  // parameters start with ':', '@', '$', '?'
     const Value* found = nullptr;
     for (const auto& [arg_name, value] : spec.named_args) {
@@ -98,7 +105,8 @@ Status Bind(sqlite3_stmt* stmt, const StmtSpec& spec) {
         break;
       }
     }
-    if (found == nullptr) return ArgsMismatch("value for parameter " + std::string(full) + " not found");
+    if (found == nullptr)
+      return ArgsMismatch("value for parameter " + std::string(full) + " not found");
     CAIRN_RETURN_IF_ERROR(BindValue(stmt, i, *found));
   }
   return Status::Ok();
@@ -208,13 +216,15 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
         case SQLITE_TEXT: {
           v.type = Value::Type::kText;
           const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-          v.bytes = std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+          v.bytes =
+              std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
           break;
         }
         case SQLITE_BLOB: {
           v.type = Value::Type::kBlob;
           const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-          v.bytes = std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+          v.bytes =
+              std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
           break;
         }
         default:
@@ -246,8 +256,7 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
   return stats;
 }
 
-Session::Session(std::shared_ptr<Database> db)
-    : db_(std::move(db)), id_(Database::NewOwnerId()) {}
+Session::Session(std::shared_ptr<Database> db) : db_(std::move(db)), id_(Database::NewOwnerId()) {}
 
 Session::~Session() { Close(); }
 
@@ -300,8 +309,7 @@ Result<ExecStats> Session::RunOnWriter(const StmtSpec& stmt, RowSink* sink, bool
   Result<ExecStats> result = Status(Code::kInternal, "not run");
   const uint64_t before = db_->replication_index();
   CAIRN_RETURN_IF_ERROR(OnWriter([&](sqlite::Connection* conn) {
-    result = RunStatement(conn, stmt, sink, TimeoutOf(*db_),
-                          db_->options().clock);
+    result = RunStatement(conn, stmt, sink, TimeoutOf(*db_), db_->options().clock);
   }));
   // Synchronous replication: a commit (this statement's, or this COMMIT's) is acknowledged once
   // enough replicas have it. The write lock is free again while waiting.
@@ -314,15 +322,19 @@ Status Session::WaitReplicated(uint64_t before) {
   ReplicaAcks* acks = db_->options().replica_acks.get();
   if (limits == nullptr || acks == nullptr || db_->txlog() == nullptr) return Status::Ok();
   const uint64_t n = limits->sync_replicas();
+  const bool store = limits->sync_backup();
   const uint64_t txid = db_->replication_index();
-  if (n == 0 || txid <= before) return Status::Ok();
-  if (acks->WaitFor(ReplicaAcks::Key(db_->name(), db_->txlog()->generation()), txid, static_cast<int>(n),
-                    limits->sync_timeout()))
+  if ((n == 0 && !store) || txid <= before) return Status::Ok();
+  if (acks->WaitFor(ReplicaAcks::Key(db_->name(), db_->txlog()->generation()), txid,
+                    static_cast<int>(n), limits->sync_timeout(), store))
     return Status::Ok();
+  const std::string wanted = n > 0 && store ? fmt::format("{} replica(s) and the backup", n)
+                             : store        ? std::string("the backup")
+                                            : fmt::format("{} replica(s)", n);
   return Status(Code::kUnavailable,
-                fmt::format("the transaction committed on the primary (txid {}), but fewer than {} "
-                            "replica(s) confirmed it within {} ms (sync_replicas)",
-                            txid, n, limits->sync_timeout().count()));
+                fmt::format("the transaction committed on the primary (txid {}), but {} did not "
+                            "confirm it within {} ms (sync_replicas, sync_backup)",
+                            txid, wanted, limits->sync_timeout().count()));
 }
 
 Status Session::OnWriter(const std::function<void(sqlite::Connection*)>& fn) {
@@ -481,8 +493,7 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
     }
     if (read_only_) return ExecuteReadOnly(stmt, sink, may_block);
     if (mode_ == Mode::kReadTxn) {
-      auto r = RunStatement(txn_reader_.conn(), stmt, sink, TimeoutOf(*db_),
-                            db_->options().clock);
+      auto r = RunStatement(txn_reader_.conn(), stmt, sink, TimeoutOf(*db_), db_->options().clock);
       if (txn_reader_.conn()->autocommit()) {
         txn_reader_.Release();
         mode_ = Mode::kAutocommit;
@@ -518,8 +529,8 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
       CAIRN_RETURN_IF_ERROR(reader.BeginFreshRead());
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement probe, reader.conn()->Prepare(stmt.sql));
       if (sqlite3_stmt_readonly(probe.raw()))
-        return RunPrepared(reader.conn(), probe, stmt, sink, TimeoutOf(*db_),
-                           db_->options().clock, start);
+        return RunPrepared(reader.conn(), probe, stmt, sink, TimeoutOf(*db_), db_->options().clock,
+                           start);
     }
     return RunOnWriter(stmt, sink, may_block);
   }();
@@ -553,9 +564,8 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
       if (const size_t n = vector::VectorDdlLength(conn->raw(), rest); n > 0) {
         const StmtSpec spec{rest.substr(0, n), {}, {}, false};
         rest = rest.substr(n);
-        CAIRN_ASSIGN_OR_RETURN(
-            ExecStats stats,
-            RunStatement(conn, spec, nullptr, TimeoutOf(*db_), db_->options().clock));
+        CAIRN_ASSIGN_OR_RETURN(ExecStats stats, RunStatement(conn, spec, nullptr, TimeoutOf(*db_),
+                                                             db_->options().clock));
         db_->CountStatement(stats.rows_read, stats.rows_written);  // metered like the others
         continue;
       }
@@ -569,10 +579,9 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
       if (sqlite::IsBeginReadonly(s.sql()))
         return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       StmtSpec spec{s.sql(), {}, {}, false};
-      CAIRN_ASSIGN_OR_RETURN(ExecStats stats,
-                             RunPrepared(conn, s, spec, nullptr, TimeoutOf(*db_),
-                                         db_->options().clock,
-                                         db_->options().clock->MonotonicMicros()));
+      CAIRN_ASSIGN_OR_RETURN(ExecStats stats, RunPrepared(conn, s, spec, nullptr, TimeoutOf(*db_),
+                                                          db_->options().clock,
+                                                          db_->options().clock->MonotonicMicros()));
       // Each statement of a sequence is metered as an `execute` of it is (docs/metrics.md).
       db_->CountStatement(stats.rows_read, stats.rows_written);
     }
@@ -606,8 +615,8 @@ Result<DescribeResult> Session::Describe(std::string_view sql) {
   const int nc = sqlite3_column_count(stmt);
   for (int i = 0; i < nc; ++i) {
     const char* decl = sqlite3_column_decltype(stmt, i);
-    d.cols.push_back({sqlite3_column_name(stmt, i),
-                      decl ? std::optional<std::string>(decl) : std::nullopt});
+    d.cols.push_back(
+        {sqlite3_column_name(stmt, i), decl ? std::optional<std::string>(decl) : std::nullopt});
   }
   d.is_explain = sqlite3_stmt_isexplain(stmt) != 0;
   d.is_readonly = sqlite3_stmt_readonly(stmt) != 0;

@@ -72,7 +72,7 @@ TEST_F(NamespaceConfigTest, CreateWithLimitsThenReadAndChangeThem) {
             R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
             R"("block_reason":null,)"
             R"("statement_timeout_ms":null,"max_response_bytes":null,"max_concurrent_streams":4,)"
-            R"("sync_replicas":null,"sync_timeout_ms":null})");
+            R"("sync_replicas":null,"sync_timeout_ms":null,"sync_backup":false})");
   auto changed = api.Handle("POST", "/v1/namespaces/a/config",
                             R"({"block_writes": true, "max_concurrent_streams": null})");
   EXPECT_EQ(changed.status, 200);
@@ -153,7 +153,7 @@ TEST_F(NamespaceConfigTest, ATemplatesLimitsFollowItExceptItsBlocks) {
   EXPECT_EQ(api.Handle("GET", "/v1/namespaces/c1/config", "").body,
             R"({"max_db_size":1048576,"block_reads":false,"block_writes":false,)"
             R"("block_reason":null,"statement_timeout_ms":2000,"max_response_bytes":null,)"
-            R"("max_concurrent_streams":4,"sync_replicas":null,"sync_timeout_ms":null})");
+            R"("max_concurrent_streams":4,"sync_replicas":null,"sync_timeout_ms":null,"sync_backup":false})");
   // The body's fields win: a value replaces, null unsets, a block may be asked for.
   ASSERT_EQ(api.Handle("POST", "/v1/namespaces/c2/create",
                        R"({"template": "tpl", "max_db_size": "2mib",)"
@@ -163,7 +163,7 @@ TEST_F(NamespaceConfigTest, ATemplatesLimitsFollowItExceptItsBlocks) {
   EXPECT_EQ(api.Handle("GET", "/v1/namespaces/c2/config", "").body,
             R"({"max_db_size":2097152,"block_reads":true,"block_writes":false,)"
             R"("block_reason":null,"statement_timeout_ms":2000,"max_response_bytes":null,)"
-            R"("max_concurrent_streams":null,"sync_replicas":null,"sync_timeout_ms":null})");
+            R"("max_concurrent_streams":null,"sync_replicas":null,"sync_timeout_ms":null,"sync_backup":false})");
   // Kept in the new database's own limits.json.
   EXPECT_NE(ReadWholeFile((dir_ / "data/databases/c1/limits.json").string())
                 .value()

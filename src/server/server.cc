@@ -156,6 +156,14 @@ class Server::Impl {
         CAIRN_ASSIGN_OR_RETURN(auto d, registry_->Get(db));
         return d->RestartLog();
       };
+      auto acks = std::make_shared<engine::ReplicaAcks>();
+      ro.replica_acks = acks;
+      uo.on_uploaded = [acks](const std::string& db, const std::string& gen, uint64_t txid) {
+        acks->Ack(engine::ReplicaAcks::Key(db, gen), engine::ReplicaAcks::kObjectStore, txid);
+      };
+      uo.urgent = [this](const std::string& db) {
+        return limits_ != nullptr && limits_->For(db)->sync_backup();
+      };
       uo.suspend_log = [this](const std::string& db) -> Status {
         CAIRN_ASSIGN_OR_RETURN(auto d, registry_->Get(db));
         d->SuspendLog();
@@ -807,7 +815,7 @@ class Server::Impl {
     };
     eo.peer_ahead = [this](const std::vector<std::string>& peers) {
       auto f = follower();
-      return f && replication::PeerAhead(f->Databases(), peers, opts_.follower.auth_key,
+      return f && replication::PeerAhead(f->Databases(), peers, opts_.replication_key,
                                          std::chrono::milliseconds(300));
     };
     eo.become_primary = [this] {

@@ -6,10 +6,10 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeDataDir, scalar, sleep, startServer } from "./server.mjs";
+import { makeDataDir, rejection, runCairn, scalar, sleep, startServer } from "./server.mjs";
 
 const backups = mkdtempSync(join(tmpdir(), "cairn-seed-store-"));
 const servers = [];
@@ -73,4 +73,48 @@ test("a new replica restores databases from the primary's backups and streams on
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }
+});
+
+test("sync_backup: a commit is answered once the object store has it; with the store down, UNAVAILABLE", async () => {
+  const store = mkdtempSync(join(tmpdir(), "cairn-sync-backup-"));
+  // A long batching delay: without sync_backup nothing would reach the store for minutes.
+  const primary = await startServer({ args: ["--backup", store, "--backup-interval-ms", "600000"] });
+  servers.push(primary);
+  try {
+    const cfg = await primary.admin("POST", "v1/namespaces/default/config", { sync_backup: true, sync_timeout_ms: 3000 });
+    assert.equal(cfg.status, 200, cfg.text);
+    assert.equal(cfg.json.sync_backup, true);
+    const c = primary.client();
+    await c.execute("CREATE TABLE kv (k TEXT PRIMARY KEY)");
+    await c.execute("INSERT INTO kv VALUES ('acked')");
+    // The acknowledged row is in the store right now: a restore finds it.
+    const out = join(store, "restored.sqlite");
+    const r = await runCairn(["restore", "default", "--from", store, "-o", out, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    const check = await startServer({ dataDir: makeDataDir(), args: ["--backup", "off"] });
+    servers.push(check);
+    await check.stop({ keepDataDir: true });
+    copyFileSync(out, join(check.dataDir, "databases/default/data.sqlite"));
+    for (const f of ["-wal", "-shm"]) rmSync(join(check.dataDir, "databases/default/data.sqlite" + f), { force: true });
+    const again = await startServer({ dataDir: check.dataDir, args: ["--backup", "off"] });
+    servers.push(again);
+    assert.equal(await scalar(again.client(), "SELECT count(*) FROM kv WHERE k = 'acked'"), 1);
+  } finally {
+    rmSync(store, { recursive: true, force: true });
+  }
+});
+
+test("sync_backup with an object store that does not answer: UNAVAILABLE, committed on the primary", async () => {
+  // An S3 endpoint on a port nothing listens on.
+  const url = "s3://none/x?endpoint=http://127.0.0.1:9&path_style=true";
+  const primary = await startServer({ args: ["--backup", url, "--backup-interval-ms", "50"] });
+  servers.push(primary);
+  const c = primary.client();
+  await c.execute("CREATE TABLE kv (k TEXT PRIMARY KEY)");
+  assert.equal((await primary.admin("POST", "v1/namespaces/default/config", { sync_backup: true, sync_timeout_ms: 1000 })).status, 200);
+  const t0 = Date.now();
+  const e = await rejection(c.execute("INSERT INTO kv VALUES ('unconfirmed')"));
+  assert.match(e.message, /the backup did not confirm it within 1000 ms/);
+  assert.ok(Date.now() - t0 >= 900, `gave up after ${Date.now() - t0} ms`);
+  assert.equal(await scalar(c, "SELECT count(*) FROM kv"), 1);
 });
