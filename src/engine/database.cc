@@ -5,9 +5,13 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
+#include "base/file.h"
 #include "engine/checkpointer.h"
 #include "vector/vector.h"
 
@@ -97,6 +101,38 @@ Database::Usage Database::usage() const {
   return u;
 }
 
+std::string Database::UsagePath() const {
+  const size_t slash = path_.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : path_.substr(0, slash)) + "/usage";
+}
+
+void Database::LoadUsage() {
+  auto text = ReadWholeFile(UsagePath());
+  if (!text.ok()) return;  // none yet
+  unsigned long long r = 0, w = 0, s = 0;
+  if (std::sscanf(text->c_str(), "%llu %llu %llu", &r, &w, &s) != 3) {
+    spdlog::warn("db {}: {} is not usage counters; counting from zero", name_, UsagePath());
+    return;
+  }
+  usage_.rows_read = r;
+  usage_.rows_written = w;
+  usage_.statements = s;
+  usage_saved_statements_ = s;
+}
+
+void Database::SaveUsage() {
+  std::lock_guard lk(usage_save_mu_);
+  const Usage u = usage();
+  if (u.statements == usage_saved_statements_) return;
+  Status st = WriteFileAtomic(UsagePath(),
+                              fmt::format("{} {} {}\n", u.rows_read, u.rows_written, u.statements));
+  if (!st.ok()) {
+    spdlog::warn("db {}: cannot save its usage counters: {}", name_, st.message());
+    return;
+  }
+  usage_saved_statements_ = u.statements;
+}
+
 uint64_t Database::storage_bytes() const {
   uint64_t total = 0;
   for (const std::string& p : {path_, path_ + "-wal"}) {
@@ -123,6 +159,7 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
                                                  const DatabaseOptions& opts, bool create) {
   vector::RegisterAutoExtension();  // every connection opened from here on has vector search
   std::shared_ptr<Database> db(new Database(std::move(name), std::move(path), opts));
+  db->LoadUsage();
   sqlite::OpenOptions wo;
   wo.create = create;
   wo.statement_cache_capacity = opts.statement_cache;
@@ -194,8 +231,9 @@ Status Database::AcquireWriter(OwnerId owner, bool may_block) {
   if (opts_.write_fence) {
     const int64_t fence = opts_.write_fence->load(std::memory_order_acquire);
     if (fence != 0 && opts_.clock->MonotonicMicros() >= fence)
-      return Status(Code::kUnavailable,
-                    "this node may no longer be the primary (its lease could not be renewed); retry");
+      return Status(
+          Code::kUnavailable,
+          "this node may no longer be the primary (its lease could not be renewed); retry");
   }
   std::unique_lock lk(state_mu_);
   if (closed_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
@@ -260,7 +298,8 @@ Status Database::WithWriter(OwnerId owner, const std::function<Status(sqlite::Co
 }
 
 Status Database::WithReplicaWriter(const std::function<Status(sqlite::Connection*)>& fn) {
-  if (!opts_.replica) return Status(Code::kInvalidRequest, "database " + name_ + " is not a replica");
+  if (!opts_.replica)
+    return Status(Code::kInvalidRequest, "database " + name_ + " is not a replica");
   std::lock_guard ex(exec_mu_);
   if (closed_ || !writer_) return Status(Code::kUnavailable, "database " + name_ + " is closed");
   Status st = fn(writer_.get());
@@ -314,7 +353,8 @@ Status Database::FlushLog() {
 
 Status Database::RestartLog() {
   std::lock_guard ex(exec_mu_);  // nothing commits while the snapshot is taken
-  if (!txlog_ || !writer_) return Status(Code::kUnavailable, "database " + name_ + " has no open log");
+  if (!txlog_ || !writer_)
+    return Status(Code::kUnavailable, "database " + name_ + " has no open log");
   return txlog_->Reseed();
 }
 
@@ -403,13 +443,16 @@ Result<Database::Image> Database::ReadImage(ImageVisitor* visitor) {
   Status st = [&]() -> Status {
     {
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement q, gate_conn_->PrepareTrusted("PRAGMA page_count"));
-      if (sqlite3_step(q.raw()) == SQLITE_ROW) img.page_count = static_cast<uint32_t>(sqlite3_column_int64(q.raw(), 0));
+      if (sqlite3_step(q.raw()) == SQLITE_ROW)
+        img.page_count = static_cast<uint32_t>(sqlite3_column_int64(q.raw(), 0));
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement q2, gate_conn_->PrepareTrusted("PRAGMA page_size"));
-      if (sqlite3_step(q2.raw()) == SQLITE_ROW) img.page_size = static_cast<uint32_t>(sqlite3_column_int64(q2.raw(), 0));
+      if (sqlite3_step(q2.raw()) == SQLITE_ROW)
+        img.page_size = static_cast<uint32_t>(sqlite3_column_int64(q2.raw(), 0));
     }
     if (visitor != nullptr) CAIRN_RETURN_IF_ERROR(visitor->Begin(img));
     const uint32_t expected_pages = img.page_count;
-    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt, gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
+    CAIRN_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+                           gate_conn_->PrepareTrusted("SELECT pgno, data FROM sqlite_dbpage"));
     txlog::PageChecksums sums;
     for (;;) {
       int rc = sqlite3_step(stmt.raw());
@@ -420,7 +463,8 @@ Result<Database::Image> Database::ReadImage(ImageVisitor* visitor) {
       const auto size = static_cast<uint32_t>(sqlite3_column_bytes(stmt.raw(), 1));
       if (data != nullptr) sums.SetPage(pgno, data, size);
       if (visitor != nullptr && data != nullptr)
-        CAIRN_RETURN_IF_ERROR(visitor->Page(pgno, std::string_view(static_cast<const char*>(data), size)));
+        CAIRN_RETURN_IF_ERROR(
+            visitor->Page(pgno, std::string_view(static_cast<const char*>(data), size)));
       img.page_count = pgno;
     }
     if (img.page_count != expected_pages)
@@ -509,6 +553,7 @@ void Database::CloseNow() {
     }
     writer_.reset();
   }
+  SaveUsage();
 }
 
 }  // namespace cairn::engine

@@ -14,8 +14,8 @@
 // which serializes access; a ReaderLease gives one thread exclusive use of one reader.
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -27,9 +27,9 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "sqlite/connection.h"
 #include "engine/limits.h"
 #include "engine/replica_acks.h"
+#include "sqlite/connection.h"
 #include "txlog/txlog.h"
 
 namespace cairn::engine {
@@ -38,7 +38,7 @@ class Checkpointer;
 
 struct DatabaseOptions {
   int max_readers = 8;
-  std::chrono::milliseconds txn_timeout{5000};        // write lock held by an open transaction
+  std::chrono::milliseconds txn_timeout{5000};  // write lock held by an open transaction
   // How long a writer waits for the lock before TRANSACTION_BUSY. Longer than txn_timeout, so a
   // waiter always outlives an abandoned transaction and takes the lock from it.
   std::chrono::milliseconds write_lock_wait{10000};
@@ -214,9 +214,10 @@ class Database : public std::enable_shared_from_this<Database> {
   // Ends the read transactions of pooled readers whose snapshot is older than the last commit.
   void DropStaleSnapshots();
 
-  // Metering: what clients' statements did to this database since this handle opened (a handle
-  // closed when idle and opened again starts from zero; Prometheus treats that as a counter
-  // reset). Fed by Session when a statement finishes successfully.
+  // Metering: what clients' statements did to this database, cumulative over its life. Kept in
+  // the file `usage` beside the database: loaded on open, saved when the handle closes and by
+  // SaveUsage (the registry's janitor, every second while it changes) — a crash loses at most the
+  // counts since the last save. Fed by Session when a statement finishes successfully.
   struct Usage {
     uint64_t rows_read = 0;
     uint64_t rows_written = 0;
@@ -228,6 +229,8 @@ class Database : public std::enable_shared_from_this<Database> {
     usage_.statements.fetch_add(1, std::memory_order_relaxed);
   }
   Usage usage() const;
+  // Writes the counters to the `usage` file if they changed since the last save.
+  void SaveUsage();
   // Bytes the database takes on disk now: its file and its WAL (not the transaction log).
   uint64_t storage_bytes() const;
   // Calls fn for every Database of this process that is alive (not yet destroyed), keeping each
@@ -279,12 +282,16 @@ class Database : public std::enable_shared_from_this<Database> {
     std::atomic<uint64_t> rows_read{0}, rows_written{0}, statements{0};
   };
   UsageCounters usage_;
+  std::mutex usage_save_mu_;
+  uint64_t usage_saved_statements_ = 0;  // guarded by usage_save_mu_
+  std::string UsagePath() const;
+  void LoadUsage();
 
   // Reader pool.
   mutable std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<Reader> free_readers_;  // guarded by readers_mu_
-  int open_readers_ = 0;                                           // guarded by readers_mu_
+  int open_readers_ = 0;              // guarded by readers_mu_
 };
 
 }  // namespace cairn::engine

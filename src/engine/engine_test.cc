@@ -295,6 +295,37 @@ TEST_F(EngineTest, IdleHandlesAreClosed) {
   db_ = fresh;
 }
 
+TEST_F(EngineTest, UsageCountersAreCumulativeAcrossCloseAndReopen) {
+  {
+    Session s(db_);
+    ASSERT_TRUE(Exec(s, "CREATE TABLE t(x)").ok());
+    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (1), (2)").ok());
+    ASSERT_TRUE(Exec(s, "SELECT * FROM t").ok());
+  }
+  const Database::Usage before = db_->usage();
+  EXPECT_EQ(before.statements, 3u);
+  EXPECT_EQ(before.rows_written, 2u);
+  // Closed when idle, then opened again; and the whole registry restarted.
+  db_.reset();
+  reg_->CloseAll();
+  db_ = reg_->Get("default").value();
+  EXPECT_EQ(db_->usage().statements, before.statements);
+  EXPECT_EQ(db_->usage().rows_read, before.rows_read);
+  {
+    Session s(db_);
+    ASSERT_TRUE(Exec(s, "INSERT INTO t VALUES (3)").ok());
+  }
+  db_->SaveUsage();  // what the janitor does every second
+  db_.reset();
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  reg_.reset();
+  reg_ = std::move(Registry::Open(o)).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_EQ(db_->usage().statements, before.statements + 1);
+  EXPECT_EQ(db_->usage().rows_written, before.rows_written + 1);
+}
+
 TEST_F(EngineTest, ConcurrentFirstUsesOpenADatabaseOnceWithOneLog) {
   // A replica promoted to primary: every database reopens and its log starts a new generation.
   // Requests arriving together must share one handle — two would each start a generation (the

@@ -282,7 +282,10 @@ void Registry::CloseIdle() {
     for (auto& db : to_close) closing_.erase(db->name());
   }
   closed_cv_.notify_all();
-  for (auto& db : still_open) db->DropStaleSnapshots();  // lets checkpoints reach the WAL's end
+  for (auto& db : still_open) {
+    db->DropStaleSnapshots();  // lets checkpoints reach the WAL's end
+    db->SaveUsage();
+  }
 }
 
 void Registry::SetReplica(bool replica) {
