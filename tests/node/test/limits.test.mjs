@@ -179,6 +179,7 @@ describe("creating databases", () => {
       max_concurrent_streams: 7,
       sync_replicas: null,
       sync_timeout_ms: null,
+      sync_backup: false,
     };
     await create("from-tpl", { template: "limited" });
     assert.deepEqual(await get("from-tpl"), inherited);
