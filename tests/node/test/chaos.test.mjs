@@ -4,8 +4,8 @@
 // and paused with SIGSTOP, again and again. Afterwards every node holds the same data (checksums)
 // and the test reports what was acknowledged and what was lost (cluster-harness.mjs, runFaults):
 //
-//   asynchronous replication   writes acknowledged by a primary shortly before it was killed or
-//                              paused may be lost; nothing acknowledged by any other node is
+//   asynchronous replication   writes acknowledged by a primary and sent before its successor was
+//                              elected may be lost; nothing acknowledged by any other node is
 //   sync_replicas = 1          nothing acknowledged is lost
 //
 // Bounded: a fixed number of fault cycles, each waiting at most seconds for the cluster.
@@ -32,7 +32,6 @@ const pause = {
   kind: "SIGSTOP",
   inject: async (node) => node.server.proc.kill("SIGSTOP"),
   heal: async (node) => node.server.proc.kill("SIGCONT"),
-  grace_ms: 2000,
 };
 
 async function run(mode) {
