@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, makeDataDir, sleep, startServer } from "./server.mjs";
+import { freePort, makeDataDir, readResponse, sleep, startServer } from "./server.mjs";
 
 // A real etcd on `host` (loopback by default); `wrap` runs it inside a network namespace.
 export async function startEtcd({ host = "127.0.0.1", wrap = [] } = {}) {
@@ -142,14 +142,8 @@ export async function call(server, request, { index, timeoutMs = 5000 } = {}) {
     body: JSON.stringify({ requests: [request, { type: "close" }] }),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const text = await resp.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (resp.status !== 200 || json?.results?.[0]?.type !== "ok") throw new Error(`${resp.status} ${text}`);
+  const { status, text, json } = await readResponse(resp);
+  if (status !== 200 || json?.results?.[0]?.type !== "ok") throw new Error(`${status} ${text}`);
   return { response: json.results[0].response, by: resp.headers.get("x-cairn-forwarded-to") ?? urlOf(server) };
 }
 

@@ -178,7 +178,8 @@ class CairnServer {
   }
 }
 
-async function readResponse(resp) {
+// {status, headers, text, json} of a fetch Response (json undefined when the body is not JSON).
+export async function readResponse(resp) {
   const text = await resp.text();
   let json;
   try {
