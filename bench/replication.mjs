@@ -13,7 +13,8 @@
 //             time from starting the replica to its first read of the last row. Target: 1 GB in
 //             ≤ 30 s. --bootstrap-from store: the primary backs up to a local directory and the
 //             replica restores from it (--replica-seed-store) instead of asking for a snapshot.
-// scaling:    point SELECTs by primary key (wrk, bench/wrk/hrana.lua, 32 connections in all) spread
+// scaling:    point SELECTs by primary key (wrk, bench/wrk/hrana.lua, 32 connections and at least
+//             two client threads in all) spread
 //             evenly over 1, 2, … SCALING_NODES nodes — the primary, then replicas of it — for
 //             SCALING_DURATION s each: reads/s in all, and each node's server CPU per read. On
 //             one machine the nodes share its cores, so the sum cannot grow past what the cores
@@ -162,9 +163,9 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
-function wrk(url, connections, seconds) {
+function wrk(url, connections, seconds, threads = 1) {
   return new Promise((resolveW, reject) => {
-    const p = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", join(here, "wrk/hrana.lua"), url, "--",
+    const p = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "-s", join(here, "wrk/hrana.lua"), url, "--",
       "select", String(ROWS)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (d) => (out += d));
@@ -209,7 +210,8 @@ async function scalingRun() {
       const serving = nodes.slice(0, k);
       const conns = serving.map((_, i) => Math.floor(32 / k) + (i < 32 % k ? 1 : 0));
       const cpu0 = serving.map((n) => cpuSeconds(n.proc.pid));
-      const results = await Promise.all(serving.map((n, i) => wrk(n.url, conns[i], SCALING_DURATION)));
+      // Two client threads in all (one wrk of two threads for a single node), like bench/run.sh.
+      const results = await Promise.all(serving.map((n, i) => wrk(n.url, conns[i], SCALING_DURATION, k === 1 ? 2 : 1)));
       const cpu = serving.map((n, i) => cpuSeconds(n.proc.pid) - cpu0[i]);
       out.push({
         nodes: k,
