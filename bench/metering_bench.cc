@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "sqlite/connection.h"
 #include "sqlite/write_meter.h"
 
 namespace {
@@ -71,17 +72,6 @@ struct Fixture {
   }
 };
 
-uint64_t RowsVisited(sqlite3_stmt* stmt) {
-  uint64_t total = 0;
-  for (int i = 0;; ++i) {
-    sqlite3_int64 n = 0;
-    if (sqlite3_stmt_scanstatus_v2(stmt, i, SQLITE_SCANSTAT_NVISIT, 0, &n) != 0) break;
-    if (n > 0) total += static_cast<uint64_t>(n);
-  }
-  sqlite3_stmt_scanstatus_reset(stmt);
-  return total;
-}
-
 struct Usage {
   std::atomic<uint64_t> rows_read{0}, rows_written{0}, statements{0};
 };
@@ -110,7 +100,7 @@ void PointSelect(benchmark::State& state) {
       ++rows;
     }
     if (metered) {
-      uint64_t read = RowsVisited(stmt);
+      uint64_t read = cairn::sqlite::RowsVisited(stmt);
       if (read == 0) read = rows;
       const uint64_t written = written_counter - written_before;
       benchmark::DoNotOptimize(sqlite3_total_changes64(f.db) - changes_before);
@@ -138,7 +128,7 @@ void Bookkeeping(benchmark::State& state) {
     const int64_t changes_before = sqlite3_total_changes64(f.db);
     const uint64_t written_before = written_counter;
     benchmark::DoNotOptimize(written_before);
-    uint64_t read = RowsVisited(stmt);
+    uint64_t read = cairn::sqlite::RowsVisited(stmt);
     if (read == 0) read = 1;
     benchmark::DoNotOptimize(sqlite3_total_changes64(f.db) - changes_before);
     usage.rows_read.fetch_add(read, std::memory_order_relaxed);

@@ -112,17 +112,6 @@ Status Bind(sqlite3_stmt* stmt, const StmtSpec& spec) {
   return Status::Ok();
 }
 
-uint64_t RowsVisited(sqlite3_stmt* stmt) {
-  uint64_t total = 0;
-  for (int i = 0;; ++i) {
-    sqlite3_int64 n = 0;
-    if (sqlite3_stmt_scanstatus_v2(stmt, i, SQLITE_SCANSTAT_NVISIT, 0, &n) != 0) break;
-    if (n > 0) total += static_cast<uint64_t>(n);
-  }
-  sqlite3_stmt_scanstatus_reset(stmt);
-  return total;
-}
-
 }  // namespace
 
 Status SqliteStatusOf(sqlite3_stmt* stmt, int rc) {
@@ -236,7 +225,7 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
   }
   conn->SetDeadline(0);
   ExecStats stats;
-  stats.rows_read = RowsVisited(stmt);
+  stats.rows_read = sqlite::RowsVisited(stmt);
   if (stats.rows_read == 0) stats.rows_read = rows;
   if (!failure.ok()) {
     sqlite3_reset(stmt);

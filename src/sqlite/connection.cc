@@ -375,4 +375,15 @@ bool IsBeginReadonly(std::string_view sql) {
   return i == sql.size();
 }
 
+uint64_t RowsVisited(sqlite3_stmt* stmt) {
+  uint64_t total = 0;
+  for (int i = 0;; ++i) {
+    sqlite3_int64 n = 0;
+    if (sqlite3_stmt_scanstatus_v2(stmt, i, SQLITE_SCANSTAT_NVISIT, 0, &n) != 0) break;
+    if (n > 0) total += static_cast<uint64_t>(n);
+  }
+  sqlite3_stmt_scanstatus_reset(stmt);
+  return total;
+}
+
 }  // namespace cairn::sqlite

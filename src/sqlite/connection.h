@@ -60,6 +60,10 @@ struct OpenOptions {
 // the statement was interrupted by its deadline).
 Status SqliteStatus(sqlite3* db, int rc);
 
+// Rows the statement visited in every loop of its plan since the last call (scan status: what
+// rows_read meters), and resets the counts.
+uint64_t RowsVisited(sqlite3_stmt* stmt);
+
 class Connection;
 
 // A prepared statement. Obtained from Connection::Prepare; when it came from the cache it goes back
