@@ -142,11 +142,11 @@ async function bootstrapRun() {
     }
     const seconds = (performance.now() - t0) / 1000;
     // The replica's own account: "... N MB, A s to fetch, B s to write, C s to check".
-    const m = r.log().match(/copied from the primary .*: ([0-9.]+) MB, ([0-9.]+) s to fetch, ([0-9.]+) s to write, ([0-9.]+) s to check/);
+    const m = r.log().match(/copied from the primary .*: ([0-9.]+) MB, ([0-9.]+) s to fetch, ([0-9.]+) s to write and check/);
     for (let i = 0; i < 100 && fromStore && !/restored from/.test(r.log()); i++) await sleep(20);  // log lines come a little later
     if (fromStore && !/restored from/.test(r.log())) throw new Error(`the replica did not restore from the store: ${r.log()}`);
     return { from: BOOT_FROM, mb: BOOT_MB, seconds, mb_per_s: BOOT_MB / seconds,
-      fetch_s: m ? Number(m[2]) : null, write_s: m ? Number(m[3]) : null, check_s: m ? Number(m[4]) : null };
+      fetch_s: m ? Number(m[2]) : null, write_and_check_s: m ? Number(m[3]) : null };
   } finally {
     if (r) await stop(r);
     await stop(p);

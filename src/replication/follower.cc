@@ -334,26 +334,38 @@ Status Follower::ApplyLog(Tracked* t, const std::string& file) {
   return Status::Ok();
 }
 
+Result<Follower::Tracked*> Follower::Replace(const std::string& db, const Filler& fill,
+                                             const std::string& generation, txlog::Position* pos) {
+  // A new file, opened fresh: readers of the old copy fail and retry.
+  Untrack(db);
+  if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
+  CAIRN_RETURN_IF_ERROR(fill ? registry_->CreateFrom(db, fill) : registry_->Create(db));
+  CAIRN_RETURN_IF_ERROR(
+      WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(generation, *pos)));
+  // Track checks the file against the position.
+  CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
+  if (t == nullptr || !t->applier)
+    return Status(Code::kCorruption, "the new copy of " + db + " does not match its position (" +
+                                         generation + " txid " + std::to_string(pos->txid) + ")");
+  return t;
+}
+
 Status Follower::SeedFromStore(const std::string& db, const std::string& generation) {
   const int64_t t0 = opts_.clock->MonotonicMicros();
   backup::RestoreTarget target;
   target.generation = generation;
   CAIRN_ASSIGN_OR_RETURN(backup::RestorePlan plan,
                          backup::PlanRestore(seed_store_.get(), db, target));
-  Untrack(db);
-  if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
   backup::RestoreResult restored;
-  CAIRN_RETURN_IF_ERROR(registry_->CreateFrom(db, [&](const std::string& path) -> Status {
+  txlog::Position pos;
+  auto restore = [&](const std::string& path) -> Status {
     backup::RestoreOptions ro;
     ro.integrity_check = false;  // every transaction's checksum is checked instead
     CAIRN_ASSIGN_OR_RETURN(restored, backup::Restore(seed_store_.get(), plan, path, ro));
+    pos = restored.position;
     return Status::Ok();
-  }));
-  CAIRN_RETURN_IF_ERROR(WriteFileAtomic(registry_->DirOf(db) + kPositionFile,
-                                        PositionText(generation, restored.position)));
-  CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
-  if (t == nullptr || !t->applier)
-    return Status(Code::kCorruption, "the backup of " + db + " did not match its position");
+  };
+  CAIRN_RETURN_IF_ERROR(Replace(db, restore, generation, &pos).status());
   {
     std::lock_guard lk(mu_);
     status_[db].snapshots++;
@@ -392,29 +404,15 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db,
   const std::string limits = a.Header(kHeaderLimits);
   if (gen.empty())
     return Status(Code::kUnavailable, "snapshot of " + db + " came without its generation");
-  // The local copy is replaced: a new file, opened fresh (readers of the old one fail and retry).
-  Untrack(db);
-  if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
-  if (fresh) {
-    CAIRN_RETURN_IF_ERROR(registry_->Create(db));
-  } else {
-    CAIRN_RETURN_IF_ERROR(registry_->CreateFrom(
-        db, [&](const std::string& path) { return WriteImage(path, a.body); }));
-  }
-  // The position is known now; Track checks the file against it.
   txlog::Position pos{txid, 0};
   if (!fresh) {
     auto header = txlog::FileReader::ReadHeader(a.body);
     if (!header.ok()) return header.TakeStatus();
     pos = header->end();
   }
-  CAIRN_RETURN_IF_ERROR(
-      WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(gen, pos)));
+  auto write = [&](const std::string& path) { return WriteImage(path, a.body); };
+  CAIRN_RETURN_IF_ERROR(Replace(db, fresh ? nullptr : Filler(write), gen, &pos).status());
   const int64_t t2 = opts_.clock->MonotonicMicros();
-  CAIRN_ASSIGN_OR_RETURN(Tracked * t, Track(db));
-  const int64_t t3 = opts_.clock->MonotonicMicros();
-  if (t == nullptr || !t->applier)
-    return Status(Code::kCorruption, "the snapshot of " + db + " did not apply");
   {
     std::lock_guard lk(mu_);
     status_[db].snapshots++;
@@ -422,9 +420,9 @@ Status Follower::Bootstrap(HttpClient* client, const std::string& db,
   CopyLimits(db, limits);
   spdlog::info(
       "replica: database {} copied from the primary at txid {} (generation {}): {:.1f} MB, "
-      "{:.2f} s to fetch, {:.2f} s to write, {:.2f} s to check",
-      db, pos.txid, gen, static_cast<double>(a.body.size()) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-      (t3 - t2) / 1e6);
+      "{:.2f} s to fetch, {:.2f} s to write and check",
+      db, pos.txid, gen, static_cast<double>(a.body.size()) / 1e6, (t1 - t0) / 1e6,
+      (t2 - t1) / 1e6);
   return Status::Ok();
 }
 
@@ -472,14 +470,8 @@ Status Follower::SyncWith(HttpClient* client, const std::string& db) {
         const std::string pgen = a.Header(kHeaderGeneration);
         if (pgen.empty())
           return Status(Code::kUnavailable, "the primary sent no generation for " + db);
-        Untrack(db);
-        if (registry_->Exists(db)) CAIRN_RETURN_IF_ERROR(registry_->Delete(db));
-        CAIRN_RETURN_IF_ERROR(registry_->Create(db));
-        CAIRN_RETURN_IF_ERROR(
-            WriteFileAtomic(registry_->DirOf(db) + kPositionFile, PositionText(pgen, {0, 0})));
-        CAIRN_ASSIGN_OR_RETURN(t, Track(db));
-        if (t == nullptr || !t->applier)
-          return Status(Code::kCorruption, "new database " + db + " is not empty");
+        txlog::Position empty{0, 0};
+        CAIRN_ASSIGN_OR_RETURN(t, Replace(db, nullptr, pgen, &empty));
       }
       t->last_change_us = opts_.clock->MonotonicMicros();
       CopyLimits(db, a.Header(kHeaderLimits));

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -92,6 +93,13 @@ class Follower {
   // `primary_generation`: the primary's current one (empty: unknown; then the store is not used).
   Status Bootstrap(HttpClient* client, const std::string& db,
                    const std::string& primary_generation = {});
+  // Writes a database file at the path it is given.
+  using Filler = std::function<Status(const std::string& path)>;
+  // Replaces the local copy of `db` with a new file `fill` writes (null: an empty database) at
+  // `*pos` of `generation` (`fill` may set *pos), and tracks it; kCorruption when the file does
+  // not match the position.
+  Result<Tracked*> Replace(const std::string& db, const Filler& fill, const std::string& generation,
+                           txlog::Position* pos);
   // Restores `db` from the seed store at `generation`; kNotFound when it holds no such backup.
   Status SeedFromStore(const std::string& db, const std::string& generation);
   Status ApplyLog(Tracked* t, const std::string& file);
