@@ -3,10 +3,13 @@
 # building). See docs/benchmarks.md for what every number means.
 #
 #   bench/run.sh [-d SECONDS] [-c CONNECTIONS] [-t THREADS] [-r REPEAT] [--cairn-only] [--pg-only]
-#                [--pg-tcp]
+#                [--pg-tcp] [--no-null]
 #
 # Environment (flags win):
 #   CAIRN_BIN    server binary (default build/src/cli/cairn)
+#   NULL_BIN     bench/null_server.cc's binary (default build/bench/null_server): an HTTP server
+#                that does no work and answers every request with Cairn's own answer to a point
+#                select, measured with the same wrk script: the machine's ceiling for any server
 #   DURATION     seconds per measured run (default 10)
 #   CONNECTIONS  concurrent connections = pgbench clients (default 32)
 #   THREADS      wrk threads = pgbench threads (default 2)
@@ -49,6 +52,7 @@ KEEP_TMP="${KEEP_TMP:-0}"
 AUTH="${AUTH:-0}"
 RUN_CAIRN=1
 RUN_PG=1
+RUN_NULL=1
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 need_arg() { [ $# -ge 2 ] || { echo "bench: $1 needs a value" >&2; exit 3; }; }
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
     --cairn-only) RUN_PG=0; shift ;;
     --pg-only) RUN_CAIRN=0; shift ;;
     --pg-tcp) PG_TRANSPORT=tcp; shift ;;
+    --no-null) RUN_NULL=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; usage >&2; exit 3 ;;
   esac
@@ -87,12 +92,19 @@ CAIRN_BIN="${CAIRN_BIN:-build/src/cli/cairn}"
 if [[ "$CAIRN_BIN" != /* ]]; then
   if [ -x "$PWD/$CAIRN_BIN" ]; then CAIRN_BIN="$PWD/$CAIRN_BIN"; else CAIRN_BIN="$ROOT/$CAIRN_BIN"; fi
 fi
+NULL_BIN="${NULL_BIN:-build/bench/null_server}"
+if [[ "$NULL_BIN" != /* ]]; then
+  if [ -x "$PWD/$NULL_BIN" ]; then NULL_BIN="$PWD/$NULL_BIN"; else NULL_BIN="$ROOT/$NULL_BIN"; fi
+fi
+[ "$RUN_CAIRN" = 1 ] || RUN_NULL=0  # it answers with what Cairn answered
 
 missing=()
 command -v curl >/dev/null || missing+=("curl (Debian: curl)")
 command -v timeout >/dev/null || missing+=("timeout (Debian: coreutils)")
 if [ "$RUN_CAIRN" = 1 ]; then
   [ -x "$CAIRN_BIN" ] || missing+=("the Cairn binary at $CAIRN_BIN (run 'make build' or set CAIRN_BIN)")
+  [ "$RUN_NULL" = 0 ] || [ -x "$NULL_BIN" ] ||
+    missing+=("the null server at $NULL_BIN (run 'make build', set NULL_BIN, or pass --no-null)")
   command -v wrk >/dev/null || missing+=("wrk (Debian: wrk)")
 fi
 if [ "$RUN_PG" = 1 ]; then
@@ -115,6 +127,7 @@ fi
 WORK="$(mktemp -d /tmp/cairn-bench.XXXXXX)"
 PGROOT=""
 CAIRN_PID=""
+NULL_PID=""
 PG_STARTED=0
 PG_USER=""
 
@@ -139,9 +152,18 @@ stop_pg() {
   fi
 }
 
+stop_null() {
+  if [ -n "$NULL_PID" ] && kill -0 "$NULL_PID" 2>/dev/null; then
+    kill -KILL "$NULL_PID" 2>/dev/null || true
+    wait "$NULL_PID" 2>/dev/null || true
+  fi
+  NULL_PID=""
+}
+
 cleanup() {
   local rc=$?
   stop_cairn
+  stop_null
   stop_pg
   if [ "$KEEP_TMP" = 1 ]; then
     log "kept temporary files in $WORK ${PGROOT:+and $PGROOT}"
@@ -270,6 +292,28 @@ start_cairn() {
   die "cairn did not answer GET /health within 15 s"
 }
 
+# The null server (bench/null_server.cc): the same wrk runs against a server that does no work.
+bench_null() {
+  log "starting the null server ($NULL_BIN), answering with Cairn's select answer ($(wc -c < "$WORK/select-answer.json") bytes)"
+  local port
+  port="$(( 20000 + RANDOM % 20000 ))"
+  "$NULL_BIN" --port "$port" --body "$WORK/select-answer.json" > "$WORK/null.log" 2>&1 &
+  NULL_PID=$!
+  local i
+  for i in $(seq 1 50); do  # at most 5 s
+    kill -0 "$NULL_PID" 2>/dev/null || { cat "$WORK/null.log" >&2; log "the null server did not start: skipped"; NULL_PID=""; return 0; }
+    grep -q '^listening' "$WORK/null.log" && break
+    sleep 0.1
+  done
+  local url="http://127.0.0.1:$port"
+  [ "$WARMUP" -gt 0 ] && run_wrk select select "$WARMUP" 0 "$NULL_PID" "$url" null
+  for i in $(seq 1 "$REPEAT"); do
+    log "null server, run $i/$REPEAT"
+    run_wrk select select "$DURATION" 1 "$NULL_PID" "$url" null
+  done
+  stop_null
+}
+
 # pipeline BODY → response body (fails on non-200)
 pipeline() {
   local out code
@@ -304,27 +348,28 @@ seed_cairn() {
   grep -q "\"value\":\"$ROWS\"" <<<"$resp" || { echo "bench: $resp" | head -c 2000 >&2; die "seeding: count(*) is not $ROWS"; }
 }
 
-# run_wrk NAME MODE SECONDS MEASURED(0|1)
+# run_wrk NAME MODE SECONDS MEASURED(0|1) [SERVER_PID URL SYSTEM]: against Cairn unless told
 run_wrk() {
   local name="$1" mode="$2" secs="$3" measured="$4"
-  local out="$WORK/wrk-$name-$(date +%s%N).txt"
+  local pid="${5:-$CAIRN_PID}" url="${6:-$CAIRN_URL}" system="${7:-cairn}"
+  local out="$WORK/wrk-$system-$name-$(date +%s%N).txt"
   local rc=0 cpu0 cpu1 busy0 busy1
-  cpu0="$(cpu_ticks "$CAIRN_PID")"; busy0="$(busy_ticks)"
+  cpu0="$(cpu_ticks "$pid")"; busy0="$(busy_ticks)"
   # In a subshell so that `times` reports wrk's own CPU time.
   ( rc=0
     timeout --kill-after=5 $((secs + 30)) \
       wrk -t "$THREADS" -c "$CONNECTIONS" -d "${secs}s" --timeout 5s -s "$BENCH/wrk/hrana.lua" \
-      "$CAIRN_URL" -- "$mode" "$ROWS" > "$out" 2>&1 || rc=$?
+      "$url" -- "$mode" "$ROWS" > "$out" 2>&1 || rc=$?
     times > "$out.times"
     exit "$rc" ) || rc=$?
-  cpu1="$(cpu_ticks "$CAIRN_PID")"; busy1="$(busy_ticks)"
+  cpu1="$(cpu_ticks "$pid")"; busy1="$(busy_ticks)"
   local line
   line="$(grep '^WRKRESULT' "$out" || true)"
   if [ "$rc" != 0 ] || [ -z "$line" ]; then
     cat "$out" >&2
     log "wrk $mode failed (exit $rc)"
-    INVALID+=("cairn_$name")
-    [ "$measured" = 1 ] && record "cairn_$name" 0 0 0 1 0 0 0
+    INVALID+=("${system}_$name")
+    [ "$measured" = 1 ] && record "${system}_$name" 0 0 0 1 0 0 0
     return 0
   fi
   local rps p50 p99 errs
@@ -335,7 +380,7 @@ run_wrk() {
     log "  $line"
     grep '^WRKSAMPLE' "$out" | head -c 600 >&2 || true
     echo >&2
-    INVALID+=("cairn_$name")
+    INVALID+=("${system}_$name")
   fi
   if [ "$measured" = 1 ]; then
     local reqs srv cli cli_s idle oth
@@ -346,9 +391,9 @@ run_wrk() {
     idle="$(awk -v b=$((busy1 - busy0)) -v hz="$CLK_TCK" -v s="$secs" -v n="$(nproc)" \
       'BEGIN { i = 100 - 100 * b / hz / (s * n); if (i < 0) i = 0; printf "%.0f", i }')"
     oth="$(other_pct $((busy1 - busy0)) $((cpu1 - cpu0)) "$cli_s" "$secs")"
-    record "cairn_$name" "$rps" "$p50" "$p99" "$errs" "$srv" "$cli" "$oth"
-    printf 'bench:   %-12s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d  CPU us/request: server %s, wrk %s; idle %s%%, other %s%%\n' \
-      "$mode" "$rps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$errs" \
+    record "${system}_$name" "$rps" "$p50" "$p99" "$errs" "$srv" "$cli" "$oth"
+    printf 'bench:   %-18s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d  CPU us/request: server %s, wrk %s; idle %s%%, other %s%%\n' \
+      "$system $mode" "$rps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$errs" \
       "$srv" "$cli" "$idle" "$oth" >&2
     if [ "$oth" -gt "$DISTURBED_PCT" ]; then log "  warning: ${oth}% of the CPU went to other processes during this run"; fi
   fi
@@ -363,6 +408,9 @@ bench_cairn() {
   seed_cairn
   t1="$(date +%s%N)"
   log "seeded in $(( (t1 - t0) / 1000000 )) ms"
+  # Cairn's answer to one point select, byte for byte: what the null server will send.
+  pipeline '{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, v FROM bench WHERE id = ?","args":[{"type":"integer","value":"1"}]}},{"type":"close"}]}' \
+    > "$WORK/select-answer.json"
   if [ "$WARMUP" -gt 0 ]; then
     log "warm-up ${WARMUP} s"
     run_wrk select select "$WARMUP" 0
@@ -571,6 +619,7 @@ if [ "$DURATION" -lt 5 ]; then
 fi
 
 [ "$RUN_CAIRN" = 1 ] && bench_cairn
+[ "$RUN_NULL" = 1 ] && bench_null
 [ "$RUN_PG" = 1 ] && bench_pg
 
 # ---------------------------------------------------------------------------------------------
@@ -579,6 +628,7 @@ fi
 read -r h_rps h_p50 h_p99 h_err h_n h_srv h_cli h_oth <<<"$(summarize cairn_health)"
 read -r s_rps s_p50 s_p99 s_err s_n s_srv s_cli s_oth <<<"$(summarize cairn_select)"
 read -r i_rps i_p50 i_p99 i_err i_n i_srv i_cli i_oth <<<"$(summarize cairn_insert)"
+read -r n_rps n_p50 n_p99 n_err n_n n_srv n_cli n_oth <<<"$(summarize null_select)"
 read -r ps_rps ps_p50 ps_p99 ps_err ps_n ps_srv ps_cli ps_oth <<<"$(summarize pg_select)"
 read -r pi_rps pi_p50 pi_p99 pi_err pi_n pi_srv pi_cli pi_oth <<<"$(summarize pg_insert)"
 read -r pa_rps pa_p50 pa_p99 pa_err pa_n pa_srv pa_cli pa_oth <<<"$(summarize pg_insert_async)"
@@ -599,11 +649,13 @@ verdict() {  # verdict RATIO TARGET WORKLOADS... → PASS / FAIL / INVALID / n/a
 r_sel="$(ratio "$s_rps" "$ps_rps")"
 r_ceiling="$(ratio "$s_rps" "$h_rps")"
 r_ins="$(ratio "$i_rps" "$pi_rps")"
+r_null_pg="$(ratio "$n_rps" "$ps_rps")"
+r_sel_null="$(ratio "$s_rps" "$n_rps")"
 r_ins_async="$(ratio "$i_rps" "$pa_rps")"
 v_sel="$(verdict "$r_sel" 2.0 cairn_select pg_select)"
 v_ceiling="$(verdict "$r_ceiling" 0.60 cairn_select cairn_health)"
 disturbed=0
-for o in "$h_oth" "$s_oth" "$i_oth" "$ps_oth" "$pi_oth" "$pa_oth"; do
+for o in "$h_oth" "$s_oth" "$i_oth" "$n_oth" "$ps_oth" "$pi_oth" "$pa_oth"; do
   if [ "$o" != null ] && [ "$o" -gt "$DISTURBED_PCT" ]; then disturbed=1; fi
 done
 if [ "$disturbed" = 1 ]; then  # a verdict from a disturbed run is not one
@@ -626,6 +678,7 @@ printf '%-42s %10s %8s %8s %6s %4s %8s %8s %6s\n' "workload" "per sec" "p50 ms" 
 row "cairn GET /health"                          "$h_rps" "$h_p50" "$h_p99" "$h_err" "$h_n" "$h_srv" "$h_cli" "$h_oth"
 row "cairn point select (POST /v2/pipeline)"     "$s_rps" "$s_p50" "$s_p99" "$s_err" "$s_n" "$s_srv" "$s_cli" "$s_oth"
 row "cairn single-row INSERT, autocommit"        "$i_rps" "$i_p50" "$i_p99" "$i_err" "$i_n" "$i_srv" "$i_cli" "$i_oth"
+row "null server (no work), select answer"       "$n_rps" "$n_p50" "$n_p99" "$n_err" "$n_n" "$n_srv" "$n_cli" "$n_oth"
 row "pg15  pgbench -S -M prepared"               "$ps_rps" "$ps_p50" "$ps_p99" "$ps_err" "$ps_n" "$ps_srv" "$ps_cli" "$ps_oth"
 row "pg15  INSERT, synchronous_commit=on (dflt)" "$pi_rps" "$pi_p50" "$pi_p99" "$pi_err" "$pi_n" "$pi_srv" "$pi_cli" "$pi_oth"
 row "pg15  INSERT, synchronous_commit=off"       "$pa_rps" "$pa_p50" "$pa_p99" "$pa_err" "$pa_n" "$pa_srv" "$pa_cli" "$pa_oth"
@@ -633,6 +686,8 @@ echo
 printf '%-52s %7s %8s  %s\n' "ratio" "value" "target" "result"
 printf '%-52s %7s %8s  %s\n' "cairn select / pg select (tx/s)" "$r_sel" ">= 2.0" "$v_sel"
 printf '%-52s %7s %8s  %s\n' "cairn select / cairn GET /health" "$r_ceiling" ">= 0.6" "$v_ceiling"
+printf '%-52s %7s %8s  %s\n' "null server / pg select (the most any server gets)" "$r_null_pg" "-" "report only"
+printf '%-52s %7s %8s  %s\n' "cairn select / null server" "$r_sel_null" "-" "report only"
 printf '%-52s %7s %8s  %s\n' "cairn insert / pg insert (pg fsyncs each commit)" "$r_ins" "-" "report only"
 printf '%-52s %7s %8s  %s\n' "cairn insert / pg insert (synchronous_commit=off)" "$r_ins_async" "-" "report only"
 echo
@@ -675,6 +730,9 @@ invalid_json="[$(for w in "${INVALID[@]+"${INVALID[@]}"}"; do printf '"%s"\n' "$
   echo "    \"select\": $(wl "$s_rps" "$s_p50" "$s_p99" "$s_err" "$s_n" "$s_srv" "$s_cli" "$s_oth"),"
   echo "    \"insert\": $(wl "$i_rps" "$i_p50" "$i_p99" "$i_err" "$i_n" "$i_srv" "$i_cli" "$i_oth")"
   echo "  },"
+  echo "  \"null_server\": {"
+  echo "    \"select\": $(wl "$n_rps" "$n_p50" "$n_p99" "$n_err" "$n_n" "$n_srv" "$n_cli" "$n_oth")"
+  echo "  },"
   echo "  \"postgres\": {"
   echo "    \"select\": $(wl "$ps_rps" "$ps_p50" "$ps_p99" "$ps_err" "$ps_n" "$ps_srv" "$ps_cli" "$ps_oth"),"
   echo "    \"insert\": $(wl "$pi_rps" "$pi_p50" "$pi_p99" "$pi_err" "$pi_n" "$pi_srv" "$pi_cli" "$pi_oth"),"
@@ -683,6 +741,8 @@ invalid_json="[$(for w in "${INVALID[@]+"${INVALID[@]}"}"; do printf '"%s"\n' "$
   echo "  \"ratios\": {"
   echo "    \"cairn_select_over_pg_select\": {\"value\": $r_sel, \"target\": 2.0, \"result\": $(json_str "$v_sel")},"
   echo "    \"cairn_select_over_cairn_health\": {\"value\": $r_ceiling, \"target\": 0.6, \"result\": $(json_str "$v_ceiling")},"
+  echo "    \"null_server_over_pg_select\": {\"value\": $r_null_pg},"
+  echo "    \"cairn_select_over_null_server\": {\"value\": $r_sel_null},"
   echo "    \"cairn_insert_over_pg_insert\": {\"value\": $r_ins},"
   echo "    \"cairn_insert_over_pg_insert_synchronous_commit_off\": {\"value\": $r_ins_async}"
   echo "  },"
