@@ -2,6 +2,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cstdint>
 
 #include "base/base64.h"
 #include "hrana/protocol.h"
@@ -264,7 +265,8 @@ Result<Request> DecodeRequest(element e, Version version) {
 Result<element> ParseRoot(std::string_view body) {
   element root;
   auto err = Parser().parse(body.data(), body.size()).get(root);
-  if (err) return Bad(std::string("request body is not valid JSON: ") + simdjson::error_message(err));
+  if (err)
+    return Bad(std::string("request body is not valid JSON: ") + simdjson::error_message(err));
   return root;
 }
 
@@ -281,14 +283,22 @@ Status DecodeBaton(object o, std::optional<std::string>* baton) {
 
 std::string_view RequestKindName(Request::Kind kind) {
   switch (kind) {
-    case Request::Kind::kExecute: return "execute";
-    case Request::Kind::kBatch: return "batch";
-    case Request::Kind::kSequence: return "sequence";
-    case Request::Kind::kDescribe: return "describe";
-    case Request::Kind::kStoreSql: return "store_sql";
-    case Request::Kind::kCloseSql: return "close_sql";
-    case Request::Kind::kClose: return "close";
-    case Request::Kind::kGetAutocommit: return "get_autocommit";
+    case Request::Kind::kExecute:
+      return "execute";
+    case Request::Kind::kBatch:
+      return "batch";
+    case Request::Kind::kSequence:
+      return "sequence";
+    case Request::Kind::kDescribe:
+      return "describe";
+    case Request::Kind::kStoreSql:
+      return "store_sql";
+    case Request::Kind::kCloseSql:
+      return "close_sql";
+    case Request::Kind::kClose:
+      return "close";
+    case Request::Kind::kGetAutocommit:
+      return "get_autocommit";
   }
   return "unknown";
 }
@@ -319,6 +329,82 @@ Result<CursorRequest> DecodeCursor(std::string_view body) {
   if (!Field(o, "batch", &f)) return Bad("cursor request must have a batch");
   CAIRN_ASSIGN_OR_RETURN(c.batch, DecodeBatch(f, Version::kV3));
   return c;
+}
+
+Result<WsMessage> DecodeWsMessage(std::string_view text, int version) {
+  CAIRN_ASSIGN_OR_RETURN(element root, ParseRoot(text));
+  CAIRN_ASSIGN_OR_RETURN(object o, AsObject(root, "message"));
+  element f;
+  if (!Field(o, "type", &f)) return Bad("message must have a type");
+  CAIRN_ASSIGN_OR_RETURN(std::string_view type, AsString(f, "message type"));
+  WsMessage m;
+  if (type == "hello") {
+    m.kind = WsMessage::Kind::kHello;
+    if (Field(o, "jwt", &f)) {
+      CAIRN_ASSIGN_OR_RETURN(std::string_view jwt, AsString(f, "jwt"));
+      m.jwt = std::string(jwt);
+    }
+    return m;
+  }
+  if (type != "request") return Bad("unknown message type '" + std::string(type) + "'");
+  m.kind = WsMessage::Kind::kRequest;
+  if (!Field(o, "request_id", &f)) return Bad("request message must have a request_id");
+  CAIRN_ASSIGN_OR_RETURN(m.request_id, AsInt32(f, "request_id"));
+  element req;
+  if (!Field(o, "request", &req)) return Bad("request message must have a request");
+  CAIRN_ASSIGN_OR_RETURN(object r, AsObject(req, "request"));
+  if (!Field(r, "type", &f)) return Bad("request must have a type");
+  CAIRN_ASSIGN_OR_RETURN(std::string_view kind, AsString(f, "request type"));
+  const Version v = version >= 3 ? Version::kV3 : Version::kV2;
+  auto stream_id = [&]() -> Status {
+    if (!Field(r, "stream_id", &f))
+      return Bad(std::string(kind) + " request must have a stream_id");
+    CAIRN_ASSIGN_OR_RETURN(m.stream_id, AsInt32(f, "stream_id"));
+    return Status::Ok();
+  };
+  auto cursor_id = [&]() -> Status {
+    if (!Field(r, "cursor_id", &f))
+      return Bad(std::string(kind) + " request must have a cursor_id");
+    CAIRN_ASSIGN_OR_RETURN(m.cursor_id, AsInt32(f, "cursor_id"));
+    return Status::Ok();
+  };
+  if (kind == "open_stream" || kind == "close_stream") {
+    m.op = kind == "open_stream" ? WsMessage::Op::kOpenStream : WsMessage::Op::kCloseStream;
+    CAIRN_RETURN_IF_ERROR(stream_id());
+    return m;
+  }
+  if (version >= 3 && kind == "open_cursor") {
+    m.op = WsMessage::Op::kOpenCursor;
+    CAIRN_RETURN_IF_ERROR(stream_id());
+    CAIRN_RETURN_IF_ERROR(cursor_id());
+    if (!Field(r, "batch", &f)) return Bad("open_cursor request must have a batch");
+    CAIRN_ASSIGN_OR_RETURN(m.request.batch, DecodeBatch(f, v));
+    return m;
+  }
+  if (version >= 3 && (kind == "close_cursor" || kind == "fetch_cursor")) {
+    m.op = kind == "close_cursor" ? WsMessage::Op::kCloseCursor : WsMessage::Op::kFetchCursor;
+    CAIRN_RETURN_IF_ERROR(cursor_id());
+    if (m.op == WsMessage::Op::kFetchCursor) {
+      int64_t n;
+      if (!Field(r, "max_count", &f) || f.get_int64().get(n) || n < 0 || n > UINT32_MAX)
+        return Bad("fetch_cursor request must have a max_count (a 32-bit unsigned integer)");
+      m.max_count = static_cast<uint32_t>(n);
+    }
+    return m;
+  }
+  // The kinds Hrana over HTTP also has; "close" is HTTP's own (streams close with close_stream).
+  if (kind == "close" || (version < 2 && kind != "execute" && kind != "batch"))
+    return Bad("unknown request type '" + std::string(kind) + "'");
+  CAIRN_ASSIGN_OR_RETURN(m.request, DecodeRequest(req, v));
+  if (m.request.kind == Request::Kind::kStoreSql) {
+    m.op = WsMessage::Op::kStoreSql;
+  } else if (m.request.kind == Request::Kind::kCloseSql) {
+    m.op = WsMessage::Op::kCloseSql;
+  } else {
+    m.op = WsMessage::Op::kStream;
+    CAIRN_RETURN_IF_ERROR(stream_id());
+  }
+  return m;
 }
 
 }  // namespace cairn::hrana

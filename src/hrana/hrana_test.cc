@@ -7,6 +7,7 @@
 #include "hrana/protocol.h"
 #include "hrana/service.h"
 #include "hrana/streams.h"
+#include "hrana/websocket.h"
 
 namespace cairn::hrana {
 namespace {
@@ -82,6 +83,41 @@ TEST(DecodeTest, BatchConditionsAndV3Kinds) {
   EXPECT_EQ(steps[1].condition->conds.size(), 3u);
   EXPECT_EQ(steps[1].condition->conds[1].conds[0].kind, Condition::Kind::kError);
   EXPECT_EQ(r->requests[1].kind, Request::Kind::kGetAutocommit);
+}
+
+TEST(DecodeTest, WebSocketMessages) {
+  auto hello = DecodeWsMessage(R"({"type":"hello","jwt":"abc"})", 3);
+  ASSERT_TRUE(hello.ok()) << hello.status().message();
+  EXPECT_EQ(hello->kind, WsMessage::Kind::kHello);
+  EXPECT_EQ(hello->jwt, "abc");
+  auto exec = DecodeWsMessage(
+      R"({"type":"request","request_id":-5,"request":{"type":"execute","stream_id":2,"stmt":{"sql_id":7}}})",
+      2);
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  EXPECT_EQ(exec->request_id, -5);
+  EXPECT_EQ(exec->op, WsMessage::Op::kStream);
+  EXPECT_EQ(exec->stream_id, 2);
+  EXPECT_EQ(exec->request.stmt.sql_id, 7);
+  auto fetch = DecodeWsMessage(
+      R"({"type":"request","request_id":1,"request":{"type":"fetch_cursor","cursor_id":3,"max_count":10}})",
+      3);
+  ASSERT_TRUE(fetch.ok()) << fetch.status().message();
+  EXPECT_EQ(fetch->op, WsMessage::Op::kFetchCursor);
+  EXPECT_EQ(fetch->max_count, 10u);
+  for (
+      auto [text, version] : std::initializer_list<std::pair<std::string_view, int>>{
+          {R"({"type":"request","request_id":1,"request":{"type":"fetch_cursor","cursor_id":3,"max_count":1}})",
+           2},
+          {R"({"type":"request","request_id":1,"request":{"type":"execute","stmt":{"sql":"x"}}})",
+           3},
+          {R"({"type":"request","request":{"type":"open_stream","stream_id":1}})", 3},
+          {R"({"type":"request","request_id":1,"request":{"type":"close"}})", 3},
+          {R"({"type":"request","request_id":1,"request":{"type":"sequence","stream_id":1,"sql":"x"}})",
+           1},
+          {R"({"type":"goodbye"})", 3},
+          {R"([1,2])", 3}}) {
+    EXPECT_EQ(DecodeWsMessage(text, version).status().code(), Code::kInvalidRequest) << text;
+  }
 }
 
 TEST(ErrorsTest, CodesAndStatuses) {
@@ -169,15 +205,17 @@ TEST_F(StreamTableTest, IdleStreamsExpireAndRollBack) {
 TEST_F(StreamTableTest, PipelineRunsResumablyWhenWriterIsBusy) {
   ServiceOptions so;
   Service service(reg_.get(), so);
-  auto setup = service.Pipeline(Version::kV2, "default",
-                                R"J({"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE t(x)"}},
+  auto setup =
+      service.Pipeline(Version::kV2, "default",
+                       R"J({"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE t(x)"}},
                                    {"type":"execute","stmt":{"sql":"BEGIN"}}]})J");
   EXPECT_FALSE(setup->Run(false));  // writes never run where blocking is not allowed
   ASSERT_TRUE(setup->Run(true));
   ASSERT_EQ(setup->response().status, 200);
   // Another call that reads, then writes: the write must wait for the open transaction.
-  auto call = service.Pipeline(Version::kV2, "default",
-                               R"J({"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM t"}},
+  auto call =
+      service.Pipeline(Version::kV2, "default",
+                       R"J({"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM t"}},
                                   {"type":"execute","stmt":{"sql":"INSERT INTO t VALUES (1)"}},
                                   {"type":"close"}]})J");
   EXPECT_FALSE(call->Run(false));  // the read ran; the write stops the call
@@ -193,6 +231,66 @@ TEST_F(StreamTableTest, PipelineRunsResumablyWhenWriterIsBusy) {
   EXPECT_NE(body.find(R"("rows":[[{"type":"integer","value":"0"}]])"), std::string::npos) << body;
   EXPECT_NE(body.find(R"("affected_row_count":1)"), std::string::npos) << body;
   EXPECT_EQ(body.find("error"), std::string::npos) << body;
+}
+
+// A write that waits on one stream holds up no other stream; requests behind it on its own stream
+// wait for it and run in order.
+TEST_F(StreamTableTest, WebSocketStreamsWaitOnlyForThemselves) {
+  ServiceOptions so;
+  Service service(reg_.get(), so);
+  WsConnection holder(&service, 3, "default", nullptr);
+  WsConnection conn(&service, 3, "default", nullptr);
+  auto run = [](WsConnection& c, std::string text) {
+    auto call = c.Message(std::move(text));
+    EXPECT_NE(call, nullptr);
+    if (call != nullptr && !call->Run(false)) {
+      EXPECT_TRUE(call->Run(true));
+    }
+    std::string body = call ? call->response().body : std::string();
+    EXPECT_EQ(c.Complete(call.get()), nullptr);
+    return body;
+  };
+  auto req = [](int id, std::string_view body) {
+    return R"J({"type":"request","request_id":)J" + std::to_string(id) + R"J(,"request":)J" +
+           std::string(body) + "}";
+  };
+  EXPECT_EQ(run(holder, R"J({"type":"hello","jwt":null})J"), R"J({"type":"hello_ok"})J");
+  run(holder, req(1, R"J({"type":"open_stream","stream_id":1})J"));
+  run(holder, req(2, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"CREATE TABLE t(x)"}})J"));
+  run(holder, req(3, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"BEGIN IMMEDIATE"}})J"));
+
+  run(conn, R"J({"type":"hello","jwt":null})J");
+  run(conn, req(1, R"J({"type":"open_stream","stream_id":1})J"));
+  run(conn, req(2, R"J({"type":"open_stream","stream_id":2})J"));
+  auto write = conn.Message(
+      req(3, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"INSERT INTO t VALUES (1)"}})J"));
+  ASSERT_NE(write, nullptr);
+  EXPECT_FALSE(write->Run(false));  // waits for the holder's transaction
+  // The same stream's next request waits behind it; another stream reads meanwhile.
+  EXPECT_EQ(
+      conn.Message(
+          req(4, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"SELECT count(*) FROM t"}})J")),
+      nullptr);
+  const std::string read =
+      run(conn,
+          req(5, R"J({"type":"execute","stream_id":2,"stmt":{"sql":"SELECT count(*) FROM t"}})J"));
+  EXPECT_NE(read.find(R"("request_id":5)"), std::string::npos) << read;
+  EXPECT_NE(read.find(R"("value":"0")"), std::string::npos) << read;
+  run(holder, req(4, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"COMMIT"}})J"));
+  ASSERT_TRUE(write->Run(true));
+  EXPECT_NE(write->response().body.find(R"("affected_row_count":1)"), std::string::npos)
+      << write->response().body;
+  auto next = conn.Complete(write.get());  // the waiting read of stream 1, now
+  ASSERT_NE(next, nullptr);
+  ASSERT_TRUE(next->Run(false));
+  EXPECT_NE(next->response().body.find(R"("request_id":4)"), std::string::npos);
+  EXPECT_NE(next->response().body.find(R"("value":"1")"), std::string::npos)
+      << next->response().body;
+  EXPECT_EQ(conn.Complete(next.get()), nullptr);
+  EXPECT_EQ(conn.close_code(), 0);
+  // Protocol errors close the connection.
+  run(conn, req(6, R"J({"type":"open_stream","stream_id":2})J"));
+  EXPECT_EQ(conn.close_code(), 1002);
 }
 
 }  // namespace

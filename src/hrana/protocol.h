@@ -56,8 +56,8 @@ struct Request {
     kGetAutocommit
   };
   Kind kind = Kind::kClose;
-  Stmt stmt;                      // kExecute
-  Batch batch;                    // kBatch
+  Stmt stmt;                       // kExecute
+  Batch batch;                     // kBatch
   std::optional<std::string> sql;  // kSequence, kDescribe, kStoreSql
   std::optional<int32_t> sql_id;   // kSequence, kDescribe, kStoreSql, kCloseSql
 };
@@ -72,11 +72,40 @@ struct CursorRequest {
   Batch batch;
 };
 
+// A client message of Hrana over WebSocket (HRANA_3_SPEC, "Hrana over WebSocket"): `hello`, or a
+// `request` with its id. Stream requests (execute, batch, sequence, describe, get_autocommit) carry
+// their Request in `request`; store_sql / close_sql too (their sql_id and sql); open_cursor its
+// batch in `request.batch`.
+struct WsMessage {
+  enum class Kind : uint8_t { kHello, kRequest };
+  enum class Op : uint8_t {
+    kOpenStream,
+    kCloseStream,
+    kStream,  // `request` runs on stream `stream_id`
+    kStoreSql,
+    kCloseSql,
+    kOpenCursor,
+    kCloseCursor,
+    kFetchCursor
+  };
+  Kind kind = Kind::kHello;
+  std::optional<std::string> jwt;  // kHello
+  int32_t request_id = 0;
+  Op op = Op::kOpenStream;
+  int32_t stream_id = 0;
+  int32_t cursor_id = 0;
+  uint32_t max_count = 0;  // kFetchCursor
+  Request request;
+};
+
 // The name Hrana gives a request kind ("execute", "store_sql", ...).
 std::string_view RequestKindName(Request::Kind kind);
 
 // Decoding never throws; malformed input is Code::kInvalidRequest with a message naming the field.
 Result<PipelineRequest> DecodePipeline(std::string_view body, Version version);
 Result<CursorRequest> DecodeCursor(std::string_view body);
+// One text message of a WebSocket client speaking Hrana `version` (1, 2 or 3; cursors and
+// get_autocommit are version 3's). kInvalidRequest is a protocol error: the connection closes.
+Result<WsMessage> DecodeWsMessage(std::string_view text, int version);
 
 }  // namespace cairn::hrana

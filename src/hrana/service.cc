@@ -2,11 +2,14 @@
 
 #include <charconv>
 #include <cmath>
+#include <deque>
+#include <unordered_map>
 #include <vector>
 
 #include "base/base64.h"
 #include "base/json_writer.h"
 #include "hrana/errors.h"
+#include "hrana/websocket.h"
 #include "metrics/metrics.h"
 
 namespace cairn::hrana {
@@ -129,9 +132,9 @@ struct Budget {
   Status Charge(size_t bytes) {
     used += bytes;
     if (used > limit)
-      return Status(Code::kResponseTooLarge,
-                    "the response is larger than the limit of " + std::to_string(limit) +
-                        " bytes; select fewer rows or columns");
+      return Status(Code::kResponseTooLarge, "the response is larger than the limit of " +
+                                                 std::to_string(limit) +
+                                                 " bytes; select fewer rows or columns");
     return Status::Ok();
   }
 };
@@ -254,9 +257,14 @@ class StreamCall : public Call {
       stream_ = std::make_unique<Stream>();
       stream_->db = db_;
     }
-    // The call holds a use of the database so that it stays open meanwhile. A stream waiting
-    // between requests does not keep its database open: if the handle was closed (idle, LRU), a
-    // session without a transaction simply moves to a fresh one.
+    return Attach(/*new_stream=*/!baton);
+  }
+
+  // Gives stream_ a session on a database that stays open while the call runs: the call holds a
+  // use of it. A stream waiting between requests does not keep its database open: if the handle
+  // was closed (idle, LRU), a session without a transaction simply moves to a fresh one. A new
+  // stream takes a slot of its database's max_concurrent_streams.
+  Status Attach(bool new_stream) {
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (stream_->session) {
         use_ = stream_->session->database().TryUse();
@@ -265,7 +273,7 @@ class StreamCall : public Call {
           return Status(Code::kUnavailable, "the database was closed under an open transaction");
       }
       CAIRN_ASSIGN_OR_RETURN(auto db, service_->registry().Get(db_));
-      if (!baton && !stream_->slot && db->options().limits) {  // a new stream
+      if (new_stream && !stream_->slot && db->options().limits) {
         CAIRN_ASSIGN_OR_RETURN(stream_->slot,
                                engine::LiveLimits::TakeStreamSlot(db->options().limits, db_));
       }
@@ -273,7 +281,6 @@ class StreamCall : public Call {
     }
     return Status(Code::kUnavailable, "database '" + db_ + "' keeps closing; try again");
   }
-
 
   Status Resolve(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
                  std::string_view* out) const {
@@ -307,9 +314,12 @@ class StreamCall : public Call {
 
   bool Eval(const Condition& c, const std::vector<int8_t>& outcome) const {
     switch (c.kind) {
-      case Condition::Kind::kOk: return outcome[c.step] == 1;
-      case Condition::Kind::kError: return outcome[c.step] == 0;
-      case Condition::Kind::kNot: return !Eval(c.conds[0], outcome);
+      case Condition::Kind::kOk:
+        return outcome[c.step] == 1;
+      case Condition::Kind::kError:
+        return outcome[c.step] == 0;
+      case Condition::Kind::kNot:
+        return !Eval(c.conds[0], outcome);
       case Condition::Kind::kAnd:
         for (const auto& x : c.conds)
           if (!Eval(x, outcome)) return false;
@@ -322,6 +332,41 @@ class StreamCall : public Call {
         return !stream_ || stream_->session->autocommit();
     }
     return false;
+  }
+
+  // Runs a batch's steps from *next_step on, writing cursor entries (one JSON object per line) to
+  // *entries. kWouldBlock: nothing of the blocked step was written, call again from *next_step;
+  // kPermissionDenied: the call fails as a whole.
+  Status RunCursorSteps(const Batch& batch, std::vector<int8_t>* outcome, size_t* next_step,
+                        std::string* entries, bool may_block) {
+    const auto& steps = batch.steps;
+    for (; *next_step < steps.size(); ++*next_step) {
+      const size_t i = *next_step;
+      const BatchStep& step = steps[i];
+      if (step.condition && !Eval(*step.condition, *outcome)) continue;
+      const size_t mark = entries->size();
+      const size_t budget_mark = budget_.used;
+      CursorSink sink(entries, &budget_, static_cast<uint32_t>(i));
+      auto stats = RunStmt(step.stmt, &sink, may_block);
+      if (!stats.ok()) {
+        entries->resize(mark);
+        budget_.used = budget_mark;
+        if (stats.status().code() == Code::kWouldBlock ||
+            stats.status().code() == Code::kPermissionDenied)
+          return stats.TakeStatus();
+        (*outcome)[i] = 0;
+        entries->append(R"({"type":"step_error","step":)");
+        AppendInt(entries, static_cast<int64_t>(i));
+        entries->append(R"(,"error":)");
+        AppendErrorObject(entries, stats.status());
+        entries->append("}\n");
+        if (stats.status().code() == Code::kResponseTooLarge) break;
+        continue;
+      }
+      sink.Finish(*stats);
+      (*outcome)[i] = 1;
+    }
+    return Status::Ok();
   }
 
   // Hands the stream back to the table (or closes it) and returns the baton JSON value.
@@ -358,47 +403,19 @@ class StreamCall : public Call {
   bool started_ = false;
 };
 
-class PipelineCall final : public StreamCall {
- public:
-  PipelineCall(Service* service, Version version, std::string db, std::string body, bool read_only)
-      : StreamCall(service, std::move(db), std::move(body), read_only), version_(version) {}
+// Runs Hrana requests on the call's stream, appending to out_ each one's result:
+// ok_open_ + the response's type and fields + "}}", or error_open_ + the error object + "}".
+class RequestRunner : public StreamCall {
+ protected:
+  using StreamCall::StreamCall;
 
-  bool Run(bool may_block) override {
-    if (!started_) {
-      auto decode = version_ == Version::kV3 ? &DecodeV3 : &DecodeV2;
-      if (!Start(decode, &req_)) return true;
-      out_.reserve(512);
-      out_ = R"({"results":[)";
-    }
-    while (next_ < req_.requests.size()) {
-      size_t mark = out_.size();
-      if (next_ > 0) out_.push_back(',');
-      Status st = RunRequest(req_.requests[next_], may_block);
-      if (st.code() == Code::kWouldBlock) {
-        out_.resize(mark);
-        return false;
-      }
-      if (st.code() == Code::kPermissionDenied) {
-        Deny(st);
-        return true;
-      }
-      ++next_;
-    }
-    out_.append(R"(],"baton":)");
-    out_.append(FinishStream());
-    out_.append(R"(,"base_url":null})");
-    response_.body = std::move(out_);
-    return true;
-  }
-
- private:
   void OkHeader(std::string_view type) {
-    out_.append(R"({"type":"ok","response":{"type":")");
+    out_.append(ok_open_);
     out_.append(type);
     out_.push_back('"');
   }
   void ErrorResult(const Status& st) {
-    out_.append(R"({"type":"error","error":)");
+    out_.append(error_open_);
     AppendErrorObject(&out_, st);
     out_.push_back('}');
   }
@@ -457,8 +474,8 @@ class PipelineCall final : public StreamCall {
         std::vector<ColumnInfo> cols;
         cols.reserve(d.cols.size());
         for (const auto& c : d.cols)
-          cols.push_back({c.name, c.decltype_ ? std::optional<std::string_view>(*c.decltype_)
-                                              : std::nullopt});
+          cols.push_back(
+              {c.name, c.decltype_ ? std::optional<std::string_view>(*c.decltype_) : std::nullopt});
         AppendCols(&out_, cols);
         out_.append(R"(,"is_explain":)");
         out_.append(d.is_explain ? "true" : "false");
@@ -479,9 +496,8 @@ class PipelineCall final : public StreamCall {
                             std::to_string(service_->options().max_stored_sql) +
                             " SQL texts, it cannot store more");
         if (r.sql->size() > service_->options().max_stored_sql_bytes)
-          return Status(Code::kSqlStoreLimit,
-                        "The statement is too large to be stored: " +
-                            std::to_string(r.sql->size()) + " bytes");
+          return Status(Code::kSqlStoreLimit, "The statement is too large to be stored: " +
+                                                  std::to_string(r.sql->size()) + " bytes");
         stored.emplace(*r.sql_id, *r.sql);
         OkHeader("store_sql");
         out_.append("}}");
@@ -557,6 +573,50 @@ class PipelineCall final : public StreamCall {
     return Status::Ok();
   }
 
+  std::string ok_open_ = R"({"type":"ok","response":{"type":")";
+  std::string error_open_ = R"({"type":"error","error":)";
+  std::string out_;
+  // In-progress batch.
+  size_t next_step_ = 0;
+  std::vector<int8_t> step_outcome_;  // -1 not run, 0 error, 1 ok
+  std::vector<std::string> step_results_;
+  std::vector<std::string> step_errors_;
+};
+
+class PipelineCall final : public RequestRunner {
+ public:
+  PipelineCall(Service* service, Version version, std::string db, std::string body, bool read_only)
+      : RequestRunner(service, std::move(db), std::move(body), read_only), version_(version) {}
+
+  bool Run(bool may_block) override {
+    if (!started_) {
+      auto decode = version_ == Version::kV3 ? &DecodeV3 : &DecodeV2;
+      if (!Start(decode, &req_)) return true;
+      out_.reserve(512);
+      out_ = R"({"results":[)";
+    }
+    while (next_ < req_.requests.size()) {
+      size_t mark = out_.size();
+      if (next_ > 0) out_.push_back(',');
+      Status st = RunRequest(req_.requests[next_], may_block);
+      if (st.code() == Code::kWouldBlock) {
+        out_.resize(mark);
+        return false;
+      }
+      if (st.code() == Code::kPermissionDenied) {
+        Deny(st);
+        return true;
+      }
+      ++next_;
+    }
+    out_.append(R"(],"baton":)");
+    out_.append(FinishStream());
+    out_.append(R"(,"base_url":null})");
+    response_.body = std::move(out_);
+    return true;
+  }
+
+ private:
   static Result<PipelineRequest> DecodeV2(std::string_view b) {
     return DecodePipeline(b, Version::kV2);
   }
@@ -567,12 +627,6 @@ class PipelineCall final : public StreamCall {
   const Version version_;
   PipelineRequest req_;
   size_t next_ = 0;
-  std::string out_;
-  // In-progress batch.
-  size_t next_step_ = 0;
-  std::vector<int8_t> step_outcome_;  // -1 not run, 0 error, 1 ok
-  std::vector<std::string> step_results_;
-  std::vector<std::string> step_errors_;
 };
 
 class CursorCall final : public StreamCall {
@@ -585,33 +639,11 @@ class CursorCall final : public StreamCall {
       if (!Start(&DecodeCursor, &req_)) return true;
       outcome_.assign(req_.batch.steps.size(), -1);
     }
-    const auto& steps = req_.batch.steps;
-    for (; next_step_ < steps.size(); ++next_step_) {
-      const BatchStep& step = steps[next_step_];
-      if (step.condition && !Eval(*step.condition, outcome_)) continue;
-      const size_t mark = entries_.size();
-      const size_t budget_mark = budget_.used;
-      CursorSink sink(&entries_, &budget_, static_cast<uint32_t>(next_step_));
-      auto stats = RunStmt(step.stmt, &sink, may_block);
-      if (!stats.ok()) {
-        entries_.resize(mark);
-        budget_.used = budget_mark;
-        if (stats.status().code() == Code::kWouldBlock) return false;
-        if (stats.status().code() == Code::kPermissionDenied) {
-          Deny(stats.status());
-          return true;
-        }
-        outcome_[next_step_] = 0;
-        entries_.append(R"({"type":"step_error","step":)");
-        AppendInt(&entries_, static_cast<int64_t>(next_step_));
-        entries_.append(R"(,"error":)");
-        AppendErrorObject(&entries_, stats.status());
-        entries_.append("}\n");
-        if (stats.status().code() == Code::kResponseTooLarge) break;
-        continue;
-      }
-      sink.Finish(*stats);
-      outcome_[next_step_] = 1;
+    Status st = RunCursorSteps(req_.batch, &outcome_, &next_step_, &entries_, may_block);
+    if (st.code() == Code::kWouldBlock) return false;
+    if (st.code() == Code::kPermissionDenied) {
+      Deny(st);
+      return true;
     }
     std::string body = R"({"baton":)";
     body.append(FinishStream());
@@ -629,7 +661,385 @@ class CursorCall final : public StreamCall {
   std::string entries_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Hrana over WebSocket (websocket.h)
+// ---------------------------------------------------------------------------------------------
+
+// A call whose message is known at once (hello, store_sql, protocol errors, ...). `stream`: the
+// stream whose queue it came from (its successors wait for it), or none.
+class ReadyCall final : public Call {
+ public:
+  explicit ReadyCall(std::string message) { response_.body = std::move(message); }
+  bool Run(bool) override { return true; }
+  std::optional<int32_t> stream;
+};
+
+std::string WsOkOpen(int32_t request_id) {
+  std::string s = R"({"type":"response_ok","request_id":)";
+  AppendInt(&s, request_id);
+  s.append(R"(,"response":{"type":")");
+  return s;
+}
+
+std::string WsErrorOpen(int32_t request_id) {
+  std::string s = R"({"type":"response_error","request_id":)";
+  AppendInt(&s, request_id);
+  s.append(R"(,"error":)");
+  return s;
+}
+
+std::string WsOk(int32_t request_id, std::string_view type) {
+  std::string s = WsOkOpen(request_id);
+  s.append(type);
+  s.append(R"("}})");
+  return s;
+}
+
+std::string WsError(int32_t request_id, const Status& st) {
+  std::string s = WsErrorOpen(request_id);
+  AppendErrorObject(&s, st);
+  s.push_back('}');
+  return s;
+}
+
+std::unique_ptr<Call> Ready(std::string message) {
+  return std::make_unique<ReadyCall>(std::move(message));
+}
+
 }  // namespace
+
+struct WsConnection::Impl {
+  struct Slot {
+    std::unique_ptr<Stream> stream;  // null while a call has it, or when failed
+    bool busy = false;               // a call runs on the stream
+    bool failed = false;             // its open_stream failed, or an error closed it
+    std::deque<WsMessage> waiting;   // requests on the stream behind the running one
+  };
+  struct Cursor {
+    int32_t stream_id = 0;
+    bool pending = false;  // its open_cursor runs
+    bool failed = false;
+    std::deque<std::string> entries;  // JSON objects
+  };
+
+  Service* service = nullptr;
+  int version = 3;
+  std::string db;
+  Authenticate authenticate;
+  bool hello = false;  // a hello was accepted
+  bool read_only = false;
+  std::unordered_map<int32_t, Slot> streams;
+  std::unordered_map<int32_t, std::string> sql;  // store_sql, for every stream
+  std::unordered_map<int32_t, Cursor> cursors;
+  uint16_t close_code = 0;
+  std::string close_reason;
+
+  std::unique_ptr<Call> ProtocolError(std::string reason) {
+    metrics::Process().hrana_errors.Inc("PROTOCOL_ERROR");
+    if (close_code == 0) {
+      close_code = 1002;
+      close_reason = std::move(reason);
+    }
+    return Ready(std::string());
+  }
+  // The SQL texts a request names by sql_id, put in place (the call may run on another thread
+  // while the connection stores or closes texts). False when one is not stored.
+  bool Resolve(std::optional<std::string>* text, std::optional<int32_t>* id, int32_t* missing) {
+    if (!id->has_value()) return true;
+    auto it = sql.find(**id);
+    if (it == sql.end()) {
+      *missing = **id;
+      return false;
+    }
+    *text = it->second;
+    id->reset();
+    return true;
+  }
+  bool ResolveAll(Request* r, int32_t* missing) {
+    if (!Resolve(&r->stmt.sql, &r->stmt.sql_id, missing)) return false;
+    for (BatchStep& step : r->batch.steps)
+      if (!Resolve(&step.stmt.sql, &step.stmt.sql_id, missing)) return false;
+    if (r->kind == Request::Kind::kSequence || r->kind == Request::Kind::kDescribe)
+      return Resolve(&r->sql, &r->sql_id, missing);
+    return true;
+  }
+
+  std::unique_ptr<Call> Handle(WsMessage m);
+  std::unique_ptr<Call> Next(int32_t stream_id);
+};
+
+namespace {
+
+// Runs one request of a WebSocket connection on one of its streams (open_stream and open_cursor
+// included). The stream is the call's while it runs — on the network thread, or on a thread that
+// may block — and goes back to the connection in WsConnection::Complete, on the network thread.
+class WsStreamCall final : public RequestRunner {
+ public:
+  WsStreamCall(Service* service, WsConnection::Impl* conn, WsMessage m)
+      : RequestRunner(service, conn->db, std::string(), conn->read_only), m_(std::move(m)) {
+    ok_open_ = WsOkOpen(m_.request_id);
+    error_open_ = WsErrorOpen(m_.request_id);
+    WsConnection::Impl::Slot& slot = conn->streams[m_.stream_id];
+    slot.busy = true;
+    if (m_.op == WsMessage::Op::kOpenStream) {
+      stream_ = std::make_unique<Stream>();
+      stream_->db = db_;
+    } else {
+      stream_ = std::move(slot.stream);
+    }
+  }
+
+  bool Run(bool may_block) override {
+    if (!started_) {
+      started_ = true;
+      const bool opening = m_.op == WsMessage::Op::kOpenStream;
+      Status st = Attach(/*new_stream=*/opening);
+      if (!st.ok()) {
+        stream_.reset();  // the id stays in use; its requests fail until close_stream
+        return Finish(st);
+      }
+      stream_->session->set_read_only(read_only_);
+      if (const auto& limits = stream_->session->database().options().limits) {
+        if (const uint64_t max = limits->max_response_bytes()) budget_.limit = max;
+      }
+      if (opening) {
+        OkHeader("open_stream");
+        out_.append("}}");
+        return Finish(Status::Ok());
+      }
+      if (m_.op == WsMessage::Op::kOpenCursor) outcome_.assign(m_.request.batch.steps.size(), -1);
+    }
+    if (m_.op == WsMessage::Op::kOpenCursor) {
+      Status st = RunCursorSteps(m_.request.batch, &outcome_, &next_step_, &entries_, may_block);
+      if (st.code() == Code::kWouldBlock) return false;
+      if (!st.ok()) {
+        stream_.reset();  // a read-only client wrote: its stream closes, as over HTTP
+        return Finish(st);
+      }
+      OkHeader("open_cursor");
+      out_.append("}}");
+      return Finish(Status::Ok());
+    }
+    Status st = RunRequest(m_.request, may_block);
+    if (st.code() == Code::kWouldBlock) return false;
+    if (!st.ok()) {  // kPermissionDenied: the stream closes, as over HTTP
+      stream_.reset();
+      return Finish(st);
+    }
+    return Finish(Status::Ok());
+  }
+
+  // On the network thread, once Run() returned true: the stream (or its failure) and a cursor's
+  // entries go back to the connection. Returns the stream's id.
+  int32_t PutBack(WsConnection::Impl* conn) {
+    use_ = engine::Database::Use();
+    WsConnection::Impl::Slot& slot = conn->streams[m_.stream_id];
+    slot.busy = false;
+    slot.failed = stream_ == nullptr;
+    slot.stream = std::move(stream_);
+    if (m_.op == WsMessage::Op::kOpenCursor) {
+      WsConnection::Impl::Cursor& c = conn->cursors[m_.cursor_id];
+      c.pending = false;
+      c.failed = failed_;
+      for (size_t at = 0; !failed_ && at < entries_.size();) {
+        const size_t nl = entries_.find('\n', at);
+        c.entries.emplace_back(entries_, at, nl - at);
+        at = nl + 1;
+      }
+    }
+    return m_.stream_id;
+  }
+
+ private:
+  bool Finish(const Status& st) {
+    if (!st.ok()) {
+      failed_ = true;
+      out_.clear();
+      ErrorResult(st);
+    }
+    response_.body = std::move(out_);
+    return true;
+  }
+
+  WsMessage m_;
+  bool failed_ = false;
+  std::vector<int8_t> outcome_;  // open_cursor
+  std::string entries_;
+};
+
+}  // namespace
+
+std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
+  if (m.kind == WsMessage::Kind::kHello) {
+    auto access = authenticate ? authenticate(m.jwt) : Result<bool>(false);
+    if (!access.ok()) {
+      close_code = 1008;
+      close_reason = "hello refused";
+      std::string msg = R"({"type":"hello_error","error":)";
+      AppendErrorObject(&msg, access.status());
+      msg.push_back('}');
+      return Ready(std::move(msg));
+    }
+    hello = true;
+    read_only = *access;
+    return Ready(R"({"type":"hello_ok"})");
+  }
+  if (!hello) return ProtocolError("the first message must be hello");
+  const int32_t id = m.request_id;
+  const std::string sid = std::to_string(m.stream_id);
+  switch (m.op) {
+    case WsMessage::Op::kOpenStream:
+      if (streams.count(m.stream_id)) return ProtocolError("stream " + sid + " is already open");
+      if (streams.size() >= service->options().max_streams)
+        return Ready(WsError(
+            id, Status(Code::kTooManyStreams, "this connection has too many open streams")));
+      return std::make_unique<WsStreamCall>(service, this, std::move(m));
+    case WsMessage::Op::kCloseStream: {
+      auto it = streams.find(m.stream_id);
+      if (it != streams.end() && it->second.busy) {
+        it->second.waiting.push_back(std::move(m));
+        return nullptr;
+      }
+      if (it != streams.end()) {
+        // An open transaction rolls back with the session; the stream's cursors go with it.
+        streams.erase(it);
+        std::erase_if(cursors, [&](const auto& c) { return c.second.stream_id == m.stream_id; });
+      }
+      return Ready(WsOk(id, "close_stream"));
+    }
+    case WsMessage::Op::kStream:
+    case WsMessage::Op::kOpenCursor: {
+      auto it = streams.find(m.stream_id);
+      if (it == streams.end()) return ProtocolError("stream " + sid + " is not open");
+      const bool cursor = m.op == WsMessage::Op::kOpenCursor;
+      if (cursor && cursors.count(m.cursor_id))
+        return ProtocolError("cursor " + std::to_string(m.cursor_id) + " is already open");
+      if (it->second.busy) {
+        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, /*pending=*/true};
+        it->second.waiting.push_back(std::move(m));
+        return nullptr;
+      }
+      if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, /*pending=*/true};
+      if (it->second.failed) {
+        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
+        return Ready(
+            WsError(id, Status(Code::kStreamInvalid,
+                               "stream " + sid + " failed to open or was closed by an error")));
+      }
+      int32_t missing = 0;
+      if (!ResolveAll(&m.request, &missing)) {
+        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
+        return Ready(
+            WsError(id, Status(Code::kSqlUnknownId,
+                               "SQL text with id " + std::to_string(missing) + " was not stored")));
+      }
+      return std::make_unique<WsStreamCall>(service, this, std::move(m));
+    }
+    case WsMessage::Op::kStoreSql: {
+      const int32_t sql_id = *m.request.sql_id;
+      if (sql.count(sql_id))
+        return ProtocolError("SQL text " + std::to_string(sql_id) + " is already stored");
+      const ServiceOptions& o = service->options();
+      if (sql.size() >= o.max_stored_sql)
+        return Ready(
+            WsError(id, Status(Code::kSqlStoreLimit, "The server already stores " +
+                                                         std::to_string(o.max_stored_sql) +
+                                                         " SQL texts, it cannot store more")));
+      if (m.request.sql->size() > o.max_stored_sql_bytes)
+        return Ready(WsError(id, Status(Code::kSqlStoreLimit,
+                                        "The statement is too large to be stored: " +
+                                            std::to_string(m.request.sql->size()) + " bytes")));
+      sql.emplace(sql_id, std::move(*m.request.sql));
+      return Ready(WsOk(id, "store_sql"));
+    }
+    case WsMessage::Op::kCloseSql:
+      sql.erase(*m.request.sql_id);
+      return Ready(WsOk(id, "close_sql"));
+    case WsMessage::Op::kCloseCursor:
+    case WsMessage::Op::kFetchCursor: {
+      auto it = cursors.find(m.cursor_id);
+      const bool fetch = m.op == WsMessage::Op::kFetchCursor;
+      if (it == cursors.end()) {
+        if (!fetch) return Ready(WsOk(id, "close_cursor"));
+        return ProtocolError("cursor " + std::to_string(m.cursor_id) + " is not open");
+      }
+      if (it->second.pending) {  // behind its open_cursor, on its stream
+        streams[it->second.stream_id].waiting.push_back(std::move(m));
+        return nullptr;
+      }
+      if (!fetch) {
+        cursors.erase(it);
+        return Ready(WsOk(id, "close_cursor"));
+      }
+      if (it->second.failed)
+        return Ready(
+            WsError(id, Status(Code::kInvalidRequest,
+                               "cursor " + std::to_string(m.cursor_id) + " failed to open")));
+      std::string msg = WsOkOpen(id);
+      msg.append(R"(fetch_cursor","entries":[)");
+      auto& entries = it->second.entries;
+      for (uint32_t n = 0; n < m.max_count && !entries.empty(); ++n) {
+        if (n) msg.push_back(',');
+        msg.append(entries.front());
+        entries.pop_front();
+      }
+      msg.append(R"(],"done":)");
+      msg.append(entries.empty() ? "true" : "false");
+      msg.append("}}");
+      return Ready(std::move(msg));
+    }
+  }
+  return ProtocolError("unhandled request");
+}
+
+// The next request waiting on `stream_id`, now that nothing runs on it.
+std::unique_ptr<Call> WsConnection::Impl::Next(int32_t stream_id) {
+  for (;;) {
+    auto it = streams.find(stream_id);
+    if (it == streams.end() || it->second.busy || it->second.waiting.empty()) return nullptr;
+    WsMessage m = std::move(it->second.waiting.front());
+    it->second.waiting.pop_front();
+    if (m.op == WsMessage::Op::kOpenCursor) cursors.erase(m.cursor_id);  // Handle registers it
+    if (m.op == WsMessage::Op::kCloseStream && !it->second.waiting.empty())
+      return ProtocolError("requests on stream " + std::to_string(stream_id) +
+                           " after its close_stream");
+    std::unique_ptr<Call> call = Handle(std::move(m));
+    if (call == nullptr) continue;  // queued again (a cursor still opening)
+    if (auto* ready = dynamic_cast<ReadyCall*>(call.get())) ready->stream = stream_id;
+    return call;
+  }
+}
+
+WsConnection::WsConnection(Service* service, int version, std::string db, Authenticate authenticate)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->service = service;
+  impl_->version = version;
+  impl_->db = std::move(db);
+  impl_->authenticate = std::move(authenticate);
+}
+
+WsConnection::~WsConnection() = default;
+
+std::unique_ptr<Call> WsConnection::Message(std::string text) {
+  if (impl_->close_code != 0) return Ready(std::string());
+  auto m = DecodeWsMessage(text, impl_->version);
+  if (!m.ok()) return impl_->ProtocolError(m.status().message());
+  return impl_->Handle(std::move(m).value());
+}
+
+std::unique_ptr<Call> WsConnection::Complete(Call* call) {
+  std::optional<int32_t> stream;
+  if (auto* s = dynamic_cast<WsStreamCall*>(call)) {
+    stream = s->PutBack(impl_.get());
+  } else if (auto* r = dynamic_cast<ReadyCall*>(call)) {
+    stream = r->stream;
+  }
+  if (!stream || impl_->close_code != 0) return nullptr;
+  return impl_->Next(*stream);
+}
+
+uint16_t WsConnection::close_code() const { return impl_->close_code; }
+const std::string& WsConnection::close_reason() const { return impl_->close_reason; }
 
 Service::Service(engine::Registry* registry, const ServiceOptions& opts)
     : registry_(registry),

@@ -103,6 +103,9 @@ class RequestReader {
 
   // Bytes received and not yet part of an answered request (the current one included).
   size_t buffered() const { return end_ - begin_; }
+  // Those bytes (after Done(): what followed the answered request, e.g. the first WebSocket
+  // frames behind an upgrade request).
+  std::string_view Buffered() const { return std::string_view(buf_.get() + begin_, end_ - begin_); }
   // The input buffer's size: it grows to hold a request (within the limits) and goes back to a
   // few KiB after a large one has been answered.
   size_t capacity() const { return capacity_; }

@@ -36,7 +36,9 @@
 #include "cluster/election.h"
 #include "engine/limits.h"
 #include "hrana/errors.h"
+#include "hrana/websocket.h"
 #include "http/http.h"
+#include "http/websocket.h"
 #include "metrics/metrics.h"
 #include "replication/feed.h"
 #include "replication/http_client.h"
@@ -56,7 +58,11 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::chrono::seconds kIdleConnectionTimeout{120};  // between requests
-constexpr std::chrono::seconds kWriteTimeout{60};             // a client too slow to read
+constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slow to read
+// A WebSocket with no message for this long is closed (its streams roll back).
+constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
+// A WebSocket stops reading while this many of its requests wait for the write lock.
+constexpr int kWebSocketMaxWaiting = 64;
 // How long a replica waits to have applied a request's replication_index before the primary
 // answers instead.
 constexpr std::chrono::seconds kReplicaWait{2};
@@ -116,8 +122,8 @@ void LogRequest(std::string_view id, bool admin, std::string_view method, std::s
   const auto level = status >= 500 ? spdlog::level::err : spdlog::level::debug;
   if (!spdlog::should_log(level)) return;
   RequestIdScope scope(id);
-  spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path,
-              status, seconds * 1000);
+  spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path, status,
+              seconds * 1000);
 }
 
 }  // namespace
@@ -147,7 +153,8 @@ class Server::Impl {
       std::string url = opts_.backup_url;
       if (url.empty()) {
         std::error_code ec;
-        url = "file://" + std::filesystem::absolute(ro.data_dir + "/backups", ec).lexically_normal().string();
+        url = "file://" +
+              std::filesystem::absolute(ro.data_dir + "/backups", ec).lexically_normal().string();
       }
       CAIRN_ASSIGN_OR_RETURN(store_, objectstore::Open(url));
       backup::UploaderOptions uo = opts_.backup;
@@ -175,9 +182,11 @@ class Server::Impl {
         if (uploader_) uploader_->Notify(db);
       };
     }
-    if (!opts_.migrations_dir.empty()) CAIRN_RETURN_IF_ERROR(CheckMigrationsDir(opts_.migrations_dir));
-    limits_ = std::make_unique<engine::LimitsStore>(
-        [dir = ro.data_dir](std::string_view name) { return dir + "/databases/" + std::string(name); });
+    if (!opts_.migrations_dir.empty())
+      CAIRN_RETURN_IF_ERROR(CheckMigrationsDir(opts_.migrations_dir));
+    limits_ = std::make_unique<engine::LimitsStore>([dir = ro.data_dir](std::string_view name) {
+      return dir + "/databases/" + std::string(name);
+    });
     ro.limits = limits_.get();
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
     if (!opts_.replica_of.empty()) {
@@ -214,8 +223,9 @@ class Server::Impl {
     mo.http = &http_metrics_;
     mo.top_databases = opts_.metrics_top_databases;
     mo.databases = opts_.metrics_databases;
-    admin_ = std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
-                                        NamespaceOptions{limits_.get(), opts_.migrations_dir});
+    admin_ =
+        std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
+                                   NamespaceOptions{limits_.get(), opts_.migrations_dir});
     return Status::Ok();
   }
 
@@ -246,13 +256,15 @@ class Server::Impl {
       spdlog::info("read replica of {}", opts_.replica_of);
     }
     if (!opts_.cluster_etcd.empty()) StartElection();
-    if (uploader_ && opts_.verify_interval.count() > 0) verifier_ = std::thread([this] { VerifierLoop(); });
-    spdlog::info("cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
-                 ep.address().to_string(), port_, opts_.registry.data_dir,
-                 opts_.admin_listen.empty() ? "(disabled)"
-                                            : fmt::format("{}:{}", opts_.admin_listen.substr(
-                                                                       0, opts_.admin_listen.rfind(':')),
-                                                          admin_port_));
+    if (uploader_ && opts_.verify_interval.count() > 0)
+      verifier_ = std::thread([this] { VerifierLoop(); });
+    spdlog::info(
+        "cairn serving Hrana on http://{}:{} (data dir {}), admin API on {}",
+        ep.address().to_string(), port_, opts_.registry.data_dir,
+        opts_.admin_listen.empty()
+            ? "(disabled)"
+            : fmt::format("{}:{}", opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')),
+                          admin_port_));
     return Status::Ok();
   }
 
@@ -324,7 +336,8 @@ class Server::Impl {
   asio::awaitable<void> Accept(std::shared_ptr<tcp::acceptor> acceptor, bool admin) {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket sock =
+          co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor->is_open() || stopping_) co_return;
         continue;
@@ -419,6 +432,12 @@ class Server::Impl {
       c->deadline = std::chrono::steady_clock::time_point::max();  // the request runs
       // On the response, in the logs, and passed to the handlers.
       RequestIdOf(req.Find(kRequestIdHeader), &request_id);
+      if (!admin && http::ws::IsUpgradeRequest(req)) {
+        // Hrana over WebSocket: the connection is the WebSocket's from here on (or closes after
+        // a refused upgrade).
+        co_await WebSocket(c, reader, request_id);
+        break;
+      }
       const bool head_only = req.method == "HEAD";  // answered like GET, without the body
       const std::string_view method = head_only ? std::string_view("GET") : req.method;
       const std::string_view path = req.path();
@@ -523,6 +542,223 @@ class Server::Impl {
       drained += co_await c.socket.async_read_some(asio::buffer(sink),
                                                    asio::redirect_error(asio::use_awaitable, ec));
     }
+  }
+
+  // One WebSocket's state, shared by its reading loop and the calls that wait on a blocking
+  // thread; used on the connection's network thread only.
+  struct WsState {
+    WsState(hrana::Service* service, int version, std::string db,
+            hrana::WsConnection::Authenticate auth)
+        : conn(service, version, std::move(db), std::move(auth)) {}
+    hrana::WsConnection conn;
+    std::string out;       // frames to send
+    bool writing = false;  // a WsFlush is sending
+    bool closing = false;  // a close frame is in `out`: no more messages
+    bool broken = false;   // a write failed
+    int waiting = 0;       // calls on blocking threads
+  };
+
+  // A WebSocket upgrade on the Hrana listener: refused with a JSON error, or accepted (101) and
+  // then served as Hrana over WebSocket (hrana::WsConnection) until either side closes. Messages
+  // run one after the other, each like an HTTP call: on this thread unless it must wait for the
+  // write lock.
+  asio::awaitable<void> WebSocket(std::shared_ptr<ConnState> c, http::RequestReader& reader,
+                                  std::string request_id) {
+    static constexpr std::string_view kSubprotocols[] = {"hrana3", "hrana2", "hrana1"};
+    const http::Request& req = reader.request();
+    const auto started = std::chrono::steady_clock::now();
+    const std::string_view offered = req.Find("sec-websocket-protocol");
+    const std::string_view chosen = http::ws::ChooseSubprotocol(offered, kSubprotocols);
+    std::optional<Reply> refusal;
+    Result<std::string> db = std::string();
+    if (std::string_view why = http::ws::CheckUpgrade(req); !why.empty()) {
+      refusal = MakeReply(400, "application/json",
+                          hrana::ErrorBody(Status(Code::kInvalidRequest, std::string(why))));
+    } else if (!offered.empty() && chosen.empty()) {
+      refusal = MakeReply(400, "application/json",
+                          hrana::ErrorBody(Status(Code::kInvalidRequest,
+                                                  "none of the WebSocket subprotocols offered is "
+                                                  "supported (hrana3, hrana2, hrana1)")));
+    } else if (stopping_) {
+      refusal =
+          MakeReply(503, "application/json",
+                    hrana::ErrorBody(Status(Code::kUnavailable, "the server is shutting down")));
+    } else if (has_follower_.load(std::memory_order_acquire)) {
+      refusal = MakeReply(
+          409, "application/json",
+          hrana::ErrorBody(Status(Code::kInvalidRequest,
+                                  "this server is a read replica: use Hrana over HTTP here (writes "
+                                  "are forwarded to the primary) or WebSocket on the primary")));
+    } else {
+      db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"), req.Find("host"),
+                          *registry_);
+      if (!db.ok())
+        refusal = MakeReply(hrana::HttpStatus(db.status()), "application/json",
+                            hrana::ErrorBody(db.status()));
+    }
+    boost::system::error_code ec;
+    if (refusal) {
+      metrics::Process().hrana_errors.Inc("PROTOCOL_ERROR");
+      http_metrics_.Record(HttpMetrics::Classify(req.path()), refusal->status, 0);
+      LogRequest(request_id, false, req.method, req.path(), refusal->status, 0);
+      const http::Header fields[] = {{"Server", "cairn"},
+                                     {"Content-Type", refusal->content_type},
+                                     {kRequestIdHeader, request_id},
+                                     {"Access-Control-Allow-Origin", "*"}};
+      std::string head;
+      http::AppendResponseHead(&head, req.minor_version, refusal->status, fields,
+                               refusal->body.size(), /*keep_alive=*/false);
+      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+      const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
+                                                        asio::buffer(refusal->body)};
+      co_await asio::async_write(c->socket, gather, asio::redirect_error(asio::use_awaitable, ec));
+      co_return;
+    }
+    std::string out =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    out += "Sec-WebSocket-Accept: " + http::ws::AcceptKey(req.Find("sec-websocket-key")) + "\r\n";
+    if (!chosen.empty()) out += "Sec-WebSocket-Protocol: " + std::string(chosen) + "\r\n";
+    out += "Server: cairn\r\n" + std::string(kRequestIdHeader) + ": " + request_id + "\r\n\r\n";
+    const int version = chosen == "hrana3" ? 3 : chosen == "hrana2" ? 2 : 1;
+    const std::string path(req.path());
+    http_metrics_.Record(
+        HttpMetrics::Classify(path), 101,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    LogRequest(request_id, false, req.method, path, 101, 0);
+
+    auto st = std::make_shared<WsState>(
+        service_.get(), version, *db,
+        [this, name = *db](const std::optional<std::string>& jwt) -> Result<bool> {
+          if (!authenticator_) return false;  // no authentication: every client reads and writes
+          CAIRN_ASSIGN_OR_RETURN(
+              auto grant, authenticator_->Authenticate(jwt ? "Bearer " + *jwt : std::string()));
+          const auth::Access access = grant->To(name);
+          if (access == auth::Access::kNone)
+            return Status(Code::kPermissionDenied,
+                          "the token does not grant access to database '" + name + "'");
+          return access == auth::Access::kRead;
+        });
+    http::ws::FrameReader frames(opts_.max_body_bytes);
+    reader.Done();
+    frames.Feed(reader.Buffered());  // frames the client sent right behind its request
+    st->out = std::move(out);        // the 101 answer goes first
+    co_await WsFlush(c, st);
+    while (!st->broken && !st->closing) {
+      http::ws::Message m;
+      const auto next = frames.Next(&m);
+      if (next == http::ws::FrameReader::Result::kNeedMore) {
+        c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;
+        const std::span<char> space = frames.ReadSpace();
+        const size_t n =
+            co_await c->socket.async_read_some(asio::buffer(space.data(), space.size()),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        frames.Commit(n);
+        continue;
+      }
+      if (next == http::ws::FrameReader::Result::kError) {
+        WsClose(*st, frames.close_code(), frames.error());
+      } else if (m.opcode == http::ws::Opcode::kPing) {
+        http::ws::AppendFrame(&st->out, http::ws::Opcode::kPong, m.payload);
+      } else if (m.opcode == http::ws::Opcode::kPong) {
+        continue;
+      } else if (m.opcode == http::ws::Opcode::kClose) {
+        const uint16_t code = http::ws::CloseCode(m.payload);
+        WsClose(*st, code == 1005 ? 1000 : code, "");
+      } else if (m.opcode == http::ws::Opcode::kBinary) {
+        WsClose(*st, 1003, "Hrana here is JSON in text messages");
+      } else if (stopping_) {
+        WsClose(*st, 1001, "the server is shutting down");
+      } else {
+        WsRun(c, st, st->conn.Message(std::move(m.payload)), request_id);
+      }
+      co_await WsFlush(c, st);
+      // Back-pressure: with many calls waiting for the write lock, read no more for a while.
+      while (st->waiting >= kWebSocketMaxWaiting && !st->broken) co_await WsPause(c);
+    }
+    // The calls still waiting hold the connection's streams: let them finish first (each wait is
+    // bounded by the transaction lock timeout).
+    while (st->waiting > 0) co_await WsPause(c);
+    co_await WsFlush(c, st);
+  }
+
+  static void WsClose(WsState& st, uint16_t code, std::string_view reason) {
+    if (st.closing) return;
+    http::ws::AppendClose(&st.out, code, reason);
+    st.closing = true;
+  }
+
+  // Runs `call` and the calls of its stream that waited behind it, on this thread as far as they
+  // go without waiting; one that must wait for the write lock finishes on a blocking thread while
+  // the connection goes on (WsWait).
+  void WsRun(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
+             std::unique_ptr<hrana::Call> call, const std::string& request_id) {
+    while (call != nullptr && !st->closing) {
+      bool done = false;
+      {
+        RequestIdScope scope(request_id);
+        done = call->Run(/*may_block=*/false);
+      }
+      if (!done) {
+        st->waiting++;
+        asio::co_spawn(c->socket.get_executor(), WsWait(c, st, std::move(call), request_id),
+                       asio::detached);
+        return;
+      }
+      WsDeliver(*st, *call);
+      call = st->conn.Complete(call.get());
+    }
+  }
+
+  static void WsDeliver(WsState& st, hrana::Call& call) {
+    const std::string& reply = call.response().body;
+    if (!reply.empty() && !st.closing)
+      http::ws::AppendFrame(&st.out, http::ws::Opcode::kText, reply);
+    if (st.conn.close_code() != 0) WsClose(st, st.conn.close_code(), st.conn.close_reason());
+  }
+
+  asio::awaitable<void> WsWait(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
+                               std::unique_ptr<hrana::Call> call, std::string request_id) {
+    in_flight_++;
+    co_await asio::co_spawn(
+        blocking_,
+        [&call, &request_id]() -> asio::awaitable<void> {
+          RequestIdScope scope(request_id);
+          call->Run(/*may_block=*/true);
+          co_return;
+        },
+        asio::use_awaitable);
+    in_flight_--;
+    WsDeliver(*st, *call);
+    WsRun(c, st, st->conn.Complete(call.get()), request_id);
+    st->waiting--;  // after WsRun: the reading loop must not see 0 while this stream has more
+    co_await WsFlush(c, st);
+  }
+
+  // Sends what is in st->out; one Flush at a time sends, the others return at once (what they
+  // added goes out with the running one).
+  static asio::awaitable<void> WsFlush(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st) {
+    if (st->writing) co_return;
+    st->writing = true;
+    const auto reading = c->deadline;  // the reading loop's idle deadline, restored after
+    std::string sending;
+    boost::system::error_code ec;
+    while (!st->out.empty() && !st->broken) {
+      sending.clear();
+      std::swap(sending, st->out);
+      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+      co_await asio::async_write(c->socket, asio::buffer(sending),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) st->broken = true;
+    }
+    c->deadline = reading;
+    st->writing = false;
+  }
+
+  static asio::awaitable<void> WsPause(std::shared_ptr<ConnState> c) {
+    asio::steady_timer timer(c->socket.get_executor(), std::chrono::milliseconds(2));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 
   static Reply Preflight(const http::Request& req) {
@@ -688,7 +924,8 @@ class Server::Impl {
 
   // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
   // kReplicaWait. True when it has.
-  asio::awaitable<bool> WaitForIndex(const replication::Follower& f, const std::string& db, uint64_t index) {
+  asio::awaitable<bool> WaitForIndex(const replication::Follower& f, const std::string& db,
+                                     uint64_t index) {
     const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (f.Position(db).position.txid < index) {
@@ -707,13 +944,15 @@ class Server::Impl {
     Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
     const std::string primary = PrimaryUrl();
     if (primary.empty()) {
-      Status st(Code::kUnavailable, "this replica knows no primary right now (an election is under way); retry");
+      Status st(Code::kUnavailable,
+                "this replica knows no primary right now (an election is under way); retry");
       co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
     }
     const std::string target = "/v1/forward" + std::string(path);
     std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
     if (read_only) headers.push_back("x-cairn-read-only: 1");
-    if (!request_id.empty()) headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
+    if (!request_id.empty())
+      headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
     co_await asio::co_spawn(
         blocking_,
         [&]() -> asio::awaitable<void> {
@@ -730,7 +969,8 @@ class Server::Impl {
       metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
       co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
     }
-    std::string out = answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
+    std::string out =
+        answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
     Reply res = MakeReply(static_cast<int>(answer->status),
                           answer->content_type.empty() ? "application/json" : answer->content_type,
                           std::move(out));
@@ -801,9 +1041,10 @@ class Server::Impl {
     cluster::ElectionOptions eo;
     eo.etcd_url = opts_.cluster_etcd;
     eo.cluster = opts_.cluster_name;
-    eo.node_url = opts_.node_url.empty() ? "http://" + opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')) +
-                                               ":" + std::to_string(admin_port_)
-                                         : opts_.node_url;
+    eo.node_url = opts_.node_url.empty()
+                      ? "http://" + opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')) +
+                            ":" + std::to_string(admin_port_)
+                      : opts_.node_url;
     eo.lease_ttl_s = opts_.lease_ttl_s;
     eo.set_fence = [this](int64_t until) { registry_->SetWriteFence(until); };
     eo.caught_up = [this] {
@@ -852,13 +1093,13 @@ class Server::Impl {
     if (path == "/v1/replication")
       co_return MakeReply(200, "application/json", ReplicationStatus());
     if (!source_ || follower()) {
-      Status st(Code::kInvalidRequest, "this server is a read replica of " + PrimaryUrl() +
-                                           ": follow the primary");
+      Status st(Code::kInvalidRequest,
+                "this server is a read replica of " + PrimaryUrl() + ": follow the primary");
       co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
     }
     const size_t q = target.find('?');
-    replication::SourceRequest sreq =
-        replication::ParseSourceRequest(path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+    replication::SourceRequest sreq = replication::ParseSourceRequest(
+        path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
     replication::SourceResponse r;
     if (sreq.kind == replication::SourceRequest::Kind::kChanges) {
       if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !stopping_) {
@@ -892,23 +1133,39 @@ class Server::Impl {
     w.BeginObject();
     if (auto f = follower()) {
       const auto [p50, p99] = f->LagMillis();
-      w.Key("role").String("replica").Key("primary").String(PrimaryUrl()).Key("connected").Bool(
-          f->connected());
+      w.Key("role")
+          .String("replica")
+          .Key("primary")
+          .String(PrimaryUrl())
+          .Key("connected")
+          .Bool(f->connected());
       w.Key("lag_p50_ms").Double(p50).Key("lag_p99_ms").Double(p99).Key("databases").BeginArray();
       for (const auto& d : f->Databases()) {
         w.BeginObject()
-            .Key("name").String(d.name)
-            .Key("generation").String(d.generation)
-            .Key("txid").Uint(d.position.txid)
-            .Key("checksum").String(fmt::format("{:016x}", d.position.checksum))
-            .Key("primary_txid").Uint(d.primary_txid)
-            .Key("transactions").Uint(d.transactions)
-            .Key("snapshots").Uint(d.snapshots)
+            .Key("name")
+            .String(d.name)
+            .Key("generation")
+            .String(d.generation)
+            .Key("txid")
+            .Uint(d.position.txid)
+            .Key("checksum")
+            .String(fmt::format("{:016x}", d.position.checksum))
+            .Key("primary_txid")
+            .Uint(d.primary_txid)
+            .Key("transactions")
+            .Uint(d.transactions)
+            .Key("snapshots")
+            .Uint(d.snapshots)
             .EndObject();
       }
       w.EndArray();
     } else {
-      w.Key("role").String("primary").Key("epoch").String(feed_.epoch()).Key("seq").Uint(feed_.seq());
+      w.Key("role")
+          .String("primary")
+          .Key("epoch")
+          .String(feed_.epoch())
+          .Key("seq")
+          .Uint(feed_.seq());
     }
     w.EndObject();
     return out;
@@ -957,14 +1214,14 @@ class Server::Impl {
   std::unique_ptr<engine::Registry> registry_;
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
-  std::unique_ptr<replication::Source> source_;           // a primary's replication endpoints
+  std::unique_ptr<replication::Source> source_;  // a primary's replication endpoints
   // A replica's follower (null on a primary); replaced when a cluster's primary changes.
   mutable std::mutex role_mu_;
   std::shared_ptr<replication::Follower> follower_;  // guarded by role_mu_
   std::atomic<bool> has_follower_{false};            // follower_ != null
   std::string primary_url_;                          // guarded by role_mu_
   std::unique_ptr<cluster::Election> election_;
-  HttpMetrics http_metrics_;  // the Hrana listener's requests
+  HttpMetrics http_metrics_;                            // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<std::thread> threads_;
