@@ -266,6 +266,14 @@ TEST_F(StreamTableTest, WebSocketStreamsWaitOnlyForThemselves) {
       req(3, R"J({"type":"execute","stream_id":1,"stmt":{"sql":"INSERT INTO t VALUES (1)"}})J"));
   ASSERT_NE(write, nullptr);
   EXPECT_FALSE(write->Run(false));  // waits for the holder's transaction
+  // A stored text is looked up when its request arrives: closing it and storing another under the
+  // same id afterwards does not change what the waiting request runs.
+  run(conn, req(20, R"J({"type":"store_sql","sql_id":9,"sql":"SELECT 'first'"})J"));
+  EXPECT_EQ(conn.Message(req(21, R"J({"type":"execute","stream_id":1,"stmt":{"sql_id":9}})J")),
+            nullptr);
+  EXPECT_NE(run(conn, req(22, R"J({"type":"close_sql","sql_id":9})J")).find("close_sql"),
+            std::string::npos);
+  run(conn, req(23, R"J({"type":"store_sql","sql_id":9,"sql":"SELECT 'second'"})J"));
   // The same stream's next request waits behind it; another stream reads meanwhile.
   EXPECT_EQ(
       conn.Message(
@@ -280,13 +288,20 @@ TEST_F(StreamTableTest, WebSocketStreamsWaitOnlyForThemselves) {
   ASSERT_TRUE(write->Run(true));
   EXPECT_NE(write->response().body.find(R"("affected_row_count":1)"), std::string::npos)
       << write->response().body;
-  auto next = conn.Complete(write.get());  // the waiting read of stream 1, now
+  EXPECT_EQ(conn.queued(), 2u);
+  auto next = conn.Complete(write.get());  // the waiting requests of stream 1, in order
+  ASSERT_NE(next, nullptr);
+  ASSERT_TRUE(next->Run(false));
+  EXPECT_NE(next->response().body.find(R"("request_id":21)"), std::string::npos);
+  EXPECT_NE(next->response().body.find("first"), std::string::npos) << next->response().body;
+  next = conn.Complete(next.get());
   ASSERT_NE(next, nullptr);
   ASSERT_TRUE(next->Run(false));
   EXPECT_NE(next->response().body.find(R"("request_id":4)"), std::string::npos);
   EXPECT_NE(next->response().body.find(R"("value":"1")"), std::string::npos)
       << next->response().body;
   EXPECT_EQ(conn.Complete(next.get()), nullptr);
+  EXPECT_EQ(conn.queued(), 0u);
   EXPECT_EQ(conn.close_code(), 0);
   // Protocol errors close the connection.
   run(conn, req(6, R"J({"type":"open_stream","stream_id":2})J"));

@@ -706,6 +706,10 @@ std::unique_ptr<Call> Ready(std::string message) {
   return std::make_unique<ReadyCall>(std::move(message));
 }
 
+// Cursors one WebSocket connection may hold open (each keeps its batch's entries in memory, up to
+// the response size limit).
+constexpr size_t kMaxWsCursors = 16;
+
 }  // namespace
 
 struct WsConnection::Impl {
@@ -728,7 +732,11 @@ struct WsConnection::Impl {
   Authenticate authenticate;
   bool hello = false;  // a hello was accepted
   bool read_only = false;
+  std::optional<int64_t> expires;  // the token's, Unix seconds
   std::unordered_map<int32_t, Slot> streams;
+  // Requests that were queued on a stream closed by a queued close_stream: handled next.
+  std::deque<WsMessage> orphans;
+  size_t queued = 0;                             // requests in Slot::waiting and orphans
   std::unordered_map<int32_t, std::string> sql;  // store_sql, for every stream
   std::unordered_map<int32_t, Cursor> cursors;
   uint16_t close_code = 0;
@@ -766,6 +774,10 @@ struct WsConnection::Impl {
 
   std::unique_ptr<Call> Handle(WsMessage m);
   std::unique_ptr<Call> Next(int32_t stream_id);
+  void Queue(Slot& slot, WsMessage m) {
+    slot.waiting.push_back(std::move(m));
+    ++queued;
+  }
 };
 
 namespace {
@@ -871,7 +883,7 @@ class WsStreamCall final : public RequestRunner {
 
 std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
   if (m.kind == WsMessage::Kind::kHello) {
-    auto access = authenticate ? authenticate(m.jwt) : Result<bool>(false);
+    auto access = authenticate ? authenticate(m.jwt) : Result<WsAccess>(WsAccess{});
     if (!access.ok()) {
       close_code = 1008;
       close_reason = "hello refused";
@@ -881,27 +893,40 @@ std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
       return Ready(std::move(msg));
     }
     hello = true;
-    read_only = *access;
+    read_only = access->read_only;
+    expires = access->expires;
     return Ready(R"({"type":"hello_ok"})");
   }
   if (!hello) return ProtocolError("the first message must be hello");
+  if (expires && service->options().clock->WallMicros() / 1'000'000 >= *expires) {
+    close_code = 1008;
+    close_reason = "the token expired: send hello with a new one";
+    return Ready(std::string());
+  }
   const int32_t id = m.request_id;
   const std::string sid = std::to_string(m.stream_id);
   switch (m.op) {
     case WsMessage::Op::kOpenStream:
       if (streams.count(m.stream_id)) return ProtocolError("stream " + sid + " is already open");
-      if (streams.size() >= service->options().max_streams)
+      if (streams.size() >= service->options().max_streams) {
+        if (streams.size() >= 2 * service->options().max_streams)
+          return ProtocolError("too many streams, even failed ones, are open");
+        streams[m.stream_id].failed = true;  // the id is in use until close_stream
         return Ready(WsError(
             id, Status(Code::kTooManyStreams, "this connection has too many open streams")));
+      }
       return std::make_unique<WsStreamCall>(service, this, std::move(m));
     case WsMessage::Op::kCloseStream: {
       auto it = streams.find(m.stream_id);
       if (it != streams.end() && it->second.busy) {
-        it->second.waiting.push_back(std::move(m));
+        Queue(it->second, std::move(m));
         return nullptr;
       }
       if (it != streams.end()) {
         // An open transaction rolls back with the session; the stream's cursors go with it.
+        // What still waited on it (sent after close_stream: cursor closes, or mistakes) is
+        // answered next.
+        for (WsMessage& w : it->second.waiting) orphans.push_back(std::move(w));
         streams.erase(it);
         std::erase_if(cursors, [&](const auto& c) { return c.second.stream_id == m.stream_id; });
       }
@@ -914,24 +939,31 @@ std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
       const bool cursor = m.op == WsMessage::Op::kOpenCursor;
       if (cursor && cursors.count(m.cursor_id))
         return ProtocolError("cursor " + std::to_string(m.cursor_id) + " is already open");
-      if (it->second.busy) {
-        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, /*pending=*/true};
-        it->second.waiting.push_back(std::move(m));
-        return nullptr;
-      }
-      if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, /*pending=*/true};
-      if (it->second.failed) {
-        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
-        return Ready(
-            WsError(id, Status(Code::kStreamInvalid,
-                               "stream " + sid + " failed to open or was closed by an error")));
-      }
+      // Stored texts are looked up now, as the request arrives: a close_sql / store_sql sent
+      // after it must not change what it runs, even if it waits behind another request.
       int32_t missing = 0;
       if (!ResolveAll(&m.request, &missing)) {
         if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
         return Ready(
             WsError(id, Status(Code::kSqlUnknownId,
                                "SQL text with id " + std::to_string(missing) + " was not stored")));
+      }
+      if (cursor && cursors.size() >= kMaxWsCursors) {
+        cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
+        return Ready(WsError(id, Status(Code::kInvalidRequest,
+                                        "this connection has " + std::to_string(kMaxWsCursors) +
+                                            " open cursors: close one first")));
+      }
+      if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, /*pending=*/true};
+      if (it->second.busy) {
+        Queue(it->second, std::move(m));
+        return nullptr;
+      }
+      if (it->second.failed) {
+        if (cursor) cursors[m.cursor_id] = Cursor{m.stream_id, false, /*failed=*/true};
+        return Ready(
+            WsError(id, Status(Code::kStreamInvalid,
+                               "stream " + sid + " failed to open or was closed by an error")));
       }
       return std::make_unique<WsStreamCall>(service, this, std::move(m));
     }
@@ -964,7 +996,7 @@ std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
         return ProtocolError("cursor " + std::to_string(m.cursor_id) + " is not open");
       }
       if (it->second.pending) {  // behind its open_cursor, on its stream
-        streams[it->second.stream_id].waiting.push_back(std::move(m));
+        Queue(streams[it->second.stream_id], std::move(m));
         return nullptr;
       }
       if (!fetch) {
@@ -992,19 +1024,25 @@ std::unique_ptr<Call> WsConnection::Impl::Handle(WsMessage m) {
   return ProtocolError("unhandled request");
 }
 
-// The next request waiting on `stream_id`, now that nothing runs on it.
+// The next request that waited: one whose stream was closed under it, else the next on
+// `stream_id`, now that nothing runs there.
 std::unique_ptr<Call> WsConnection::Impl::Next(int32_t stream_id) {
   for (;;) {
-    auto it = streams.find(stream_id);
-    if (it == streams.end() || it->second.busy || it->second.waiting.empty()) return nullptr;
-    WsMessage m = std::move(it->second.waiting.front());
-    it->second.waiting.pop_front();
+    WsMessage m;
+    if (!orphans.empty()) {
+      m = std::move(orphans.front());
+      orphans.pop_front();
+    } else {
+      auto it = streams.find(stream_id);
+      if (it == streams.end() || it->second.busy || it->second.waiting.empty()) return nullptr;
+      m = std::move(it->second.waiting.front());
+      it->second.waiting.pop_front();
+    }
+    --queued;
     if (m.op == WsMessage::Op::kOpenCursor) cursors.erase(m.cursor_id);  // Handle registers it
-    if (m.op == WsMessage::Op::kCloseStream && !it->second.waiting.empty())
-      return ProtocolError("requests on stream " + std::to_string(stream_id) +
-                           " after its close_stream");
     std::unique_ptr<Call> call = Handle(std::move(m));
-    if (call == nullptr) continue;  // queued again (a cursor still opening)
+    if (call == nullptr) continue;  // queued again (behind a cursor still opening)
+    // Its completion goes on with what waits on this stream.
     if (auto* ready = dynamic_cast<ReadyCall*>(call.get())) ready->stream = stream_id;
     return call;
   }
@@ -1026,6 +1064,8 @@ std::unique_ptr<Call> WsConnection::Message(std::string text) {
   if (!m.ok()) return impl_->ProtocolError(m.status().message());
   return impl_->Handle(std::move(m).value());
 }
+
+size_t WsConnection::queued() const { return impl_->queued; }
 
 std::unique_ptr<Call> WsConnection::Complete(Call* call) {
   std::optional<int32_t> stream;

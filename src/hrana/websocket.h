@@ -33,11 +33,16 @@
 
 namespace cairn::hrana {
 
+// What a hello's token grants on the connection's database.
+struct WsAccess {
+  bool read_only = false;
+  std::optional<int64_t> expires;  // Unix seconds; past it, requests close the connection (1008)
+};
+
 class WsConnection {
  public:
-  // Checks the JWT of a `hello` (nullopt: the client sent none) for the connection's database:
-  // true when it grants reading only, false for reading and writing, or why it is refused.
-  using Authenticate = std::function<Result<bool>(const std::optional<std::string>& jwt)>;
+  // Checks the JWT of a `hello` (nullopt: the client sent none) for the connection's database.
+  using Authenticate = std::function<Result<WsAccess>(const std::optional<std::string>& jwt)>;
 
   // `version`: 1, 2 or 3, from the negotiated subprotocol. `db`: the database the connection
   // was opened on (x-namespace or Host at the upgrade).
@@ -53,6 +58,8 @@ class WsConnection {
   // of its stream that was waiting, or null.
   std::unique_ptr<Call> Complete(Call* call);
 
+  // Requests waiting behind others on their streams (for back-pressure).
+  size_t queued() const;
   // After a call completed: nonzero when the connection must close after sending its message.
   uint16_t close_code() const;
   const std::string& close_reason() const;

@@ -62,7 +62,9 @@ constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slo
 // A WebSocket with no message for this long is closed (its streams roll back).
 constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
 // A WebSocket stops reading while this many of its requests wait for the write lock.
-constexpr int kWebSocketMaxWaiting = 64;
+constexpr int kWebSocketMaxWaiting = 64;  // and at most half the blocking threads
+// A WebSocket stops reading while this many of its requests wait behind others on their streams.
+constexpr size_t kWebSocketMaxQueued = 256;
 // How long a replica waits to have applied a request's replication_index before the primary
 // answers instead.
 constexpr std::chrono::seconds kReplicaWait{2};
@@ -592,7 +594,9 @@ class Server::Impl {
     } else {
       db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"), req.Find("host"),
                           *registry_);
-      if (!db.ok())
+      // With authentication, whether a database exists is told only to an authenticated client
+      // (in the answer to its hello), as over HTTP.
+      if (!db.ok() && !authenticator_)
         refusal = MakeReply(hrana::HttpStatus(db.status()), "application/json",
                             hrana::ErrorBody(db.status()));
     }
@@ -626,18 +630,22 @@ class Server::Impl {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     LogRequest(request_id, false, req.method, path, 101, 0);
 
+    const std::string name = db.ok() ? *db : std::string();
     auto st = std::make_shared<WsState>(
-        service_.get(), version, *db,
-        [this, name = *db](const std::optional<std::string>& jwt) -> Result<bool> {
-          if (!authenticator_) return false;  // no authentication: every client reads and writes
+        service_.get(), version, name,
+        [this, name,
+         selected = db.status()](const std::optional<std::string>& jwt) -> Result<hrana::WsAccess> {
+          if (!authenticator_) return hrana::WsAccess{};  // every client reads and writes
           CAIRN_ASSIGN_OR_RETURN(
               auto grant, authenticator_->Authenticate(jwt ? "Bearer " + *jwt : std::string()));
+          if (!selected.ok()) return selected;
           const auth::Access access = grant->To(name);
           if (access == auth::Access::kNone)
             return Status(Code::kPermissionDenied,
                           "the token does not grant access to database '" + name + "'");
-          return access == auth::Access::kRead;
+          return hrana::WsAccess{access == auth::Access::kRead, grant->expires()};
         });
+    const int max_waiting = std::max(1, std::min(kWebSocketMaxWaiting, opts_.blocking_threads / 2));
     http::ws::FrameReader frames(opts_.max_body_bytes);
     reader.Done();
     frames.Feed(reader.Buffered());  // frames the client sent right behind its request
@@ -652,7 +660,10 @@ class Server::Impl {
         const size_t n =
             co_await c->socket.async_read_some(asio::buffer(space.data(), space.size()),
                                                asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
+        if (ec) {
+          st->broken = true;  // the client is gone: what waits on its streams does not run
+          break;
+        }
         frames.Commit(n);
         continue;
       }
@@ -674,11 +685,13 @@ class Server::Impl {
       }
       co_await WsFlush(c, st);
       // Back-pressure: with many calls waiting for the write lock, read no more for a while.
-      while (st->waiting >= kWebSocketMaxWaiting && !st->broken) co_await WsPause(c);
+      while (!st->broken &&
+             (st->waiting >= max_waiting || st->conn.queued() >= kWebSocketMaxQueued))
+        co_await WsPause(c);
     }
     // The calls still waiting hold the connection's streams: let them finish first (each wait is
     // bounded by the transaction lock timeout).
-    while (st->waiting > 0) co_await WsPause(c);
+    while (st->waiting > 0 || st->writing) co_await WsPause(c);
     co_await WsFlush(c, st);
   }
 
@@ -693,7 +706,7 @@ class Server::Impl {
   // the connection goes on (WsWait).
   void WsRun(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
              std::unique_ptr<hrana::Call> call, const std::string& request_id) {
-    while (call != nullptr && !st->closing) {
+    while (call != nullptr && !st->closing && !st->broken) {
       bool done = false;
       {
         RequestIdScope scope(request_id);
@@ -740,7 +753,6 @@ class Server::Impl {
   static asio::awaitable<void> WsFlush(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st) {
     if (st->writing) co_return;
     st->writing = true;
-    const auto reading = c->deadline;  // the reading loop's idle deadline, restored after
     std::string sending;
     boost::system::error_code ec;
     while (!st->out.empty() && !st->broken) {
@@ -751,7 +763,7 @@ class Server::Impl {
                                  asio::redirect_error(asio::use_awaitable, ec));
       if (ec) st->broken = true;
     }
-    c->deadline = reading;
+    c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;  // reading again
     st->writing = false;
   }
 

@@ -160,7 +160,7 @@ describe("@libsql/client over ws://", () => {
     assert.equal(await scalar(c, "SELECT count(*) FROM ro"), 0);
   });
 
-  test("a write waiting for the lock does not hold up reads on another connection", async () => {
+  test("a write waiting for the lock holds up no other stream of the same client", async () => {
     const a = wsClient();
     const b = wsClient();
     await a.execute("CREATE TABLE IF NOT EXISTS lockt (x)");
@@ -184,6 +184,15 @@ describe("the protocol over a raw WebSocket", () => {
     await b.opened;
     assert.equal(b.ws.protocol, "hrana2");
     b.ws.close();
+    const v1 = raw({ protocols: ["hrana1"] });
+    await v1.opened;
+    assert.equal(v1.ws.protocol, "hrana1");
+    v1.send({ type: "hello", jwt: null });
+    assert.deepEqual(await v1.next(), { type: "hello_ok" });
+    await v1.request(1, { type: "open_stream", stream_id: 1 });
+    const r = await v1.request(2, { type: "execute", stream_id: 1, stmt: { sql: "SELECT 7" } });
+    assert.deepEqual(r.response.result.rows, [[{ type: "integer", value: "7" }]]);
+    v1.ws.close();
     const c = raw({ protocols: ["hrana3-protobuf"] });
     const e = await rejection(c.opened);
     assert.equal(e.status, 400);
@@ -232,14 +241,19 @@ describe("the protocol over a raw WebSocket", () => {
     assert.deepEqual(entries.filter((e) => e.type === "row").map((e) => e.row[0].value), ["1", "2", "3", "4", "5"]);
     assert.equal((await s.request(40, { type: "close_cursor", cursor_id: 1 })).type, "response_ok");
     // close_stream rolls back what the stream left open.
-    await s.request(41, { type: "execute", stream_id: 7, stmt: { sql: "CREATE TABLE IF NOT EXISTS rb (x)" } });
-    await s.request(42, { type: "execute", stream_id: 7, stmt: { sql: "BEGIN" } });
-    await s.request(43, { type: "execute", stream_id: 7, stmt: { sql: "INSERT INTO rb VALUES (1)" } });
+    for (const [id, sql] of [[41, "CREATE TABLE IF NOT EXISTS rb (x)"], [42, "BEGIN"], [43, "INSERT INTO rb VALUES (1)"]]) {
+      const r = await s.request(id, { type: "execute", stream_id: 7, stmt: { sql } });
+      assert.equal(r.type, "response_ok", JSON.stringify(r));
+    }
+    const inside = await s.request(45, { type: "execute", stream_id: 7, stmt: { sql: "SELECT count(*) FROM rb" } });
+    assert.deepEqual(inside.response.result.rows, [[{ type: "integer", value: "1" }]]);
     assert.deepEqual(await s.request(44, { type: "close_stream", stream_id: 7 }), {
       type: "response_ok", request_id: 44, response: { type: "close_stream" },
     });
+    // A request on the closed stream is a protocol error.
     assert.equal(await scalar(server.client(), "SELECT count(*) FROM rb"), 0);
-    s.ws.close();
+    s.send({ type: "request", request_id: 46, request: { type: "execute", stream_id: 7, stmt: { sql: "SELECT 1" } } });
+    assert.equal((await s.closed).code, 1002);
   });
 
   for (const [what, messages] of [
@@ -307,7 +321,50 @@ describe("authentication over ws://", () => {
     rmSync(keyDir, { recursive: true, force: true });
   });
 
-  test("a valid token works, none or a forged one gets hello_error, a read-only one cannot write", async () => {
+  test("a refused hello is answered with hello_error and closes the connection (1008)", async () => {
+    const url = authed.url.toString().replace(/^http:/, "ws:");
+    for (const jwt of [null, token.slice(0, -4) + "AAAA"]) {
+      const ws = new WebSocket(url, ["hrana3"]);
+      await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+      const got = new Promise((resolve) => ws.once("message", (d) => resolve(JSON.parse(d.toString()))));
+      const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+      ws.send(JSON.stringify({ type: "hello", jwt }));
+      const msg = await got;
+      assert.equal(msg.type, "hello_error", JSON.stringify(msg));
+      assert.equal(typeof msg.error.message, "string");
+      assert.equal(await closed, 1008);
+    }
+  });
+
+  test("an unknown database is told only after authentication", async () => {
+    const url = authed.url.toString().replace(/^http:/, "ws:");
+    const ws = new WebSocket(url, ["hrana3"], { headers: { "x-namespace": "no-such-db" } });
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    const got = new Promise((resolve) => ws.once("message", (d) => resolve(JSON.parse(d.toString()))));
+    ws.send(JSON.stringify({ type: "hello", jwt: token }));
+    const msg = await got;
+    assert.equal(msg.type, "hello_error");
+    assert.match(msg.error.message, /no-such-db|not exist|no such/i);
+    ws.close();
+  });
+
+  test("once its token has expired, a connection closes (1008) until a new hello", async () => {
+    const url = authed.url.toString().replace(/^http:/, "ws:");
+    const brief = execFileSync(cairnBin(), ["token", "create", "--key", join(keyDir, "k.pem"), "--db", "default", "--expires", "2s"], { encoding: "utf8" }).trim();
+    const ws = new WebSocket(url, ["hrana3"]);
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    const inbox = [];
+    ws.on("message", (d) => inbox.push(JSON.parse(d.toString())));
+    const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+    ws.send(JSON.stringify({ type: "hello", jwt: brief }));
+    ws.send(JSON.stringify({ type: "request", request_id: 1, request: { type: "open_stream", stream_id: 1 } }));
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(inbox.map((m) => m.type), ["hello_ok", "response_ok"]);
+    ws.send(JSON.stringify({ type: "request", request_id: 2, request: { type: "execute", stream_id: 1, stmt: { sql: "SELECT 1" } } }));
+    assert.equal(await closed, 1008);
+  });
+
+  test("a valid token works, none or a forged one is refused, a read-only one cannot write", async () => {
     const url = authed.url.toString().replace(/^http:/, "ws:");
     const ok = createClient({ url, authToken: token });
     await ok.execute("CREATE TABLE a (x)");
