@@ -293,26 +293,6 @@ start_cairn() {
 }
 
 # The null server (bench/null_server.cc): the same wrk runs against a server that does no work.
-bench_null() {
-  log "starting the null server ($NULL_BIN), answering with Cairn's select answer ($(wc -c < "$WORK/select-answer.json") bytes)"
-  local port
-  port="$(( 20000 + RANDOM % 20000 ))"
-  "$NULL_BIN" --port "$port" --body "$WORK/select-answer.json" > "$WORK/null.log" 2>&1 &
-  NULL_PID=$!
-  local i
-  for i in $(seq 1 50); do  # at most 5 s
-    kill -0 "$NULL_PID" 2>/dev/null || { cat "$WORK/null.log" >&2; log "the null server did not start: skipped"; NULL_PID=""; return 0; }
-    grep -q '^listening' "$WORK/null.log" && break
-    sleep 0.1
-  done
-  local url="http://127.0.0.1:$port"
-  [ "$WARMUP" -gt 0 ] && run_wrk select select "$WARMUP" 0 "$NULL_PID" "$url" null
-  for i in $(seq 1 "$REPEAT"); do
-    log "null server, run $i/$REPEAT"
-    run_wrk select select "$DURATION" 1 "$NULL_PID" "$url" null
-  done
-  stop_null
-}
 
 # pipeline BODY → response body (fails on non-200)
 pipeline() {
@@ -399,39 +379,6 @@ run_wrk() {
   fi
 }
 
-bench_cairn() {
-  log "starting cairn ($CAIRN_BIN)"
-  start_cairn
-  log "cairn at $CAIRN_URL; seeding $ROWS rows"
-  local t0 t1
-  t0="$(date +%s%N)"
-  seed_cairn
-  t1="$(date +%s%N)"
-  log "seeded in $(( (t1 - t0) / 1000000 )) ms"
-  # Cairn's answer to one point select, byte for byte: what the null server will send.
-  pipeline '{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, v FROM bench WHERE id = ?","args":[{"type":"integer","value":"1"}]}},{"type":"close"}]}' \
-    > "$WORK/select-answer.json"
-  if [ "$WARMUP" -gt 0 ]; then
-    log "warm-up ${WARMUP} s"
-    run_wrk select select "$WARMUP" 0
-  fi
-  # Reads first, interleaved with /health, then the writes: so that what the inserts leave
-  # behind (a bigger WAL, checkpoints) does not weigh on the reads.
-  for i in $(seq 1 "$REPEAT"); do
-    log "cairn reads, run $i/$REPEAT (${DURATION} s each, $CONNECTIONS connections, $THREADS threads)"
-    run_wrk health health "$DURATION" 1
-    run_wrk select select "$DURATION" 1
-  done
-  for i in $(seq 1 "$REPEAT"); do
-    log "cairn writes, run $i/$REPEAT"
-    run_wrk insert insert "$DURATION" 1
-  done
-  local cnt
-  cnt="$(pipeline '{"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM bench_insert"}},{"type":"close"}]}' |
-    grep -oE '"value":"[0-9]+"' | head -1 | grep -oE '[0-9]+')" || cnt="?"
-  log "cairn: bench_insert holds $cnt rows after the insert runs"
-  stop_cairn
-}
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL 15
@@ -562,7 +509,59 @@ run_pgbench() {
   rm -f "$dir"/tx.* "$lat"
 }
 
-bench_pg() {
+
+# ---------------------------------------------------------------------------------------------
+# The phases. Every system is set up first and stays up (idle while another is measured); then the
+# measured runs go round by round — in each round Cairn's reads, the null server's select and
+# PostgreSQL's select, within seconds of each other — so that a machine whose speed drifts (this
+# one's did, by 2x within half an hour, mostly for PostgreSQL) weighs on all of them alike. The
+# writes come last, round by round too, so that what they leave behind does not weigh on reads.
+# ---------------------------------------------------------------------------------------------
+NULL_URL=""
+
+cairn_setup() {
+  log "starting cairn ($CAIRN_BIN)"
+  start_cairn
+  log "cairn at $CAIRN_URL; seeding $ROWS rows"
+  local t0 t1
+  t0="$(date +%s%N)"
+  seed_cairn
+  t1="$(date +%s%N)"
+  log "seeded in $(( (t1 - t0) / 1000000 )) ms"
+  # Cairn's answer to one point select, byte for byte: what the null server will send.
+  pipeline '{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, v FROM bench WHERE id = ?","args":[{"type":"integer","value":"1"}]}},{"type":"close"}]}' \
+    > "$WORK/select-answer.json"
+  if [ "$WARMUP" -gt 0 ]; then
+    log "cairn warm-up ${WARMUP} s"
+    run_wrk select select "$WARMUP" 0
+  fi
+}
+
+cairn_teardown() {
+  local cnt
+  cnt="$(pipeline '{"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM bench_insert"}},{"type":"close"}]}' |
+    grep -oE '"value":"[0-9]+"' | head -1 | grep -oE '[0-9]+')" || cnt="?"
+  log "cairn: bench_insert holds $cnt rows after the insert runs"
+  stop_cairn
+}
+
+null_setup() {
+  log "starting the null server ($NULL_BIN), answering with Cairn's select answer ($(wc -c < "$WORK/select-answer.json") bytes)"
+  local port i
+  port="$(( 20000 + RANDOM % 20000 ))"
+  "$NULL_BIN" --port "$port" --body "$WORK/select-answer.json" > "$WORK/null.log" 2>&1 &
+  NULL_PID=$!
+  for i in $(seq 1 50); do  # at most 5 s
+    kill -0 "$NULL_PID" 2>/dev/null || { cat "$WORK/null.log" >&2; log "the null server did not start: skipped"; NULL_PID=""; RUN_NULL=0; return 0; }
+    grep -q '^listening' "$WORK/null.log" && break
+    sleep 0.1
+  done
+  NULL_URL="http://127.0.0.1:$port"
+  [ "$WARMUP" -gt 0 ] && run_wrk select select "$WARMUP" 0 "$NULL_PID" "$NULL_URL" null
+  return 0
+}
+
+pg_setup() {
   start_pg
   log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') at ${PGHOST_ARGS[*]} ($PG_TRANSPORT); pgbench -i -s 1"
   "$PG_BIN/pgbench" "${PGHOST_ARGS[@]}" -U postgres -i -s 1 -q postgres > "$WORK/pgbench-init.log" 2>&1 ||
@@ -580,22 +579,37 @@ INSERT INTO bench_insert(k, v) VALUES (:k, 'benchmark row value');
 SQL
   chmod 644 "$WORK/insert.sql"
   if [ "$WARMUP" -gt 0 ]; then
-    log "warm-up ${WARMUP} s"
+    log "postgres warm-up ${WARMUP} s"
     run_pgbench select "$WARMUP" 0 -S
   fi
-  # Reads first, then the writes: so that what the inserts leave behind (autovacuum of the
-  # inserted table, checkpoints) does not weigh on the reads.
-  for i in $(seq 1 "$REPEAT"); do
-    log "postgres reads, run $i/$REPEAT (${DURATION} s each, $CONNECTIONS clients, $THREADS threads)"
-    run_pgbench select "$DURATION" 1 -S
-  done
-  for i in $(seq 1 "$REPEAT"); do
-    log "postgres writes, run $i/$REPEAT"
-    run_pgbench insert "$DURATION" 1 -n -f "$WORK/insert.sql"
-    PGOPTIONS="-c synchronous_commit=off" run_pgbench insert_async "$DURATION" 1 -n -f "$WORK/insert.sql"
-  done
+}
+
+pg_teardown() {
   log "postgres: bench_insert holds $(psql_q -c 'SELECT count(*) FROM bench_insert') rows after the insert runs"
   stop_pg
+}
+
+run_rounds() {
+  local i
+  for i in $(seq 1 "$REPEAT"); do
+    log "reads, round $i/$REPEAT (${DURATION} s each, $CONNECTIONS connections/clients, $THREADS client threads)"
+    if [ "$RUN_CAIRN" = 1 ]; then
+      run_wrk health health "$DURATION" 1
+      run_wrk select select "$DURATION" 1
+    fi
+    [ "$RUN_NULL" = 1 ] && run_wrk select select "$DURATION" 1 "$NULL_PID" "$NULL_URL" null
+    [ "$RUN_PG" = 1 ] && run_pgbench select "$DURATION" 1 -S
+  done
+  [ "$RUN_NULL" = 1 ] && stop_null
+  for i in $(seq 1 "$REPEAT"); do
+    log "writes, round $i/$REPEAT"
+    [ "$RUN_CAIRN" = 1 ] && run_wrk insert insert "$DURATION" 1
+    if [ "$RUN_PG" = 1 ]; then
+      run_pgbench insert "$DURATION" 1 -n -f "$WORK/insert.sql"
+      PGOPTIONS="-c synchronous_commit=off" run_pgbench insert_async "$DURATION" 1 -n -f "$WORK/insert.sql"
+    fi
+  done
+  return 0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -618,9 +632,12 @@ if [ "$DURATION" -lt 5 ]; then
   log "warning: runs shorter than 5 s are dominated by start-up (pgbench connects its $CONNECTIONS clients inside the run); for a smoke test only"
 fi
 
-[ "$RUN_CAIRN" = 1 ] && bench_cairn
-[ "$RUN_NULL" = 1 ] && bench_null
-[ "$RUN_PG" = 1 ] && bench_pg
+[ "$RUN_CAIRN" = 1 ] && cairn_setup
+[ "$RUN_NULL" = 1 ] && null_setup
+[ "$RUN_PG" = 1 ] && pg_setup
+run_rounds
+[ "$RUN_CAIRN" = 1 ] && cairn_teardown
+[ "$RUN_PG" = 1 ] && pg_teardown
 
 # ---------------------------------------------------------------------------------------------
 # Summary
@@ -650,6 +667,13 @@ r_sel="$(ratio "$s_rps" "$ps_rps")"
 r_ceiling="$(ratio "$s_rps" "$h_rps")"
 r_ins="$(ratio "$i_rps" "$pi_rps")"
 r_null_pg="$(ratio "$n_rps" "$ps_rps")"
+# The select ratio round by round (Cairn's and PostgreSQL's runs of one round are seconds apart).
+round_ratios=""
+if [ -s "$WORK/runs/cairn_select" ] && [ -s "$WORK/runs/pg_select" ]; then
+  round_ratios="$(paste -d' ' <(awk '{print $1}' "$WORK/runs/cairn_select") <(awk '{print $1}' "$WORK/runs/pg_select") |
+    awk '$2 > 0 { printf "%.3f\n", $1 / $2 }')"
+fi
+r_sel_rounds="$(if [ -n "$round_ratios" ]; then median <<<"$round_ratios"; else echo null; fi)"
 r_sel_null="$(ratio "$s_rps" "$n_rps")"
 r_ins_async="$(ratio "$i_rps" "$pa_rps")"
 v_sel="$(verdict "$r_sel" 2.0 cairn_select pg_select)"
@@ -686,7 +710,8 @@ echo
 printf '%-52s %7s %8s  %s\n' "ratio" "value" "target" "result"
 printf '%-52s %7s %8s  %s\n' "cairn select / pg select (tx/s)" "$r_sel" ">= 2.0" "$v_sel"
 printf '%-52s %7s %8s  %s\n' "cairn select / cairn GET /health" "$r_ceiling" ">= 0.6" "$v_ceiling"
-printf '%-52s %7s %8s  %s\n' "null server / pg select (the most any server gets)" "$r_null_pg" "-" "report only"
+printf '%-52s %7s %8s  %s\n' "  the same, round by round (median)" "$r_sel_rounds" "-" "rounds: $(echo $round_ratios)"
+printf '%-52s %7s %8s  %s\n' "null server (no work) / pg select" "$r_null_pg" "-" "report only"
 printf '%-52s %7s %8s  %s\n' "cairn select / null server" "$r_sel_null" "-" "report only"
 printf '%-52s %7s %8s  %s\n' "cairn insert / pg insert (pg fsyncs each commit)" "$r_ins" "-" "report only"
 printf '%-52s %7s %8s  %s\n' "cairn insert / pg insert (synchronous_commit=off)" "$r_ins_async" "-" "report only"
@@ -741,6 +766,7 @@ invalid_json="[$(for w in "${INVALID[@]+"${INVALID[@]}"}"; do printf '"%s"\n' "$
   echo "  \"ratios\": {"
   echo "    \"cairn_select_over_pg_select\": {\"value\": $r_sel, \"target\": 2.0, \"result\": $(json_str "$v_sel")},"
   echo "    \"cairn_select_over_cairn_health\": {\"value\": $r_ceiling, \"target\": 0.6, \"result\": $(json_str "$v_ceiling")},"
+  echo "    \"cairn_select_over_pg_select_by_round\": {\"median\": $r_sel_rounds, \"rounds\": [$(echo $round_ratios | tr ' ' ',')]},"
   echo "    \"null_server_over_pg_select\": {\"value\": $r_null_pg},"
   echo "    \"cairn_select_over_null_server\": {\"value\": $r_sel_null},"
   echo "    \"cairn_insert_over_pg_insert\": {\"value\": $r_ins},"
