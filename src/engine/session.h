@@ -51,6 +51,9 @@ class Session {
 
   // True when no transaction is open on this session.
   bool autocommit() const { return mode_ == Mode::kAutocommit; }
+  // The session's transaction holds the database's write lock: its statements never wait for
+  // another session.
+  bool holds_write_lock() const { return mode_ == Mode::kWriteTxn; }
   // Whether the next statements may only read (see the file comment). May change between
   // requests of one stream: each request carries its own credentials.
   void set_read_only(bool read_only) { read_only_ = read_only; }
@@ -69,7 +72,7 @@ class Session {
   std::shared_ptr<Database> db_;
   const Database::OwnerId id_;
   Mode mode_ = Mode::kAutocommit;
-  ReaderLease txn_reader_;  // pinned reader while in kReadTxn
+  ReaderLease txn_reader_;      // pinned reader while in kReadTxn
   bool dirty_pragmas_ = false;  // a PRAGMA assignment ran on the writer under this session
   // The open transaction was taken away (txn_timeout). Until the client sends ROLLBACK (ok) or
   // COMMIT (fails), or closes the stream, every statement fails with kTransactionTimeout.

@@ -369,6 +369,10 @@ class StreamCall : public Call {
     return Status::Ok();
   }
 
+  bool HoldsWriteLock() const override {
+    return stream_ && stream_->session && stream_->session->holds_write_lock();
+  }
+
   // Hands the stream back to the table (or closes it) and returns the baton JSON value.
   std::string FinishStream() {
     if (!stream_) return "null";

@@ -26,7 +26,7 @@ struct ServiceOptions {
   std::chrono::milliseconds stream_idle_timeout{10'000};
   size_t max_streams = 10'000;
   size_t max_response_bytes = 16 << 20;
-  size_t max_stored_sql = 150;              // per stream (SQL_STORE_TOO_MANY beyond)
+  size_t max_stored_sql = 150;             // per stream (SQL_STORE_TOO_MANY beyond)
   size_t max_stored_sql_bytes = 64 << 10;  // per text
   Clock* clock = Clock::Real();
 };
@@ -42,6 +42,10 @@ class Call {
   virtual ~Call() = default;
   // Advances the call; true when response() is ready. See the file comment for may_block.
   virtual bool Run(bool may_block) = 0;
+  // After Run(false) returned false: the call's session already holds its database's write lock,
+  // so Run(true) will not wait for another session (the server runs it where it cannot queue
+  // behind calls that wait for that lock).
+  virtual bool HoldsWriteLock() const { return false; }
   Response& response() { return response_; }
 
  protected:

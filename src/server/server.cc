@@ -62,7 +62,8 @@ constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slo
 // A WebSocket with no message for this long is closed (its streams roll back).
 constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
 // A WebSocket stops reading while this many of its requests wait for the write lock.
-constexpr int kWebSocketMaxWaiting = 64;  // and at most half the blocking threads
+constexpr int kWebSocketMaxWaiting = 64;
+constexpr size_t kLockHolderThreads = 4;  // and at most half the blocking threads
 // A WebSocket stops reading while this many of its requests wait behind others on their streams.
 constexpr size_t kWebSocketMaxQueued = 256;
 // How long a replica waits to have applied a request's replication_index before the primary
@@ -133,7 +134,9 @@ void LogRequest(std::string_view id, bool admin, std::string_view method, std::s
 class Server::Impl {
  public:
   explicit Impl(const ServerOptions& opts)
-      : opts_(opts), blocking_(static_cast<size_t>(std::max(1, opts.blocking_threads))) {}
+      : opts_(opts),
+        blocking_(static_cast<size_t>(std::max(1, opts.blocking_threads))),
+        holders_(kLockHolderThreads) {}
 
   ~Impl() { Stop(); }
 
@@ -286,6 +289,7 @@ class Server::Impl {
     if (in_flight_.load() > 0)
       spdlog::warn("shutting down with {} requests still running", in_flight_.load());
     blocking_.join();
+    holders_.join();
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
@@ -734,7 +738,7 @@ class Server::Impl {
                                std::unique_ptr<hrana::Call> call, std::string request_id) {
     in_flight_++;
     co_await asio::co_spawn(
-        blocking_,
+        call->HoldsWriteLock() ? holders_ : blocking_,
         [&call, &request_id]() -> asio::awaitable<void> {
           RequestIdScope scope(request_id);
           call->Run(/*may_block=*/true);
@@ -922,7 +926,7 @@ class Server::Impl {
       // The call must wait for the write lock: finish it on a thread that may block, then resume
       // here on the network thread.
       co_await asio::co_spawn(
-          blocking_,
+          call->HoldsWriteLock() ? holders_ : blocking_,
           [&call, request_id]() -> asio::awaitable<void> {
             RequestIdScope scope(request_id);
             call->Run(/*may_block=*/true);
@@ -1239,6 +1243,10 @@ class Server::Impl {
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
   asio::thread_pool blocking_;
+  // Runs the statements of transactions that hold their database's write lock: they never wait
+  // for a lock, and must not queue behind calls in blocking_ that wait for theirs (with every
+  // blocking thread waiting, a holder's COMMIT would wait until the lock timeout rolled it back).
+  asio::thread_pool holders_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};

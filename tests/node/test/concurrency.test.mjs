@@ -64,3 +64,42 @@ describe("reads do not queue behind writes", () => {
     b.close();
   });
 });
+
+describe("a transaction that holds the write lock is not held up by the writers waiting for it", () => {
+  let small;
+  before(async () => {
+    small = await startServer({ args: ["--blocking-threads", "4"] });
+  });
+  after(async () => {
+    await small?.stop();
+  });
+
+  for (const scheme of ["http", "ws"]) {
+    test(`over ${scheme}: COMMIT completes while more writers wait than there are blocking threads`, async () => {
+      const url = small.url.toString().replace(/^http:/, `${scheme}:`);
+      const owner = createClient({ url });
+      const table = `held_${scheme}`;
+      await owner.execute(`CREATE TABLE ${table} (x)`);
+      const tx = await owner.transaction("write");
+      await tx.execute(`INSERT INTO ${table} VALUES (1)`);
+      // 12 writers, each on its own connection, wait for the lock: they take every blocking
+      // thread (4) and queue for more.
+      const waiters = [];
+      const others = [];
+      for (let i = 0; i < 12; i++) {
+        const c = createClient({ url: small.url.toString() });
+        others.push(c);
+        waiters.push(c.execute({ sql: `INSERT INTO ${table} VALUES (?)`, args: [i + 2] }));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await tx.commit();  // before the fix: queued behind the waiters until the lock timeout
+      const took = Date.now() - started;
+      assert.ok(took < 2000, `COMMIT took ${took} ms`);
+      await Promise.all(waiters);
+      const rs = await owner.execute(`SELECT count(*) AS n FROM ${table}`);
+      assert.equal(Number(rs.rows[0].n), 13);  // the transaction's row and every waiter's
+      for (const c of [owner, ...others]) c.close();
+    });
+  }
+});
