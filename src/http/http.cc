@@ -25,25 +25,22 @@ bool IsFieldValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Calls f(element) for every element of a comma-separated list (AnyListElement, http.h).
+template <typename F>
+void ForEachListElement(std::string_view list, F&& f) {
+  AnyListElement(list, [&](std::string_view element) {
+    f(element);
+    return false;
+  });
+}
+
+}  // namespace
+
 std::string_view TrimWhitespace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
-
-// Calls f(element) for each element of a comma-separated list, trimmed; empty elements skipped.
-template <typename F>
-void ForEachListElement(std::string_view list, F&& f) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    const std::string_view element = TrimWhitespace(list.substr(0, comma));
-    if (!element.empty()) f(element);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-}  // namespace
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -51,6 +51,23 @@ struct Header {
 // ASCII case-insensitive equality (header names, tokens).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// `s` without leading and trailing spaces and tabs.
+std::string_view TrimWhitespace(std::string_view s);
+
+// Calls f(element) for each element of a comma-separated header value (RFC 9110 §5.6.1),
+// trimmed, empty elements skipped, until f returns true; true when one did.
+template <typename F>
+bool AnyListElement(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view element = TrimWhitespace(list.substr(0, comma));
+    if (!element.empty() && f(element)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 struct Request {
   std::string_view method;  // as sent: methods are case-sensitive
   std::string_view target;  // as sent, e.g. "/v2/pipeline?x=1"

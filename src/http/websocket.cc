@@ -38,26 +38,6 @@ bool IsBase64Char(char c) {
          c == '/';
 }
 
-std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls f(element) for each element of a comma-separated list, trimmed; empty elements skipped.
-// f returns true to stop.
-template <typename F>
-bool AnyListElement(std::string_view list, F&& f) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    const std::string_view element = TrimWhitespace(list.substr(0, comma));
-    if (!element.empty() && f(element)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // Whether any field named `name` lists `token` (both case-insensitive).
 bool FieldHasToken(const Request& req, std::string_view name, std::string_view token) {
   for (const Header& h : req.headers) {
