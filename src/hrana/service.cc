@@ -369,6 +369,8 @@ class StreamCall : public Call {
     return Status::Ok();
   }
 
+  std::string_view database() const override { return db_; }
+
   bool HoldsWriteLock() const override {
     return stream_ && stream_->session && stream_->session->holds_write_lock();
   }

@@ -46,6 +46,8 @@ class Call {
   // so Run(true) will not wait for another session (the server runs it where it cannot queue
   // behind calls that wait for that lock).
   virtual bool HoldsWriteLock() const { return false; }
+  // The database the call runs on (empty: none).
+  virtual std::string_view database() const { return {}; }
   Response& response() { return response_; }
 
  protected:

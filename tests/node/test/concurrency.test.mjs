@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "@libsql/client";
-import { startServer } from "./server.mjs";
+import { namespaceFetch, startServer } from "./server.mjs";
 
 let server;
 before(async () => {
@@ -102,4 +102,44 @@ describe("a transaction that holds the write lock is not held up by the writers 
       for (const c of [owner, ...others]) c.close();
     });
   }
+});
+
+describe("writers queued on one database do not hold up writes to another", () => {
+  let small;
+  before(async () => {
+    // 4 blocking threads: without a per-database limit, 12 queued writers take them all.
+    small = await startServer({ args: ["--blocking-threads", "4"] });
+    const r = await fetch(new URL("v1/namespaces/other/create", small.adminUrl), { method: "POST" });
+    assert.equal(r.status, 200, await r.text());
+  });
+  after(async () => {
+    await small?.stop();
+  });
+
+  test("a write to database B completes while A's lock holder keeps 12 writers waiting", async () => {
+    const url = small.url.toString();
+    const owner = createClient({ url });
+    const b = createClient({ url, fetch: namespaceFetch("other") });
+    await owner.execute("CREATE TABLE a (x)");
+    await b.execute("CREATE TABLE b (x)");
+    const tx = await owner.transaction("write");
+    await tx.execute("INSERT INTO a VALUES (1)");
+    const clients = [];
+    const waiters = [];
+    for (let i = 0; i < 12; i++) {
+      const c = createClient({ url });
+      clients.push(c);
+      waiters.push(c.execute({ sql: "INSERT INTO a VALUES (?)", args: [i + 2] }));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await b.execute("INSERT INTO b VALUES (1)");  // before the fix: ~the lock timeout
+    const took = Date.now() - started;
+    assert.ok(took < 2000, `the write to the other database took ${took} ms`);
+    await tx.commit();
+    await Promise.all(waiters);
+    const rs = await owner.execute("SELECT count(*) AS n FROM a");
+    assert.equal(Number(rs.rows[0].n), 13);
+    for (const c of [owner, b, ...clients]) c.close();
+  });
 });
