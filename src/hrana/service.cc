@@ -579,8 +579,9 @@ class RequestRunner : public StreamCall {
     return Status::Ok();
   }
 
-  std::string ok_open_ = R"({"type":"ok","response":{"type":")";
-  std::string error_open_ = R"({"type":"error","error":)";
+  // Over HTTP the literals; a WebSocket call points them at its own texts (with its request id).
+  std::string_view ok_open_ = R"({"type":"ok","response":{"type":")";
+  std::string_view error_open_ = R"({"type":"error","error":)";
   std::string out_;
   // In-progress batch.
   size_t next_step_ = 0;
@@ -795,8 +796,10 @@ class WsStreamCall final : public RequestRunner {
  public:
   WsStreamCall(Service* service, WsConnection::Impl* conn, WsMessage m)
       : RequestRunner(service, conn->db, std::string(), conn->read_only), m_(std::move(m)) {
-    ok_open_ = WsOkOpen(m_.request_id);
-    error_open_ = WsErrorOpen(m_.request_id);
+    ws_ok_open_ = WsOkOpen(m_.request_id);
+    ws_error_open_ = WsErrorOpen(m_.request_id);
+    ok_open_ = ws_ok_open_;
+    error_open_ = ws_error_open_;
     WsConnection::Impl::Slot& slot = conn->streams[m_.stream_id];
     slot.busy = true;
     if (m_.op == WsMessage::Op::kOpenStream) {
@@ -880,6 +883,7 @@ class WsStreamCall final : public RequestRunner {
   }
 
   WsMessage m_;
+  std::string ws_ok_open_, ws_error_open_;
   bool failed_ = false;
   std::vector<int8_t> outcome_;  // open_cursor
   std::string entries_;

@@ -509,7 +509,7 @@ class Server::Impl {
       c->deadline = std::chrono::steady_clock::time_point::max();  // the request runs
       // On the response, in the logs, and passed to the handlers.
       RequestIdOf(req.Find(kRequestIdHeader), &request_id);
-      if (!admin && http::ws::IsUpgradeRequest(req)) {
+      if (!admin && req.method == "GET" && http::ws::IsUpgradeRequest(req)) {
         // Hrana over WebSocket: the connection is the WebSocket's from here on (or closes after
         // a refused upgrade).
         co_await WebSocket(c, reader, request_id);
