@@ -393,26 +393,21 @@ TEST(RequestReader, GivesBackTheMemoryOfALargeBody) {
   const std::string in = "POST / HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\n\r\n" + body + "GET /next HTTP/1.1\r\n\r\n";
   size_t pos = 0;
-  while (reader.Next() == RequestReader::Result::kNeedMore) {
+  auto feed = [&] {  // as much of `in` as the reader has room for
     std::span<char> space = reader.ReadSpace();
     const size_t n = std::min(space.size(), in.size() - pos);
     std::memcpy(space.data(), in.data() + pos, n);
     reader.Commit(n);
     pos += n;
-  }
+  };
+  while (reader.Next() == RequestReader::Result::kNeedMore) feed();
   ASSERT_EQ(reader.Next(), RequestReader::Result::kRequest);
   EXPECT_EQ(reader.request().body.size(), body.size());
   EXPECT_GE(reader.capacity(), body.size());
   reader.Done();
   EXPECT_LE(reader.capacity(), size_t{64 << 10});
   // What followed the large request survives the move to the smaller buffer.
-  while (pos < in.size()) {
-    std::span<char> space = reader.ReadSpace();
-    const size_t n = std::min(space.size(), in.size() - pos);
-    std::memcpy(space.data(), in.data() + pos, n);
-    reader.Commit(n);
-    pos += n;
-  }
+  while (pos < in.size()) feed();
   ASSERT_EQ(reader.Next(), RequestReader::Result::kRequest);
   EXPECT_EQ(reader.request().target, "/next");
 }
