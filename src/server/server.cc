@@ -576,6 +576,27 @@ class Server::Impl {
     c->socket.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // Writes an answer after which the connection closes (Connection: close); the write's error.
+  static asio::awaitable<boost::system::error_code> WriteLastAnswer(ConnState& c, int minor_version,
+                                                                    int status,
+                                                                    std::string_view content_type,
+                                                                    std::string_view body,
+                                                                    std::string_view request_id) {
+    const http::Header fields[] = {{"Server", "cairn"},
+                                   {"Content-Type", content_type},
+                                   {kRequestIdHeader, request_id},
+                                   {"Access-Control-Allow-Origin", "*"}};
+    std::string head;
+    http::AppendResponseHead(&head, minor_version, status, fields, body.size(),
+                             /*keep_alive=*/false);
+    boost::system::error_code ec;
+    c.deadline = std::chrono::steady_clock::now() + kWriteTimeout;
+    const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
+                                                      asio::buffer(body.data(), body.size())};
+    co_await asio::async_write(c.socket, gather, asio::redirect_error(asio::use_awaitable, ec));
+    co_return ec;
+  }
+
   // A request the reader refused (http.h lists why): its status with a JSON error, then the
   // connection closes. What the client is still sending is read and dropped for a moment first,
   // so that closing with unread bytes does not reset the connection before it reads the answer.
@@ -599,16 +620,8 @@ class Server::Impl {
     }
     if (!admin) http_metrics_.Record(HttpMetrics::Classify(partial.path()), e.status, 0);
     LogRequest(request_id, admin, partial.method, partial.path(), e.status, 0);
-    const http::Header fields[] = {{"Server", "cairn"},
-                                   {"Content-Type", "application/json"},
-                                   {kRequestIdHeader, request_id},
-                                   {"Access-Control-Allow-Origin", "*"}};
-    std::string head;
-    http::AppendResponseHead(&head, 1, e.status, fields, body.size(), /*keep_alive=*/false);
-    boost::system::error_code ec;
-    c.deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-    const std::array<asio::const_buffer, 2> gather = {asio::buffer(head), asio::buffer(body)};
-    co_await asio::async_write(c.socket, gather, asio::redirect_error(asio::use_awaitable, ec));
+    boost::system::error_code ec =
+        co_await WriteLastAnswer(c, 1, e.status, "application/json", body, request_id);
     if (ec) co_return;
     c.socket.shutdown(tcp::socket::shutdown_send, ec);
     c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -680,17 +693,8 @@ class Server::Impl {
       metrics::Process().hrana_errors.Inc("PROTOCOL_ERROR");
       http_metrics_.Record(HttpMetrics::Classify(req.path()), refusal->status, 0);
       LogRequest(request_id, false, req.method, req.path(), refusal->status, 0);
-      const http::Header fields[] = {{"Server", "cairn"},
-                                     {"Content-Type", refusal->content_type},
-                                     {kRequestIdHeader, request_id},
-                                     {"Access-Control-Allow-Origin", "*"}};
-      std::string head;
-      http::AppendResponseHead(&head, req.minor_version, refusal->status, fields,
-                               refusal->body.size(), /*keep_alive=*/false);
-      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-      const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
-                                                        asio::buffer(refusal->body)};
-      co_await asio::async_write(c->socket, gather, asio::redirect_error(asio::use_awaitable, ec));
+      co_await WriteLastAnswer(*c, req.minor_version, refusal->status, refusal->content_type,
+                               refusal->body, request_id);
       co_return;
     }
     std::string out =
