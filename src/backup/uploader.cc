@@ -16,6 +16,7 @@
 #include "base/file.h"
 #include "txlog/checksum.h"
 #include "txlog/format.h"
+#include "txlog/local_log.h"
 #include "txlog/txlog.h"
 
 namespace cairn::backup {
@@ -23,33 +24,11 @@ namespace {
 
 constexpr char kMarker[] = "uploaded";
 
-struct LocalFile {
-  std::string name;
-  txlog::ParsedName p;
-  uint64_t size = 0;
-};
+using txlog::LocalFile;
 
 // The log files of one generation directory, by txid (a snapshot before a log ending at its txid).
-Result<std::vector<LocalFile>> LocalFiles(const std::string& gdir) {
-  auto names = ListDir(gdir);
-  if (!names.ok()) {
-    if (names.status().code() == Code::kNotFound) return std::vector<LocalFile>{};
-    return names.TakeStatus();
-  }
-  std::vector<LocalFile> files;
-  for (std::string& n : *names) {
-    LocalFile f;
-    if (!txlog::ParseFileName(n, &f.p)) continue;
-    struct stat sb {};
-    if (::stat((gdir + "/" + n).c_str(), &sb) == 0) f.size = static_cast<uint64_t>(sb.st_size);
-    f.name = std::move(n);
-    files.push_back(std::move(f));
-  }
-  std::sort(files.begin(), files.end(), [](const LocalFile& a, const LocalFile& b) {
-    if (a.p.max_txid != b.p.max_txid) return a.p.max_txid < b.p.max_txid;
-    return a.p.snapshot > b.p.snapshot;
-  });
-  return files;
+Result<std::vector<LocalFile>> LocalFiles(const std::string& dir, const std::string& gen) {
+  return txlog::ListGenerationFiles(dir, gen);
 }
 
 uint64_t ReadMarker(const std::string& gdir) {
@@ -121,7 +100,7 @@ void Uploader::Start(const std::vector<std::string>& names) {
     if (!gens.ok()) continue;
     bool pending = false;
     for (const std::string& gen : *gens) {
-      auto files = LocalFiles(dir + "/" + gen);
+      auto files = LocalFiles(dir, gen);
       const uint64_t done = ReadMarker(dir + "/" + gen);
       if (files.ok())
         for (const LocalFile& f : *files) pending |= f.p.max_txid > done;
@@ -177,20 +156,53 @@ void Uploader::Stop(std::chrono::milliseconds grace) {
   if (maintenance_.joinable()) maintenance_.join();
 }
 
-void Uploader::Notify(const std::string& db) {
+void Uploader::Notify(const std::string& db, uint64_t bytes) {
   const bool urgent = opts_.urgent && opts_.urgent(db);
   std::lock_guard lk(mu_);
   DbState& st = dbs_[db];
+  st.backlog_bytes += bytes;  // measured again by the next upload
   if (st.busy) {
     st.renotified = true;
     return;
   }
   const int64_t now = opts_.clock->MonotonicMicros();
+  if (OverBacklogLocked(st)) {
+    ScheduleLocked(db, &st, now);  // the worker drops the backlog now, not after the backoff
+    return;
+  }
   if (st.due_us == 0) {
     ScheduleLocked(db, &st, now + (urgent ? 0 : DelayMicros()));
   } else if (urgent && st.due_us > now && st.failures == 0) {
     ScheduleLocked(db, &st, now);  // not after a failure: its backoff stands
   }
+}
+
+bool Uploader::OverBacklogLocked(const DbState& st) const {
+  if (st.failures == 0 || st.suspended || !opts_.suspend_log || !opts_.restart_log) return false;
+  uint64_t backlog = 0;
+  for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
+  return backlog > opts_.max_backlog_bytes;
+}
+
+int64_t Uploader::Backoff(const DbState& st) const {
+  return std::min<int64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(opts_.max_backoff).count(),
+      int64_t{100000} << std::min(std::max(st.failures, 1), 10));
+}
+
+uint64_t Uploader::UploadedThrough(const std::string& db, const std::string& gen) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = released_.find(db);
+    if (it != released_.end()) {
+      auto g = it->second.find(gen);
+      if (g != it->second.end()) return g->second;
+    }
+  }
+  // Not uploaded by this process yet: what an earlier one recorded.
+  const uint64_t done = ReadMarker(log_dir_of_(db) + "/" + gen);
+  std::lock_guard lk(mu_);
+  return released_[db].emplace(gen, done).first->second;
 }
 
 int64_t Uploader::DelayMicros() const {
@@ -203,6 +215,7 @@ void Uploader::Forget(const std::string& db) {
   DbState& st = dbs_[db];
   if (st.due_us != 0) queue_.erase({st.due_us, db});
   dbs_.erase(db);
+  released_.erase(db);
 }
 
 void Uploader::Worker() {
@@ -225,6 +238,18 @@ void Uploader::Worker() {
     if (st.busy) continue;
     st.busy = true;
     st.renotified = false;
+    if (OverBacklogLocked(st)) {
+      // The store is failing and the local backlog passed its bound since the last attempt.
+      lk.unlock();
+      Status ds = DropBacklog(db);
+      lk.lock();
+      st.busy = false;
+      if (!ds.ok()) spdlog::error("cannot bound the backlog of {}: {}", db, ds.ToString());
+      if (!stop_ && !draining_)
+        ScheduleLocked(db, &st, opts_.clock->MonotonicMicros() + Backoff(st));
+      cv_.notify_all();
+      continue;
+    }
     lk.unlock();
     Status s = UploadDb(db, &st);
     lk.lock();
@@ -235,16 +260,11 @@ void Uploader::Worker() {
       stats_.store_healthy = false;
       stats_.last_error = s.ToString();
       st.failures++;
-      const int64_t backoff = std::min<int64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(opts_.max_backoff).count(),
-          int64_t{100000} << std::min(st.failures, 10));
+      const int64_t backoff = Backoff(st);
       if (st.failures == 1 || st.failures % 20 == 0)
         spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures,
                      s.ToString());
-      uint64_t backlog = 0;
-      for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
-      if (backlog > opts_.max_backlog_bytes && opts_.suspend_log && opts_.restart_log &&
-          !st.suspended && !stop_) {
+      if (OverBacklogLocked(st) && !stop_) {
         st.busy = true;
         lk.unlock();
         Status ds = DropBacklog(db);
@@ -295,7 +315,7 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
   std::vector<std::vector<LocalFile>> all(gens.size());
   for (size_t g = 0; g < gens.size(); ++g) {
     const std::string gdir = dir + "/" + gens[g];
-    CAIRN_ASSIGN_OR_RETURN(all[g], LocalFiles(gdir));
+    CAIRN_ASSIGN_OR_RETURN(all[g], LocalFiles(dir, gens[g]));
     if (!st->uploaded.count(gens[g])) st->uploaded[gens[g]] = ReadMarker(gdir);
     for (const LocalFile& f : all[g])
       if (f.p.max_txid > st->uploaded[gens[g]]) {
@@ -353,21 +373,17 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
     }
     if (done != st->uploaded[gen]) {
       st->uploaded[gen] = done;
+      {
+        std::lock_guard lk(mu_);
+        released_[db][gen] = done;
+      }
       if (opts_.on_uploaded) opts_.on_uploaded(db, gen, done);
       // Not synced: losing it only means uploading a file again (puts are idempotent).
       Status ms = WriteFileAtomic(gdir + "/" + kMarker, std::to_string(done));
       if (!ms.ok()) spdlog::warn("backup of {}: {}", db, ms.ToString());
     }
-    // Local files in the store are no longer needed, except the newest one of the newest
-    // generation: the log reads where it stands from it after a restart.
-    const bool newest_gen = g + 1 == gens.size();
-    for (size_t i = 0; i < all[g].size(); ++i) {
-      const LocalFile& f = all[g][i];
-      if (f.p.max_txid > done) continue;
-      if (newest_gen && i + 1 == all[g].size()) continue;
-      (void)RemoveFile(gdir + "/" + f.name);
-    }
-    if (!newest_gen && (all[g].empty() || all[g].back().p.max_txid <= done)) (void)RemoveTree(gdir);
+    // The files now in the store are released: the log removes them locally once they leave its
+    // window (txlog/local_log.h), with the next flush.
     if (st->level_files[gen + "/L0"] >= opts_.compact_fanout) {
       Status cs = CompactDb(db, gen, st);
       if (!cs.ok()) spdlog::warn("compaction of {} failed: {}", db, cs.ToString());
@@ -391,6 +407,7 @@ Status Uploader::DropBacklog(const std::string& db) {
   std::lock_guard lk(mu_);
   DbState& st = dbs_[db];
   st.uploaded.clear();
+  released_.erase(db);
   st.suspended = true;
   st.backlog_bytes = 0;
   st.backlog_files = 0;

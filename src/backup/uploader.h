@@ -3,12 +3,12 @@
 // When a database's log makes new files durable (TxLog's on_durable), the registry tells the
 // uploader (Notify); after `interval` — so that the flushes of a busy database share one object —
 // a worker uploads all of that database's new local files as one L0 object (snapshots as they
-// are), records the uploaded position next to the files, and deletes the local files it no
-// longer needs. Quiet databases cost nothing: only notified databases are visited. A store that
-// fails is retried with backoff; meanwhile files stay on local disk (the backlog, reported in
-// stats()) and the server keeps serving; uploads resume from the first missing txid, so the store
-// never has a gap. Compaction (L0→L1→L2→L3) runs in the store after uploads; see
-// docs/backup.md.
+// are) and records the uploaded position next to the files; the log then releases them
+// (UploadedThrough) and removes them locally once they leave its window (txlog/local_log.h). Quiet
+// databases cost nothing: only notified databases are visited. A store that fails is retried with
+// backoff; meanwhile files stay on local disk (the backlog, reported in stats()) and the server
+// keeps serving; uploads resume from the first missing txid, so the store never has a gap.
+// Compaction (L0→L1→L2→L3) runs in the store after uploads; see docs/backup.md.
 //
 // Thread-safety: all public methods are thread-safe.
 #pragma once
@@ -45,11 +45,11 @@ struct UploaderOptions {
   std::chrono::seconds maintenance_interval{600};
   // Where snapshots are assembled (a temporary file per snapshot).
   std::string scratch_dir = "/tmp";
-  // Local log bytes waiting for an unreachable store, at most. Beyond it, the database with the
-  // failing upload drops its waiting files and stops keeping a log (suspend_log), so the disk
-  // cannot fill up; once the store answers again, the log restarts as a new generation from a
-  // snapshot (restart_log) and uploads resume. The store keeps everything up to the drop
-  // (counted in backlog_overflows: the alarm).
+  // Local log bytes waiting for an unreachable store, at most (checked after every new log file
+  // while the store fails). Beyond it, the database with the failing upload drops its waiting files
+  // and stops keeping a log (suspend_log), so the disk cannot fill up; once the store answers
+  // again, the log restarts as a new generation from a snapshot (restart_log) and uploads resume.
+  // The store keeps everything up to the drop (counted in backlog_overflows: the alarm).
   uint64_t max_backlog_bytes = uint64_t{1} << 30;
   std::function<Status(const std::string& db)> suspend_log;
   std::function<Status(const std::string& db)> restart_log;
@@ -96,8 +96,11 @@ class Uploader {
   // Uploads what is durable now (best effort, bounded by `grace`), then stops the workers.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 
-  // The database's log has new durable files.
-  void Notify(const std::string& db);
+  // The database's log has a new durable file of `bytes`.
+  void Notify(const std::string& db, uint64_t bytes = 0);
+  // The last txid of `db`'s log generation `gen` that is in the store (0: none): what its local
+  // files may release.
+  uint64_t UploadedThrough(const std::string& db, const std::string& gen);
   // Uploads the database's durable files now, in the calling thread; returns the last txid now in
   // the store for its newest generation (and that generation).
   Result<std::pair<std::string, uint64_t>> SyncNow(const std::string& db);
@@ -140,6 +143,11 @@ class Uploader {
     uint64_t backlog_files = 0;
   };
   void ScheduleLocked(const std::string& db, DbState* st, int64_t due);
+  // Whether `st`'s store is failing while the local backlog of all databases passed its bound.
+  bool OverBacklogLocked(const DbState& st) const;
+  int64_t Backoff(const DbState& st) const;  // before the next attempt after a failure
+  // db -> generation -> last txid in the store (UploadedThrough); guarded by mu_.
+  std::map<std::string, std::map<std::string, uint64_t>> released_;
   int64_t DelayMicros() const;          // the batching delay (opts_.interval)
   std::map<std::string, DbState> dbs_;  // guarded by mu_ (DbState fields too, except while busy)
   UploaderStats stats_;                 // guarded by mu_

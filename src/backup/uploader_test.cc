@@ -60,7 +60,7 @@ class UploaderTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
   }
-  void Open(UploaderOptions uo) {
+  void Open(UploaderOptions uo, txlog::LocalRetention keep = {}) {
     if (!uo.restart_log)
       uo.restart_log = [this](const std::string& db) -> Status {
         CAIRN_ASSIGN_OR_RETURN(auto d, reg_->Get(db));
@@ -74,8 +74,12 @@ class UploaderTest : public ::testing::Test {
       };
     engine::RegistryOptions o;
     o.data_dir = dir_.string();
-    o.on_log_durable = [this](const std::string& db) {
-      if (uploader_) uploader_->Notify(db);
+    o.on_log_durable = [this](const std::string& db, uint64_t bytes) {
+      if (uploader_) uploader_->Notify(db, bytes);
+    };
+    o.log_retention = keep;
+    o.log_released = [this](const std::string& db, const std::string& gen) -> uint64_t {
+      return uploader_ ? uploader_->UploadedThrough(db, gen) : 0;
     };
     reg_ = std::move(engine::Registry::Open(o)).value();
     uploader_ = std::make_unique<Uploader>(
@@ -118,7 +122,7 @@ class UploaderTest : public ::testing::Test {
 TEST_F(UploaderTest, UploadsContinuouslyAndCleansLocalFiles) {
   UploaderOptions uo;
   uo.interval = std::chrono::milliseconds(20);
-  Open(uo);
+  Open(uo, txlog::LocalRetention{0, std::chrono::seconds(0), 0});  // no local window
   Exec("CREATE TABLE t(x)");
   for (int i = 0; i < 50; ++i) Exec("INSERT INTO t VALUES (randomblob(100))");
   ASSERT_TRUE(WaitUploaded());
@@ -131,7 +135,9 @@ TEST_F(UploaderTest, UploadsContinuouslyAndCleansLocalFiles) {
   auto res = Restore(&mem_, *plan, (dir_ / "restored.sqlite").string());
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->position, db_->txlog()->durable());
-  // Locally only the newest file (and the upload marker) remains.
+  // Locally only the newest file (and the upload marker) remains once the log prunes.
+  ASSERT_TRUE(db_->txlog()->Prune().ok());
+  EXPECT_EQ(db_->txlog()->stats().local_files, 1u);
   int local = 0;
   for (auto& e : fs::directory_iterator(reg_->LogDirOf("default") + "/" + db_->txlog()->generation()))
     local += e.path().extension() == ".clog" || e.path().extension() == ".csnap";

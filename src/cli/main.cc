@@ -102,6 +102,15 @@ int main(int argc, char** argv) {
   uint64_t backup_max_backlog_mb = so.backup.max_backlog_bytes >> 20;
   Flag(serve, "backup-max-backlog-mb", backup_max_backlog_mb,
        "Local log kept for an unreachable store, at most; beyond it the log restarts from a snapshot");
+  uint64_t txlog_local_mb = so.registry.log_retention.max_bytes >> 20;
+  int64_t txlog_local_s = so.registry.log_retention.max_age.count();
+  uint64_t txlog_local_files = so.registry.log_retention.max_files;
+  Flag(serve, "txlog-local-mb", txlog_local_mb,
+       "History each database's local log keeps for replicas to catch up from, at most (MiB; "
+       "files the backups have not uploaded are kept apart, up to --backup-max-backlog-mb)");
+  Flag(serve, "txlog-local-s", txlog_local_s,
+       "... and no history older than this many seconds");
+  Flag(serve, "txlog-local-files", txlog_local_files, "... and at most this many files");
   Flag(serve, "backup-retention-hours", backup_retention_hours,
        "Keep backups restorable to any moment of the last this many hours (at least one snapshot always)");
   Flag(serve, "verify-interval-s", verify_interval_s,
@@ -173,6 +182,9 @@ int main(int argc, char** argv) {
     so.backup.interval = std::chrono::milliseconds(backup_interval_ms);
     so.backup.retention = std::chrono::hours(backup_retention_hours);
     so.backup.max_backlog_bytes = backup_max_backlog_mb << 20;
+    so.registry.log_retention.max_bytes = txlog_local_mb << 20;
+    so.registry.log_retention.max_age = std::chrono::seconds(txlog_local_s);
+    so.registry.log_retention.max_files = txlog_local_files;
     so.verify_interval = std::chrono::seconds(verify_interval_s);
     return Serve(so, log_level, log_json);
   }

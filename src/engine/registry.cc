@@ -53,7 +53,13 @@ DatabaseOptions Registry::OptionsFor(const std::string& name) const {
   o.replica_acks = acks_;
   if (opts_.txlog && !replica) {
     o.txlog_dir = LogDirOf(name);
-    if (opts_.on_log_durable) o.txlog.on_durable = [cb = opts_.on_log_durable, name] { cb(name); };
+    if (opts_.on_log_durable)
+      o.txlog.on_durable = [cb = opts_.on_log_durable, name](uint64_t bytes) { cb(name, bytes); };
+    o.txlog.retention = opts_.log_retention;
+    if (opts_.log_released)
+      o.txlog.released = [cb = opts_.log_released, name](const std::string& gen) {
+        return cb(name, gen);
+      };
   }
   if (opts_.limits) o.limits = opts_.limits->For(name);
   if (opts_.on_change) o.on_commit = [cb = opts_.on_change, name] { cb(name); };
@@ -65,12 +71,19 @@ Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& opts) {
   std::error_code ec;
   fs::create_directories(opts.data_dir + "/databases", ec);
   if (ec) return Status(Code::kIOError, "cannot create " + opts.data_dir + ": " + ec.message());
+  std::vector<fs::path> interrupted;  // deletions a crash interrupted (Delete): finish them
   for (const auto& entry : fs::directory_iterator(opts.data_dir + "/databases", ec)) {
     std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind(".deleted-", 0) == 0) interrupted.push_back(entry.path());
     if (!entry.is_directory() || !ValidateName(name).ok()) continue;
     if (fs::exists(entry.path() / "data.sqlite")) r->known_.insert(name);
   }
   if (ec) return Status(Code::kIOError, "cannot list " + opts.data_dir + ": " + ec.message());
+  for (const fs::path& p : interrupted) {
+    fs::remove_all(p, ec);
+    if (ec) spdlog::warn("cannot remove {}: {}", p.string(), ec.message());
+    ec.clear();
+  }
   if (!r->known_.count("default")) CAIRN_RETURN_IF_ERROR(r->Create("default"));
   return r;
 }

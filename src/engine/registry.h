@@ -34,8 +34,12 @@ struct RegistryOptions {
   DatabaseOptions database;
   // Capture every commit of every database in a transaction log (<dir>/txlog, see txlog::TxLog).
   bool txlog = true;
-  // Called with a database's name whenever new log files of it became durable (any thread).
-  std::function<void(const std::string&)> on_log_durable;
+  // Called with a database's name whenever a new log file of `bytes` became durable (any thread).
+  std::function<void(const std::string& db, uint64_t bytes)> on_log_durable;
+  // How much released history each database's local log keeps (txlog/local_log.h), and how far
+  // each generation is released (the backups' uploader; unset: all of it, no backups).
+  txlog::LocalRetention log_retention;
+  std::function<uint64_t(const std::string& db, const std::string& generation)> log_released;
   // Where each database's limits come from (engine/limits.h); owned by the caller. Null: none.
   LimitsStore* limits = nullptr;
   // Called with a database's name after each of its commits (from the writer, keep it cheap), and

@@ -254,8 +254,12 @@ class Server::Impl {
       };
       uploader_ = std::make_unique<backup::Uploader>(
           store_.get(), [this](const std::string& db) { return registry_->LogDirOf(db); }, uo);
-      ro.on_log_durable = [this](const std::string& db) {
-        if (uploader_) uploader_->Notify(db);
+      ro.on_log_durable = [this](const std::string& db, uint64_t bytes) {
+        if (uploader_) uploader_->Notify(db, bytes);
+      };
+      // Local log files go once they are in the store (and out of the local window).
+      ro.log_released = [this](const std::string& db, const std::string& gen) -> uint64_t {
+        return uploader_ ? uploader_->UploadedThrough(db, gen) : 0;
       };
     }
     if (!opts_.migrations_dir.empty())

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <random>
 
 #include <fmt/format.h>
@@ -82,7 +83,20 @@ Result<std::vector<std::string>> TxLog::Generations(const std::string& dir) {
 Result<std::unique_ptr<TxLog>> TxLog::Open(std::string db_path, std::string dir, TxLogOptions opts) {
   std::unique_ptr<TxLog> log(new TxLog(std::move(db_path), std::move(dir), std::move(opts)));
   CAIRN_RETURN_IF_ERROR(MakeDirs(log->dir_));
+  RemoveTemporaryFiles(log->dir_);
+  {
+    CAIRN_ASSIGN_OR_RETURN(std::vector<LocalFile> files, ListLocalFiles(log->dir_));
+    std::lock_guard lk(log->mu_);
+    log->local_ = std::move(files);
+    for (const LocalFile& f : log->local_) {
+      log->stats_.local_files++;
+      log->stats_.local_bytes += f.size;
+    }
+  }
   CAIRN_RETURN_IF_ERROR(log->Recover());
+  std::lock_guard wr(log->write_mu_);
+  Status st = log->PruneLocked(/*force=*/true);
+  if (!st.ok()) spdlog::warn("{}: {}", log->db_path_, st.ToString());
   return log;
 }
 
@@ -265,17 +279,108 @@ bool TxLog::LoadSavedChecksums(const std::string& gen, const FileHeader& h) {
   return true;
 }
 
-Status TxLog::WriteFile(const std::string& name, std::string_view data) {
-  std::string gen;
-  {
-    std::lock_guard lk(mu_);
-    gen = generation_;
-  }
-  return WritePath(dir_ + "/" + gen + "/" + name, data);
-}
-
 Status TxLog::WritePath(const std::string& path, std::string_view data) {
   return opts_.write_file ? opts_.write_file(path, data) : WriteFileDurably(path, data);
+}
+
+void TxLog::AddLocalLocked(const std::string& gen, const std::string& name, uint64_t size) {
+  LocalFile f;
+  f.generation = gen;
+  f.name = name;
+  (void)ParseFileName(name, &f.p);
+  f.size = size;
+  local_.push_back(std::move(f));
+  stats_.local_files++;
+  stats_.local_bytes += size;
+}
+
+Status TxLog::Prune() {
+  std::lock_guard wr(write_mu_);
+  return PruneLocked(/*force=*/true);
+}
+
+Status TxLog::PruneLocked(bool force) {
+  const int64_t now = opts_.clock->MonotonicMicros();
+  // Within its bounds, the log looks again each second (for files that aged out). Beyond them,
+  // at once — unless the last look could not get back within them (files the owner still needs:
+  // a backlog, whose list may be long): then each second too, the release coming with an upload.
+  bool over;
+  {
+    std::lock_guard lk(mu_);
+    over = stats_.local_files > opts_.retention.max_files ||
+           stats_.local_bytes > opts_.retention.max_bytes;
+  }
+  if (!force && now - last_prune_us_ < 1000000 && (!over || last_prune_blocked_))
+    return Status::Ok();
+  last_prune_us_ = now;
+  std::vector<std::string> gens;
+  std::string current;
+  {
+    std::lock_guard lk(mu_);
+    current = generation_;
+    for (const LocalFile& f : local_)
+      if (gens.empty() || gens.back() != f.generation) gens.push_back(f.generation);
+  }
+  // Asked without mu_: the owner may take its own locks.
+  std::map<std::string, uint64_t> released;
+  for (const std::string& g : gens) released[g] = opts_.released ? opts_.released(g) : UINT64_MAX;
+  std::vector<LocalFile> doomed;
+  uint64_t files = 0, bytes = 0;
+  {
+    std::lock_guard lk(mu_);
+    const std::vector<size_t> idx = FilesToRemove(
+        local_, opts_.retention, opts_.clock->WallMicros(),
+        [&](const std::string& g) { return released.count(g) ? released[g] : 0; });
+    if (!idx.empty()) {
+      std::vector<LocalFile> kept;
+      kept.reserve(local_.size() - idx.size());
+      size_t next = 0;
+      for (size_t i = 0; i < local_.size(); ++i) {
+        if (next < idx.size() && idx[next] == i) {
+          doomed.push_back(std::move(local_[i]));
+          ++next;
+        } else {
+          kept.push_back(std::move(local_[i]));
+        }
+      }
+      local_ = std::move(kept);
+      for (const LocalFile& f : doomed) {
+        stats_.local_files--;
+        stats_.local_bytes -= f.size;
+      }
+      stats_.files_pruned += doomed.size();
+    }
+    files = stats_.local_files;
+    bytes = stats_.local_bytes;
+  }
+  last_prune_blocked_ = files > opts_.retention.max_files || bytes > opts_.retention.max_bytes;
+  // Followers reading a file removed meanwhile are told it is no longer kept (RecordsAfter).
+  Status st = Status::Ok();
+  for (const LocalFile& f : doomed) {
+    Status rs = RemoveFile(dir_ + "/" + f.generation + "/" + f.name);
+    if (!rs.ok() && st.ok()) st = rs;
+  }
+  // Older generations with no file left go as a whole (their upload marker too).
+  for (const std::string& g : gens) {
+    if (g == current) continue;
+    bool left = false;
+    {
+      std::lock_guard lk(mu_);
+      for (const LocalFile& f : local_) left = left || f.generation == g;
+    }
+    if (!left) (void)RemoveTree(dir_ + "/" + g);
+  }
+  // An operator sees the local log grow: a line each time it passes another power of two MiB.
+  const uint64_t mib = bytes >> 20;
+  if (mib > 0 && (mib & (mib - 1)) == 0 && mib > logged_local_mib_) {
+    spdlog::info("{}: the local transaction log holds {} files, {} MiB (keeping {} MiB / {} s / {} "
+                 "files of history{})",
+                 db_path_, files, mib, opts_.retention.max_bytes >> 20,
+                 opts_.retention.max_age.count(), opts_.retention.max_files,
+                 opts_.released ? ", and what the backups have not uploaded" : "");
+  }
+  if (mib > logged_local_mib_ || mib == 0) logged_local_mib_ = mib;
+  return st;
 }
 
 Status TxLog::Recover() {
@@ -384,6 +489,7 @@ Status TxLog::StartGeneration() {
     return Status::Ok();
   }
   page_size_ = 0;
+  uint64_t snapshot_bytes = 0;
   // Pass 1: the checksum; pass 2: the snapshot's pages (a record's header precedes its pages).
   CAIRN_RETURN_IF_ERROR(LoadImage(valid, nullptr));
   Position pos{0, 0};
@@ -401,11 +507,14 @@ Status TxLog::StartGeneration() {
       return Status(Code::kIOError, db_path_ + " changed while its snapshot was taken");
     w.SetWalHint(wh.salt1, wh.salt2, valid);
     CAIRN_ASSIGN_OR_RETURN(std::string file, w.Finish());
-    CAIRN_RETURN_IF_ERROR(WritePath(dir_ + "/" + gen + "/" + SnapshotFileName(w.header()), file));
+    const std::string name = SnapshotFileName(w.header());
+    CAIRN_RETURN_IF_ERROR(WritePath(dir_ + "/" + gen + "/" + name, file));
     pos = {1, want};
+    snapshot_bytes = file.size();
     std::lock_guard lk(mu_);
     stats_.files++;
     stats_.bytes_written += file.size();
+    AddLocalLocked(gen, name, file.size());
   }
   {
     std::lock_guard lk(mu_);
@@ -425,7 +534,7 @@ Status TxLog::StartGeneration() {
   next_frame_ = valid + 1;
   spdlog::info("{}: transaction log generation {} starts at txid {} ({} pages)", db_path_, gen, pos.txid,
                table_.page_count());
-  if (opts_.on_durable) opts_.on_durable();
+  if (opts_.on_durable) opts_.on_durable(snapshot_bytes);
   return Status::Ok();
 }
 
@@ -581,7 +690,13 @@ Status TxLog::Flush() {
     if (f.ok()) file = std::move(f).value();
     else st = f.status();
   }
-  if (st.ok()) st = WriteFile(LogFileName(w.header()), file);
+  const std::string name = LogFileName(w.header());
+  std::string gen;
+  {
+    std::lock_guard lk(mu_);
+    gen = generation_;
+  }
+  if (st.ok()) st = WritePath(dir_ + "/" + gen + "/" + name, file);
   {
     std::lock_guard lk(mu_);
     if (!st.ok()) {
@@ -612,8 +727,11 @@ Status TxLog::Flush() {
     }
     stats_.files++;
     stats_.bytes_written += file.size();
+    AddLocalLocked(gen, name, file.size());
   }
-  if (opts_.on_durable) opts_.on_durable();
+  if (opts_.on_durable) opts_.on_durable(file.size());
+  Status pruned = PruneLocked(/*force=*/false);
+  if (!pruned.ok()) spdlog::warn("{}: pruning the local log: {}", db_path_, pruned.ToString());
   return Status::Ok();
 }
 
@@ -627,6 +745,9 @@ void TxLog::Suspend() {
   noted_.clear();
   recent_.clear();
   recent_bytes_ = 0;
+  local_.clear();
+  stats_.local_files = 0;
+  stats_.local_bytes = 0;
 }
 
 Status TxLog::Reseed() {
@@ -665,18 +786,20 @@ Result<std::vector<Record>> TxLog::RecordsAfter(const std::string& gen, uint64_t
     for (const Record& r : pending_) take(r);
     if (!out.empty()) return out;
   }
-  // Older than what memory keeps: the local files (the uploader keeps only what it has not sent).
-  auto names = ListDir(dir_ + "/" + gen);
-  if (!names.ok()) return names.TakeStatus();
+  // Older than what memory keeps: the local files (the window local_log.h keeps).
   std::vector<std::pair<ParsedName, std::string>> files;
-  for (const std::string& n : *names) {
-    ParsedName p;
-    if (ParseFileName(n, &p) && !p.snapshot && p.max_txid > txid) files.emplace_back(p, n);
+  {
+    std::lock_guard lk(mu_);
+    for (const LocalFile& f : local_)
+      if (f.generation == gen && !f.p.snapshot && f.p.max_txid > txid) files.emplace_back(f.p, f.name);
   }
   std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.first.min_txid < b.first.min_txid; });
   for (const auto& [p, n] : files) {
     if (!out.empty() && bytes >= max_bytes) break;
-    CAIRN_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(dir_ + "/" + gen + "/" + n));
+    const std::string path = dir_ + "/" + gen + "/" + n;
+    Result<std::string> read = ReadWholeFile(path);
+    if (!read.ok() && ::access(path.c_str(), F_OK) != 0) break;  // pruned meanwhile
+    CAIRN_ASSIGN_OR_RETURN(std::string data, std::move(read));
     CAIRN_ASSIGN_OR_RETURN(auto reader, FileReader::Open(data));
     Record r;
     for (;;) {

@@ -21,6 +21,12 @@
 //
 // Layout: <dir>/<generation>/<min>-<max>-<time>.clog and <txid>-<time>.csnap; see docs/txlog.md.
 //
+// Local files. The log knows its files (listed once at Open, then kept in memory) and removes
+// those no consumer needs after each flush (at most once a second while nothing can go):
+// local_log.h has the rule — a window of released history for followers, by age, bytes and
+// files, plus whatever the owner has not released yet (the backups' uploader). Local disk use is
+// therefore bounded in every mode.
+//
 // Thread-safety: OnCommit() is called only by the writer; Reseed() only while nothing writes;
 // everything else may be called from any thread (capture and flushes are serialized inside).
 #pragma once
@@ -40,6 +46,7 @@
 #include "base/status.h"
 #include "txlog/checksum.h"
 #include "txlog/format.h"
+#include "txlog/local_log.h"
 #include "txlog/wal.h"
 
 namespace cairn::txlog {
@@ -50,8 +57,13 @@ struct TxLogOptions {
   // Captured records waiting for Flush() beyond this many page bytes (the local disk failing) are
   // dropped; the log then needs a new generation (needs_reseed()).
   size_t max_pending_bytes = size_t{256} << 20;
-  // Called (from the flushing thread) after new files became durable.
-  std::function<void()> on_durable;
+  // Called (from the flushing thread) after a new file of `bytes` became durable.
+  std::function<void(uint64_t bytes)> on_durable;
+  // How much released history the local files keep (local_log.h).
+  LocalRetention retention;
+  // The last txid of a generation that the owner no longer needs in local files (the backups'
+  // uploader: what is in the store). Unset: every file is released (no backups).
+  std::function<uint64_t(const std::string& generation)> released;
   // Records kept in memory after they were flushed, for followers (RecordsAfter), at most.
   size_t recent_bytes = size_t{32} << 20;
   // Writes a whole file durably (WriteFileDurably); replaceable so tests can fail the disk.
@@ -64,6 +76,9 @@ struct TxLogStats {
   uint64_t files = 0;          // files written since open
   uint64_t bytes_written = 0;  // bytes of files written since open
   uint64_t generations = 0;    // generations started since open
+  uint64_t local_files = 0;    // log files on local disk now
+  uint64_t local_bytes = 0;    // their bytes
+  uint64_t files_pruned = 0;   // local files removed since open
 };
 
 class TxLog {
@@ -97,8 +112,11 @@ class TxLog {
   Status Reseed();
   bool needs_reseed() const { return needs_reseed_.load(); }
   // Stops keeping records (they are dropped, nothing is written) until Reseed() starts a new
-  // generation: what a database does when its backlog for an unreachable store overflowed.
+  // generation: what a database does when its backlog for an unreachable store overflowed. The
+  // caller removes the local files (the log forgets them).
   void Suspend();
+  // Removes the local files the retention rule (local_log.h) lets go; Flush does it too.
+  Status Prune();
   bool suspended() const { return suspended_.load(); }
 
   Position captured() const;
@@ -142,8 +160,11 @@ class TxLog {
   Status CaptureLocked();  // flush_mu_ held
   // Loads the checksums SaveChecksums kept, if they describe the file as it is at `h`'s end.
   bool LoadSavedChecksums(const std::string& gen, const FileHeader& h);
-  Status WriteFile(const std::string& name, std::string_view data);
   Status WritePath(const std::string& path, std::string_view data);
+  // Notes a file just written durably in generation `gen` (mu_ held).
+  void AddLocalLocked(const std::string& gen, const std::string& name, uint64_t size);
+  // Prune with write_mu_ held; `force`: even if the last prune was less than a second ago.
+  Status PruneLocked(bool force);
 
   const std::string db_path_;
   const std::string dir_;
@@ -182,6 +203,12 @@ class TxLog {
   Position captured_;          // guarded by mu_
   Position durable_;           // guarded by mu_
   TxLogStats stats_;           // guarded by mu_
+  // Local files, oldest first (as ListLocalFiles orders them): guarded by mu_, changed only with
+  // write_mu_ held too.
+  std::vector<LocalFile> local_;
+  int64_t last_prune_us_ = 0;   // monotonic; guarded by write_mu_
+  bool last_prune_blocked_ = false;  // still beyond the bounds after it; guarded by write_mu_
+  uint64_t logged_local_mib_ = 0;   // the size last reported in the log; guarded by write_mu_
   bool used_saved_checksums_ = false;
   std::atomic<bool> needs_reseed_{false};
   std::atomic<bool> suspended_{false};

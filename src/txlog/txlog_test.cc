@@ -8,6 +8,7 @@
 #include "base/file.h"
 #include "txlog/checksum.h"
 #include "txlog/format.h"
+#include "txlog/local_log.h"
 #include "txlog/txlog.h"
 
 namespace cairn::txlog {
@@ -384,6 +385,164 @@ TEST(TxLogTest, ReplayToAnEarlierTransactionMatchesThatState) {
   // txid 1 is the CREATE TABLE, 2..11 the inserts.
   EXPECT_EQ(Diff(Replay(c.dir() + "/txlog", &last, &sum, 11), at11), "");
   EXPECT_EQ(last, 11u);
+}
+
+
+// One log file of generation `gen` holding txids min..max, its last commit at `time_s` seconds.
+LocalFile File(const std::string& gen, uint64_t min, uint64_t max, int64_t time_s, uint64_t size,
+               bool snapshot = false) {
+  LocalFile f;
+  f.generation = gen;
+  f.p = {snapshot, min, max, time_s * 1000000};
+  f.name = std::to_string(min) + "-" + std::to_string(max);
+  f.size = size;
+  return f;
+}
+
+constexpr int64_t kNow = 10000;  // seconds
+
+TEST(LocalLogTest, KeepsTheNewestHistoryWithinAgeBytesAndFiles) {
+  std::vector<LocalFile> files;
+  for (uint64_t i = 1; i <= 10; ++i) files.push_back(File("g1", i, i, kNow - 100 + int64_t(i), 100));
+  const auto all_released = [](const std::string&) { return UINT64_MAX; };
+  // Everything fits: nothing goes.
+  EXPECT_TRUE(FilesToRemove(files, {10000, std::chrono::seconds(600), 100}, kNow * 1000000,
+                            all_released)
+                  .empty());
+  // Bytes: 450 bytes keep the newest four files.
+  EXPECT_EQ(FilesToRemove(files, {450, std::chrono::seconds(600), 100}, kNow * 1000000,
+                          all_released),
+            (std::vector<size_t>{0, 1, 2, 3, 4, 5}));
+  // Files: three.
+  EXPECT_EQ(FilesToRemove(files, {10000, std::chrono::seconds(600), 3}, kNow * 1000000,
+                          all_released)
+                .size(),
+            7u);
+  // Age: files whose last commit is more than 95 s old (txids 1..4, at now-99 .. now-96).
+  EXPECT_EQ(FilesToRemove(files, {10000, std::chrono::seconds(95), 100}, kNow * 1000000,
+                          all_released),
+            (std::vector<size_t>{0, 1, 2, 3}));
+  // No window at all: only the newest file stays.
+  EXPECT_EQ(FilesToRemove(files, {0, std::chrono::seconds(0), 0}, kNow * 1000000, all_released)
+                .size(),
+            9u);
+  // Unset release function: every file is released (no backups).
+  EXPECT_EQ(FilesToRemove(files, {0, std::chrono::seconds(0), 0}, kNow * 1000000, nullptr).size(),
+            9u);
+}
+
+TEST(LocalLogTest, KeepsWhatIsNotReleasedWhateverItsSize) {
+  std::vector<LocalFile> files;
+  for (uint64_t i = 1; i <= 10; ++i) files.push_back(File("g1", i, i, kNow - 1000, 1000));
+  // Uploaded through txid 6: 7..10 stay (the backlog) though they are old and large; of the
+  // released ones none fits any more.
+  const auto released = [](const std::string&) -> uint64_t { return 6; };
+  EXPECT_EQ(FilesToRemove(files, {100, std::chrono::seconds(1), 1}, kNow * 1000000, released),
+            (std::vector<size_t>{0, 1, 2, 3, 4, 5}));
+  // Nothing released: nothing goes.
+  EXPECT_TRUE(FilesToRemove(files, {0, std::chrono::seconds(0), 0}, kNow * 1000000,
+                            [](const std::string&) -> uint64_t { return 0; })
+                  .empty());
+}
+
+TEST(LocalLogTest, TheWindowIsContiguousAndOlderGenerationsGoFirst) {
+  std::vector<LocalFile> files = {
+      File("g1", 1, 1, kNow - 10, 100, /*snapshot=*/true), File("g1", 2, 5, kNow - 9, 100),
+      File("g2", 1, 1, kNow - 8, 5000, /*snapshot=*/true), File("g2", 2, 3, kNow - 2, 100),
+      File("g2", 4, 4, kNow - 1, 100)};
+  const auto all_released = [](const std::string&) { return UINT64_MAX; };
+  // The big snapshot of g2 does not fit 1,000 bytes: it ends the window, and g1 (small, young)
+  // goes with it — an older file without the history after it serves nobody.
+  EXPECT_EQ(FilesToRemove(files, {1000, std::chrono::seconds(600), 100}, kNow * 1000000,
+                          all_released),
+            (std::vector<size_t>{0, 1, 2}));
+  // Releases are per generation: g1 not uploaded at all keeps its files.
+  const auto g2_only = [](const std::string& g) -> uint64_t { return g == "g2" ? 100 : 0; };
+  EXPECT_EQ(FilesToRemove(files, {1000, std::chrono::seconds(600), 100}, kNow * 1000000, g2_only),
+            (std::vector<size_t>{2}));
+}
+
+TEST(TxLogTest, LocalFilesStayWithinTheWindowAndTheLogContinuesAfterReopen) {
+  Capture c(TempDir());
+  c.OpenDb();
+  TxLogOptions o;
+  o.retention = {32 * 1024, std::chrono::seconds(600), 8};
+  o.recent_bytes = 0;  // followers read the local files, not memory
+  {
+    auto log = TxLog::Open(c.db_path(), c.dir() + "/txlog", o);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    c.log_ptr() = std::move(log).value();
+  }
+  sqlite3_wal_hook(c.db(), [](void* l, sqlite3*, const char*, int frames) {
+    static_cast<TxLog*>(l)->OnCommit(frames);
+    return SQLITE_OK;
+  }, c.log());
+  c.Exec("CREATE TABLE t(x)");
+  ASSERT_TRUE(c.log()->Flush().ok());
+  const std::string gen = c.log()->generation();
+  uint64_t largest = 0, max_files = 0, max_bytes = 0;
+  for (int i = 0; i < 200; ++i) {
+    c.Exec("INSERT INTO t VALUES (randomblob(" + std::to_string(500 + (i % 7) * 300) + "))");
+    ASSERT_TRUE(c.log()->Flush().ok());
+    // What is on disk is what the log counts, and within the window.
+    uint64_t files = 0, bytes = 0;
+    for (const auto& e : fs::directory_iterator(c.dir() + "/txlog/" + gen)) {
+      ParsedName p;
+      if (!ParseFileName(e.path().filename().string(), &p)) continue;
+      files++;
+      bytes += e.file_size();
+      largest = std::max<uint64_t>(largest, e.file_size());
+    }
+    EXPECT_EQ(files, c.log()->stats().local_files);
+    EXPECT_EQ(bytes, c.log()->stats().local_bytes);
+    max_files = std::max(max_files, files);
+    max_bytes = std::max(max_bytes, bytes);
+    if (i % 50 == 0) c.Checkpoint();
+  }
+  EXPECT_LE(max_files, 8u);
+  EXPECT_LE(max_bytes, 32u * 1024);
+  EXPECT_GT(max_bytes, 32u * 1024 - 2 * largest) << "the window is used, not emptied";
+  EXPECT_GT(c.log()->stats().files_pruned, 150u);
+  // A follower within the window catches up from the files; one behind it is told to take a
+  // snapshot.
+  const uint64_t last = c.log()->durable().txid;
+  auto recent = c.log()->RecordsAfter(gen, last - 3, 1 << 20);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  EXPECT_EQ(recent->size(), 3u);
+  EXPECT_EQ(recent->back().h.txid, last);
+  auto old = c.log()->RecordsAfter(gen, 5, 1 << 20);
+  EXPECT_EQ(old.status().code(), Code::kNotFound) << old.status().ToString();
+  // Reopened, the log continues the same generation from the newest file kept.
+  c.log_ptr().reset();
+  auto log = TxLog::Open(c.db_path(), c.dir() + "/txlog", o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ((*log)->generation(), gen);
+  EXPECT_EQ((*log)->durable().txid, last);
+  EXPECT_LE((*log)->stats().local_files, 8u);
+}
+
+TEST(TxLogTest, OpenPrunesOldGenerationsAndFilesACrashLeftBehind) {
+  Capture c(TempDir());
+  c.OpenDb();
+  c.OpenLog();
+  c.Exec("CREATE TABLE t(x)");
+  c.Exec("INSERT INTO t VALUES (1)");
+  ASSERT_TRUE(c.log()->Flush().ok());
+  const std::string old_gen = c.log()->generation();
+  sqlite3_wal_hook(c.db(), nullptr, nullptr);
+  c.log_ptr().reset();
+  // A change behind the log's back: the next open starts a new generation.
+  c.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  c.Exec("INSERT INTO t VALUES (2)");
+  c.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  ASSERT_TRUE(WriteFileAtomic(c.dir() + "/txlog/" + old_gen + "/x.clog.tmp123", "partial").ok());
+  TxLogOptions o;
+  o.retention = {0, std::chrono::seconds(0), 0};
+  auto log = TxLog::Open(c.db_path(), c.dir() + "/txlog", o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_NE((*log)->generation(), old_gen);
+  EXPECT_FALSE(fs::exists(c.dir() + "/txlog/" + old_gen)) << "released and outside the window";
+  EXPECT_EQ((*log)->stats().local_files, 1u);  // the new generation's snapshot
 }
 
 }  // namespace
