@@ -20,6 +20,11 @@ const char* ValueTypeName(sqlite3_value* v);
 int RegisterFunctions(sqlite3* db);
 int RegisterIndexModules(sqlite3* db);
 
+// SQL text (sql_text.cc).
+// ASCII lower case, as SQLite folds identifiers and keywords.
+std::string Lower(std::string_view s);
+// Without leading and trailing white space.
+std::string Trim(std::string_view s);
 // "name" quoted as an SQL identifier.
 std::string QuoteId(std::string_view name);
 // An identifier or string token without its quotes ('x', "x", [x], `x`); other text unchanged.
@@ -31,6 +36,7 @@ std::vector<std::string> SplitArgs(std::string_view text);
 // old."c" IS NOT new."c" ...`, kept up to date by SQLite through RENAME COLUMN); "" if absent.
 std::string UpdateTriggerColumn(std::string_view trigger_sql);
 
+// What an index is asked to be (index_options.cc).
 // The vector type and dimensions of a declared column type: F32_BLOB(3), FLOAT32(3), F64_BLOB,
 // FLOAT64, F16_BLOB, FLOAT16, FB16_BLOB, FLOATB16, F8_BLOB, FLOAT8, F1BIT_BLOB, FLOAT1BIT.
 bool ParseColumnType(std::string_view decl, VectorType* type, uint32_t* dims);
