@@ -1,6 +1,6 @@
 // The vector index as SQLite sees it: the `libsql_vector_index` virtual-table module (one table
 // per index, with shadow tables holding the graph), the `vector_top_k` table-valued function, and
-// the process-wide cache of graphs that makes searches run in memory.
+// the `vector_top_k_exact` brute-force search.
 //
 // Storage (docs/vector.md). For an index named I on table T, column C:
 //   I_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID  format, dims, column type, entry, generation
@@ -12,12 +12,7 @@
 // An insert writes its own two rows, the edge rows of the neighbours whose lists changed and one
 // meta row: a few pages, where libSQL rewrites whole neighbour blocks.
 //
-// The cache. Every change of the graph stores a fresh random 64-bit `generation` in I_meta, in the
-// same transaction. A cached graph is tagged with the generation it reflects, so a connection uses
-// it only if the generation it reads (in its own snapshot) matches: rolled-back changes, other
-// processes and replicas applying pages can never make it use a stale graph. The writer updates
-// the cached graph in place as it writes the rows; a reader whose snapshot is older loads its own
-// copy (at most two copies per index are kept, within a global byte budget).
+// Searches use the process-wide cache of graphs (graph_cache.h).
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -32,14 +27,14 @@
 #include <unordered_map>
 
 #include "vector/distance.h"
+#include "vector/graph_cache.h"
 #include "vector/internal.h"
+#include "vector/stale_rows.h"
 
 namespace cairn::vector {
 namespace {
 
 constexpr int kFormatVersion = 1;
-constexpr size_t kCacheBudgetBytes = size_t{2} << 30;
-constexpr size_t kCopiesPerIndex = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Prepared statements owned by an index object, prepared lazily (never at the top level: writes to
@@ -80,120 +75,6 @@ struct ResetOnExit {
   ~ResetOnExit() {
     if (s != nullptr) sqlite3_reset(s);
   }
-};
-
-// ---------------------------------------------------------------------------------------------
-// The graph cache.
-
-struct CachedGraph {
-  explicit CachedGraph(const GraphParams& p) : graph(p) {}
-  std::shared_mutex mu;  // exclusive while the graph changes
-  // The generation the graph reflects; 0 while it changes or when unusable. Written with mu held
-  // exclusively; read without it to find a candidate, then re-checked under the lock.
-  std::atomic<uint64_t> generation{0};
-  Graph graph;
-  uint64_t last_use = 0;  // guarded by the cache's mutex
-};
-
-class GraphCache {
- public:
-  static GraphCache& Instance() {
-    static GraphCache* c = new GraphCache();  // never destroyed: used until process exit
-    return *c;
-  }
-
-  std::shared_ptr<CachedGraph> Find(const std::string& key, uint64_t generation) {
-    std::lock_guard lk(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return nullptr;
-    for (auto& g : it->second) {
-      if (g->generation.load() == generation) {
-        g->last_use = ++clock_;
-        return g;
-      }
-    }
-    return nullptr;
-  }
-
-  void Put(const std::string& key, std::shared_ptr<CachedGraph> g) {
-    std::lock_guard lk(mu_);
-    g->last_use = ++clock_;
-    auto& copies = map_[key];
-    copies.push_back(std::move(g));
-    while (copies.size() > kCopiesPerIndex) {
-      auto oldest =
-          std::min_element(copies.begin(), copies.end(),
-                           [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
-      copies.erase(oldest);
-    }
-    // The byte budget: drop least recently used graphs of other indexes first.
-    for (int guard = 0; guard < 1024 && Bytes() > kCacheBudgetBytes; ++guard) {
-      std::string victim_key;
-      size_t victim_pos = 0;
-      uint64_t oldest = UINT64_MAX;
-      for (auto& [k, v] : map_)
-        for (size_t i = 0; i < v.size(); ++i)
-          if (v[i]->last_use < oldest && !(k == key && v.size() == 1)) {
-            oldest = v[i]->last_use;
-            victim_key = k;
-            victim_pos = i;
-          }
-      if (oldest == UINT64_MAX) break;
-      auto& v = map_[victim_key];
-      v.erase(v.begin() + static_cast<std::ptrdiff_t>(victim_pos));
-      if (v.empty()) map_.erase(victim_key);
-    }
-  }
-
-  void Erase(const std::string& key) {
-    std::lock_guard lk(mu_);
-    map_.erase(key);
-  }
-
- private:
-  size_t Bytes() const {
-    size_t n = 0;
-    for (const auto& [k, v] : map_)
-      for (const auto& g : v) n += g->graph.MemoryBytes();
-    return n;
-  }
-  std::mutex mu_;
-  uint64_t clock_ = 0;
-  std::map<std::string, std::vector<std::shared_ptr<CachedGraph>>> map_;
-};
-
-// Rows a search found gone from the table (or NULL there) while the index still held them, per
-// index (cache key), process-wide: the next write to that index on any connection of the process
-// syncs them, which removes their nodes. How a row can leave its table without its delete trigger:
-// REPLACE conflict resolution deletes the conflicting row of *another* unique column without
-// firing delete triggers (unless recursive_triggers is on). Searches never return such rows (they
-// check every hit against the table), so this only bounds the garbage a workload of REPLACEs
-// leaves.
-class StaleRows {
- public:
-  static StaleRows& Instance() {
-    static StaleRows* r = new StaleRows();  // never destroyed: used until process exit
-    return *r;
-  }
-  void Add(const std::string& key, const std::vector<int64_t>& ids) {
-    std::lock_guard lk(mu_);
-    auto& set = map_[key];
-    for (int64_t id : ids)
-      if (set.size() < kMaxPerIndex) set.insert(id);
-  }
-  std::vector<int64_t> Take(const std::string& key) {
-    std::lock_guard lk(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return {};
-    std::vector<int64_t> ids(it->second.begin(), it->second.end());
-    map_.erase(it);
-    return ids;
-  }
-
- private:
-  static constexpr size_t kMaxPerIndex = 4096;
-  std::mutex mu_;
-  std::map<std::string, std::set<int64_t>> map_;
 };
 
 uint64_t NewGeneration() {
