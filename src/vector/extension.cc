@@ -12,7 +12,9 @@ namespace cairn::vector {
 
 int Register(sqlite3* db) {
   int rc = RegisterFunctions(db);
-  if (rc == SQLITE_OK) rc = RegisterIndexModules(db);
+  if (rc == SQLITE_OK) rc = RegisterIndexModule(db);
+  if (rc == SQLITE_OK) rc = RegisterTopKModule(db);
+  if (rc == SQLITE_OK) rc = RegisterTopKExactModule(db);
   return rc;
 }
 
@@ -37,7 +39,8 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_cairnvector_init(
     sqlite3* db, char** err, const sqlite3_api_routines* api) {
   SQLITE_EXTENSION_INIT2(api);
   const int rc = cairn::vector::Register(db);
-  if (rc != SQLITE_OK && err != nullptr) *err = sqlite3_mprintf("cairn_vector: registration failed");
+  if (rc != SQLITE_OK && err != nullptr)
+    *err = sqlite3_mprintf("cairn_vector: registration failed");
   return rc;
 }
 #endif

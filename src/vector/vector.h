@@ -15,7 +15,7 @@
 //
 // Thread-safety: Register() and the DDL functions below may be called from any thread for different
 // connections; everything registered follows the connection's own threading rules. Graphs are
-// cached process-wide and shared between connections (see index.cc).
+// cached process-wide and shared between connections (see graph_cache.h).
 #pragma once
 
 #include <optional>
