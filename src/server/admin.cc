@@ -13,6 +13,8 @@
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 #include "metrics/metrics.h"
+#include "txlog/local_log.h"
+#include "txlog/txlog.h"
 
 namespace cairn::server {
 
@@ -105,6 +107,11 @@ AdminResponse AdminApi::Stats(std::string_view ns) {
   w.Key("rows_written_count").Int(static_cast<int64_t>(u.rows_written));
   w.Key("storage_bytes_used").Int(static_cast<int64_t>((*db)->storage_bytes()));
   w.Key("query_count").Int(static_cast<int64_t>(u.statements));
+  if (txlog::TxLog* log = (*db)->txlog()) {
+    const txlog::TxLogStats ls = log->stats();
+    w.Key("txlog_local_files").Int(static_cast<int64_t>(ls.local_files));
+    w.Key("txlog_local_bytes").Int(static_cast<int64_t>(ls.local_bytes));
+  }
   w.EndObject();
   return {200, std::move(out)};
 }
@@ -165,13 +172,25 @@ AdminResponse AdminApi::Metrics() {
     std::string name;
     engine::Database::Usage usage;
     uint64_t size = 0;
+    txlog::LocalLogUsage log;  // the local transaction log's files
   };
   std::vector<DbRow> rows;
+  uint64_t log_bytes_open = 0;
   engine::Database::ForEachLive([&](const std::shared_ptr<engine::Database>& db) {
     // Only this registry's databases (tests run several servers in one process).
     if (db->path().rfind(registry_->DirOf(db->name()) + "/", 0) != 0) return;
-    rows.push_back({db->name(), db->usage(), 0});
+    txlog::LocalLogUsage log;
+    if (txlog::TxLog* l = db->txlog()) {
+      const txlog::TxLogStats ls = l->stats();
+      log = {ls.local_files, ls.local_bytes};
+      log_bytes_open += ls.local_bytes;
+    }
+    rows.push_back({db->name(), db->usage(), 0, log});
   });
+  w.Family("cairn_txlog_local_open_bytes",
+           "Bytes of the local transaction logs of every open database (docs/backup.md).",
+           Type::kGauge)
+      .Sample("cairn_txlog_local_open_bytes", {}, static_cast<double>(log_bytes_open));
   auto busier = [](const DbRow& a, const DbRow& b) {
     const uint64_t x = a.usage.rows_read + a.usage.rows_written;
     const uint64_t y = b.usage.rows_read + b.usage.rows_written;
@@ -186,7 +205,15 @@ AdminResponse AdminApi::Metrics() {
       continue;
     auto it =
         std::find_if(rows.begin(), rows.end(), [&](const DbRow& r) { return r.name == name; });
-    shown.push_back(it != rows.end() ? *it : DbRow{name, {}, 0});
+    if (it != rows.end()) {
+      shown.push_back(*it);
+    } else {
+      // Closed: its log's files as they are on disk.
+      DbRow row{name, {}, 0, {}};
+      if (auto files = txlog::ListLocalFiles(registry_->LogDirOf(name)); files.ok())
+        for (const txlog::LocalFile& f : *files) row.log = {row.log.files + 1, row.log.bytes + f.size};
+      shown.push_back(std::move(row));
+    }
   }
   for (DbRow& r : shown) {
     // From the files, so a named database that is closed stays closed.
@@ -214,6 +241,15 @@ AdminResponse AdminApi::Metrics() {
   w.Family("cairn_database_size_bytes", "The database file and its WAL on disk.", Type::kGauge);
   for (const DbRow& r : shown)
     w.Sample("cairn_database_size_bytes", {{"db", r.name}}, static_cast<double>(r.size));
+  w.Family("cairn_txlog_local_bytes",
+           "The database's transaction log on local disk: its window of history and any backlog.",
+           Type::kGauge);
+  for (const DbRow& r : shown)
+    w.Sample("cairn_txlog_local_bytes", {{"db", r.name}}, static_cast<double>(r.log.bytes));
+  w.Family("cairn_txlog_local_files", "Files of the database's transaction log on local disk.",
+           Type::kGauge);
+  for (const DbRow& r : shown)
+    w.Sample("cairn_txlog_local_files", {{"db", r.name}}, static_cast<double>(r.log.files));
   return {200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
 }
 

@@ -370,16 +370,20 @@ Status TxLog::PruneLocked(bool force) {
     }
     if (!left) (void)RemoveTree(dir_ + "/" + g);
   }
-  // An operator sees the local log grow: a line each time it passes another power of two MiB.
-  const uint64_t mib = bytes >> 20;
-  if (mib > 0 && (mib & (mib - 1)) == 0 && mib > logged_local_mib_) {
-    spdlog::info("{}: the local transaction log holds {} files, {} MiB (keeping {} MiB / {} s / {} "
+  // An operator sees the local log grow: a line each time it passes the next power of two from
+  // 256 KiB up (again once it shrank below a quarter of the last size reported).
+  uint64_t level = uint64_t{256} << 10;
+  while (level * 2 <= bytes) level *= 2;
+  if (bytes >= level && level > logged_local_bytes_) {
+    spdlog::info("{}: the local transaction log holds {} files, {} KiB (it keeps {} KiB, {} s, {} "
                  "files of history{})",
-                 db_path_, files, mib, opts_.retention.max_bytes >> 20,
+                 db_path_, files, bytes >> 10, opts_.retention.max_bytes >> 10,
                  opts_.retention.max_age.count(), opts_.retention.max_files,
-                 opts_.released ? ", and what the backups have not uploaded" : "");
+                 opts_.released ? ", and what the backups have not uploaded yet" : "");
+    logged_local_bytes_ = level;
+  } else if (bytes < logged_local_bytes_ / 4) {
+    logged_local_bytes_ = 0;
   }
-  if (mib > logged_local_mib_ || mib == 0) logged_local_mib_ = mib;
   return st;
 }
 

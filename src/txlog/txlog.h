@@ -208,7 +208,7 @@ class TxLog {
   std::vector<LocalFile> local_;
   int64_t last_prune_us_ = 0;   // monotonic; guarded by write_mu_
   bool last_prune_blocked_ = false;  // still beyond the bounds after it; guarded by write_mu_
-  uint64_t logged_local_mib_ = 0;   // the size last reported in the log; guarded by write_mu_
+  uint64_t logged_local_bytes_ = 0;  // the size last reported in the log; guarded by write_mu_
   bool used_saved_checksums_ = false;
   std::atomic<bool> needs_reseed_{false};
   std::atomic<bool> suspended_{false};

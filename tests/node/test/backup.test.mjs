@@ -6,10 +6,10 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { cairnBin, freePort, makeDataDir, NODE_DIR, sleep, startServer } from "./server.mjs";
+import { join } from "node:path";
+import { cairnBin, makeDataDir, sleep, startS3rver, startServer } from "./server.mjs";
 
 const cleanup = [];
 after(async () => {
@@ -188,37 +188,17 @@ test("damaged or missing objects: restore refuses, naming the object or the gap"
 });
 
 test("s3rver goes down and comes back: the server keeps serving and the backup resumes with no gap", async () => {
-  const s3dir = tempDir();
-  const port = await freePort();
-  const script = resolve(NODE_DIR, "node_modules/s3rver/bin/s3rver.js");
-  const startS3 = async () => {
-    const proc = spawn(
-      process.execPath,
-      ["--openssl-legacy-provider", script, "--directory", s3dir, "--address", "127.0.0.1", "--port", String(port),
-        "--service-endpoint", "localhost", "--configure-bucket", "backups"],
-      { stdio: "ignore" },
-    );
-    cleanup.push(() => proc.kill("SIGKILL"));
-    for (let i = 0; i < 150; i++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`);
-        return proc;
-      } catch {
-        await sleep(100);
-      }
-    }
-    throw new Error("s3rver did not start");
-  };
-  let s3 = await startS3();
-  const url = `s3://backups/cairn?endpoint=http://127.0.0.1:${port}&path_style=true`;
-  const env = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" };
+  let s3 = await startS3rver(tempDir());
+  cleanup.push(() => s3.kill());
+  const url = s3.url("cairn");
+  const env = s3.env;
   for (const [k, v] of Object.entries(env)) process.env[k] = v; // the server inherits them
   const srv = await startServer({ args: ["--backup", url, "--backup-interval-ms", "100"] });
   const c = srv.client();
   await c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
   await backupNow(srv);
 
-  s3.kill("SIGKILL");
+  s3.kill();
   for (let i = 0; i < 200; i++) await c.execute({ sql: "INSERT INTO t(v) VALUES (?)", args: [`down ${i}`] });
   let status;
   for (let i = 0; i < 100; i++) {
@@ -229,7 +209,8 @@ test("s3rver goes down and comes back: the server keeps serving and the backup r
   assert.equal(status.healthy, false, JSON.stringify(status));
   assert.ok(status.backlog_files > 0, JSON.stringify(status));
 
-  s3 = await startS3();
+  s3 = await s3.restart();
+  cleanup.push(() => s3.kill());
   for (let i = 0; i < 200; i++) {
     status = (await srv.admin("GET", "v1/backup")).json;
     if (status.healthy && status.backlog_files === 0) break;
@@ -247,7 +228,7 @@ test("s3rver goes down and comes back: the server keeps serving and the backup r
   const restored = await serveRestored(out);
   assert.equal(await count(restored, undefined), live);
   assert.equal(live, 200);
-  s3.kill("SIGKILL");
+  s3.kill();
 });
 
 test("restore --all brings back every database from the store alone; fork goes back in time", async () => {

@@ -307,4 +307,37 @@ export function runCairn(args, { env = {}, timeoutMs = 60000 } = {}) {
   });
 }
 
+// Starts a real s3rver (the npm test peer) on a free loopback port, storing in `dir`, with a bucket
+// "backups". Resolves {proc, port, url(prefix), env}: `url` is what `--backup` takes, `env` the
+// credentials the server and `cairn restore` need. Restart it on the same port with `restart()`.
+export async function startS3rver(dir, port) {
+  port = port ?? (await freePort());
+  const script = resolve(NODE_DIR, "node_modules/s3rver/bin/s3rver.js");
+  const proc = spawn(
+    process.execPath,
+    ["--openssl-legacy-provider", script, "--directory", dir, "--address", "127.0.0.1", "--port", String(port),
+      "--service-endpoint", "localhost", "--configure-bucket", "backups"],
+    { stdio: "ignore" },
+  );
+  live.add(proc);
+  proc.once("exit", () => live.delete(proc));
+  for (let i = 0; i < 150; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return {
+        proc,
+        port,
+        url: (prefix) => `s3://backups/${prefix}?endpoint=http://127.0.0.1:${port}&path_style=true`,
+        env: { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" },
+        kill: () => proc.kill("SIGKILL"),
+        restart: () => startS3rver(dir, port),
+      };
+    } catch {
+      await sleep(100);
+    }
+  }
+  proc.kill("SIGKILL");
+  throw new Error("s3rver did not start");
+}
+
 export { sleep };
