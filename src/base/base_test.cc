@@ -69,7 +69,11 @@ TEST(Base64Test, RoundTripAllLengths) {
     EXPECT_EQ(*dec, data);
     std::string url;
     Base64UrlEncode(data, &url);
+    EXPECT_EQ(url.find('='), std::string::npos);
     EXPECT_EQ(Base64Decode(url).value(), data);
+    EXPECT_EQ(Base64Decode(url, kBase64UrlStrict).value(), data);
+    const Base64Rules standard_padded{Base64Alphabet::kStandard, Base64Padding::kRequired, true};
+    EXPECT_EQ(Base64Decode(enc, standard_padded).value(), data);
     data.push_back(static_cast<char>(n * 37 + 200));
   }
 }
@@ -82,6 +86,29 @@ TEST(Base64Test, KnownVectorsAndRejects) {
   EXPECT_FALSE(Base64Decode("Z").has_value());
   EXPECT_FALSE(Base64Decode("Zm9vYg=").has_value());
   EXPECT_FALSE(Base64Decode("Zm9v\n").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v====").has_value());
+  EXPECT_EQ(Base64Decode("-_8").value(), "\xfb\xff");
+  EXPECT_EQ(Base64Decode("+/8=").value(), "\xfb\xff");
+  EXPECT_EQ(Base64Decode("Zm9vYh").value(), "foob");  // unused bits set: lenient by default
+}
+
+TEST(Base64Test, UrlStrictIsJwsBase64Url) {
+  EXPECT_EQ(Base64Decode("", kBase64UrlStrict).value(), "");
+  EXPECT_EQ(Base64Decode("Zm9vYg", kBase64UrlStrict).value(), "foob");
+  EXPECT_EQ(Base64Decode("-_8", kBase64UrlStrict).value(), "\xfb\xff");
+  EXPECT_FALSE(Base64Decode("Zm9vYg==", kBase64UrlStrict).has_value());  // padded
+  EXPECT_FALSE(Base64Decode("+/8", kBase64UrlStrict).has_value());       // standard alphabet
+  EXPECT_FALSE(Base64Decode("Zm9vYh", kBase64UrlStrict).has_value());    // a second spelling
+  EXPECT_FALSE(Base64Decode("Zm9vY", kBase64UrlStrict).has_value());     // no encoding is 5 long
+}
+
+TEST(Base64Test, StandardPaddedRefusesTheUrlAlphabetAndMissingPadding) {
+  const Base64Rules rules{Base64Alphabet::kStandard, Base64Padding::kRequired, false};
+  EXPECT_EQ(Base64Decode("Zm9vYg==", rules).value(), "foob");
+  EXPECT_EQ(Base64Decode("Zm9vYh==", rules).value(), "foob");  // not canonical, but allowed
+  EXPECT_EQ(Base64Decode("+/8=", rules).value(), "\xfb\xff");
+  EXPECT_FALSE(Base64Decode("Zm9vYg", rules).has_value());
+  EXPECT_FALSE(Base64Decode("-_8=", rules).has_value());
 }
 
 TEST(ClockTest, ManualClockAdvances) {
