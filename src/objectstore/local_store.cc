@@ -13,6 +13,8 @@
 #include <random>
 #include <system_error>
 
+#include "base/hex.h"
+
 namespace cairn::objectstore {
 namespace {
 
@@ -80,10 +82,9 @@ std::string Join(const std::string& dir, std::string_view name) {
 
 std::string TempName() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string name(kReservedSegmentPrefix);
-  uint64_t r = rng();
-  for (int i = 0; i < 16; ++i) name += kHex[(r >> (i * 4)) & 0xf];
+  const uint64_t r = rng();
+  AppendHex(std::string_view(reinterpret_cast<const char*>(&r), sizeof r), &name);
   return name;
 }
 

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,12 +12,14 @@
 #include <random>
 #include <thread>
 
+#include "base/hex.h"
+#include "base/sha256.h"
+
 namespace cairn::objectstore {
 
 namespace s3_internal {
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
   for (char ch : s) {
@@ -29,22 +30,9 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
       out += ch;
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
+      out += HexDigit(c >> 4, HexCase::kUpper);
+      out += HexDigit(c, HexCase::kUpper);
     }
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
   }
   return out;
 }
@@ -75,13 +63,6 @@ constexpr std::chrono::milliseconds kMaxBackoff{10000};
 void EnsureCurlInitialized() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 Result<std::string> PercentDecode(std::string_view s) {
@@ -408,7 +389,7 @@ struct S3Store::Impl {
     // libcurl 7.88 takes the payload hash for the signature from this header when present, and
     // does not send it by itself; S3 requires it on every signed request.
     add("x-amz-content-sha256: " +
-        (is_put ? s3_internal::Sha256Hex(body) : std::string(s3_internal::kEmptyPayloadSha256)));
+        (is_put ? Sha256Hex(body) : std::string(s3_internal::kEmptyPayloadSha256)));
     if (!options.session_token.empty()) add("x-amz-security-token: " + options.session_token);
     if (is_put) add("Content-Type: application/octet-stream");
 

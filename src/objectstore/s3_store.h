@@ -80,9 +80,6 @@ namespace s3_internal {
 // hex); '/' is kept as is when keep_slash (object paths), encoded otherwise (query values).
 std::string UriEncode(std::string_view s, bool keep_slash);
 
-// Lower-case hex SHA-256 of `data`: the x-amz-content-sha256 value for a body.
-std::string Sha256Hex(std::string_view data);
-
 // The x-amz-content-sha256 value of a request without a body (GET, DELETE, LIST).
 inline constexpr std::string_view kEmptyPayloadSha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
