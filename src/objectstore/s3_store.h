@@ -1,4 +1,5 @@
-// S3Store: an ObjectStore in an S3-compatible bucket (AWS S3, MinIO, s3rver, ...), over libcurl.
+// S3Store: an ObjectStore in an S3-compatible bucket (AWS S3, MinIO, s3rver, ...), over net's
+// HTTP client (libcurl).
 //
 // The key "a/b" is the object <prefix>a/b of the bucket. Every request is signed with AWS
 // Signature V4 (libcurl's CURLOPT_AWS_SIGV4) unless no credentials are configured, and always
@@ -16,7 +17,7 @@
 //
 // Put sends the object in one request, so objects are limited to S3's 5 GiB single-PUT size.
 //
-// Thread-safety: all methods may be called concurrently; curl handles are pooled (up to 8 idle)
+// Thread-safety: all methods may be called concurrently; HTTP clients are pooled (up to 8 idle)
 // so connections are reused between calls.
 #pragma once
 
