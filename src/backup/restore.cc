@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "base/file.h"
+#include "base/hex.h"
 #include "txlog/checksum.h"
 
 namespace cairn::backup {
@@ -186,12 +187,12 @@ bool Exists(const std::string& path) {
 
 std::optional<int64_t> GenerationStartTime(std::string_view g) {
   if (g.size() != 21 || g[16] != '-') return std::nullopt;
-  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
   uint64_t v = 0;
   for (size_t i = 0; i < 21; ++i) {
     if (i == 16) continue;
-    if (!hex(g[i])) return std::nullopt;
-    if (i < 16) v = (v << 4) | static_cast<uint64_t>(g[i] <= '9' ? g[i] - '0' : g[i] - 'a' + 10);
+    const int digit = HexValue(g[i]);
+    if (digit < 0 || (g[i] >= 'A' && g[i] <= 'F')) return std::nullopt;  // names are lower-case
+    if (i < 16) v = (v << 4) | static_cast<uint64_t>(digit);
   }
   return static_cast<int64_t>(v);
 }

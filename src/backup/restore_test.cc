@@ -696,6 +696,16 @@ TEST(TimeTest, Rfc3339) {
     EXPECT_EQ(ParseTimeRfc3339(FormatTimeRfc3339(t)), t);
 }
 
+TEST(GenerationTest, StartTimeIsTheNamesFirstSixteenLowerCaseHexDigits) {
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00ff"), 0x0005f3e2a1b2c3d4);
+  EXPECT_EQ(GenerationStartTime("0000000000000000-0000"), 0);
+  EXPECT_EQ(GenerationStartTime("0005F3E2A1B2C3D4-00ff"), std::nullopt);  // upper case
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00FF"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3dg-00ff"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4_00ff"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00f"), std::nullopt);
+}
+
 TEST(TimeTest, Rfc3339LeapYearsAndEndsOfMonths) {
   EXPECT_EQ(ParseTimeRfc3339("2000-02-29T00:00:00Z"), 951'782'400'000'000);  // 400 divides 2000
   EXPECT_EQ(FormatTimeRfc3339(951'782'400'000'000), "2000-02-29T00:00:00.000000Z");

@@ -139,13 +139,6 @@ Status Walk(const std::string& dir, const std::string& key_dir, std::string_view
   return Status::Ok();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
