@@ -9,10 +9,12 @@
 #include <array>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "auth/auth.h"
 #include "auth/keys_internal.h"
+#include "base/base64.h"
 
 namespace cairn::auth {
 
@@ -30,34 +32,6 @@ constexpr size_t kCacheEntriesPerShard = 1024;
 
 Status Invalid(std::string why) {
   return Status(Code::kUnauthenticated, "the token is invalid: " + why);
-}
-
-// URL-safe base64 without padding, as JWS requires; non-zero trailing bits are refused so every
-// token has exactly one spelling.
-bool DecodeBase64Url(std::string_view in, std::string* out) {
-  static constexpr auto kTable = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(a[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  if (in.size() % 4 == 1) return false;
-  out->clear();
-  out->reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int8_t v = kTable[static_cast<uint8_t>(c)];
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return (acc & ((1u << bits) - 1)) == 0;
 }
 
 simdjson::dom::parser& Parser() {
@@ -241,17 +215,19 @@ class Authenticator::Impl {
     const std::string_view header_b64 = jwt.substr(0, dot1);
     const std::string_view payload_b64 = jwt.substr(dot1 + 1, dot2 - dot1 - 1);
     const std::string_view sig_b64 = jwt.substr(dot2 + 1);
-    std::string header, payload, sig;
-    if (header_b64.empty() || !DecodeBase64Url(header_b64, &header))
-      return Invalid("its header is not base64url");
-    CAIRN_RETURN_IF_ERROR(CheckHeader(header));
-    if (!DecodeBase64Url(sig_b64, &sig) || sig.size() != 64)
-      return Invalid("its signature is not 64 bytes of base64url");
-    if (!SignatureMatches(jwt.substr(0, dot2), sig))
+    // JWS base64url: unpadded, and canonical so that every token has exactly one spelling.
+    const std::optional<std::string> header =
+        header_b64.empty() ? std::nullopt : Base64Decode(header_b64, kBase64UrlStrict);
+    if (!header) return Invalid("its header is not base64url");
+    CAIRN_RETURN_IF_ERROR(CheckHeader(*header));
+    const std::optional<std::string> sig = Base64Decode(sig_b64, kBase64UrlStrict);
+    if (!sig || sig->size() != 64) return Invalid("its signature is not 64 bytes of base64url");
+    if (!SignatureMatches(jwt.substr(0, dot2), *sig))
       return Invalid("its signature does not match any configured key");
-    if (!DecodeBase64Url(payload_b64, &payload)) return Invalid("its claims are not base64url");
+    const std::optional<std::string> payload = Base64Decode(payload_b64, kBase64UrlStrict);
+    if (!payload) return Invalid("its claims are not base64url");
     auto grant = std::make_shared<Grant>();
-    CAIRN_RETURN_IF_ERROR(GrantBuilder::FromClaims(payload, grant.get()));
+    CAIRN_RETURN_IF_ERROR(GrantBuilder::FromClaims(*payload, grant.get()));
     CAIRN_RETURN_IF_ERROR(CheckTime(*grant));
     return std::shared_ptr<const Grant>(std::move(grant));
   }

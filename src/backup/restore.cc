@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -17,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "base/file.h"
+#include "base/hex.h"
 #include "txlog/checksum.h"
 
 namespace cairn::backup {
@@ -185,54 +187,32 @@ bool Exists(const std::string& path) {
 
 std::optional<int64_t> GenerationStartTime(std::string_view g) {
   if (g.size() != 21 || g[16] != '-') return std::nullopt;
-  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
   uint64_t v = 0;
   for (size_t i = 0; i < 21; ++i) {
     if (i == 16) continue;
-    if (!hex(g[i])) return std::nullopt;
-    if (i < 16) v = (v << 4) | static_cast<uint64_t>(g[i] <= '9' ? g[i] - '0' : g[i] - 'a' + 10);
+    const int digit = HexValue(g[i]);
+    if (digit < 0 || (g[i] >= 'A' && g[i] <= 'F')) return std::nullopt;  // names are lower-case
+    if (i < 16) v = (v << 4) | static_cast<uint64_t>(digit);
   }
   return static_cast<int64_t>(v);
 }
 
-namespace {
-
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-}  // namespace
-
 std::string FormatTimeRfc3339(int64_t time_us) {
-  const int64_t secs = FloorDiv(time_us, 1000000);
-  const int64_t frac = time_us - secs * 1000000;
-  const int64_t days = FloorDiv(secs, 86400);
-  const int64_t sod = secs - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, sod / 3600,
-                     sod / 60 % 60, sod % 60, frac);
+  using namespace std::chrono;
+  const sys_time<microseconds> t{microseconds(time_us)};
+  const sys_days midnight = floor<days>(t);
+  // std::chrono's calendar holds the years -32767..32767, not all of int64's ±292,000 years of
+  // microseconds (no clock or backup name gets near): a time outside is written as its number.
+  constexpr sys_days kFirst = year::min() / January / 1;
+  constexpr sys_days kLast = year::max() / December / 31;
+  if (midnight < kFirst || midnight > kLast)
+    return fmt::format("{} microseconds after 1970-01-01T00:00:00Z", time_us);
+  const year_month_day date(midnight);
+  const hh_mm_ss<microseconds> tod(t - midnight);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                     tod.hours().count(), tod.minutes().count(), tod.seconds().count(),
+                     tod.subseconds().count());
 }
 
 std::optional<int64_t> ParseTimeRfc3339(std::string_view s) {
@@ -284,13 +264,13 @@ std::optional<int64_t> ParseTimeRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (i != s.size()) return std::nullopt;
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1) return std::nullopt;
-  if (d > kDays[mo - 1] + (mo == 2 && leap ? 1 : 0)) return std::nullopt;
+  using namespace std::chrono;
+  const year_month_day date{year(static_cast<int>(y)), month(static_cast<unsigned>(mo)),
+                            day(static_cast<unsigned>(d))};
+  if (!date.ok()) return std::nullopt;  // no such date (month 13, April 31, February 29 of 2023)
   if (h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 60: a leap second, taken as :59 + 1s
-  const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  const sys_seconds at = sys_days(date) + hours(h) + minutes(mi) + seconds(sec) - seconds(offset_s);
+  const int64_t secs = at.time_since_epoch().count();
   return secs * 1000000 + frac_us;
 }
 

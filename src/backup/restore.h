@@ -120,9 +120,10 @@ Result<RestoreResult> Restore(objectstore::ObjectStore* store, const RestorePlan
 std::optional<int64_t> GenerationStartTime(std::string_view generation);
 
 // Times as restore takes and reports them: RFC 3339, e.g. "2024-05-01T12:34:56.123456Z".
-// Formatting writes UTC with microseconds. Parsing accepts 'T', 't' or ' ' between date and time,
-// fractional seconds (digits past the sixth are dropped), and 'Z', 'z' or ±hh:mm; nullopt for
-// anything else (including dates that do not exist).
+// Formatting writes UTC with microseconds (a time beyond the years -32767..32767, which only a
+// corrupt name could carry, as "<n> microseconds after 1970-01-01T00:00:00Z"). Parsing accepts 'T',
+// 't' or ' ' between date and time, fractional seconds (digits past the sixth are dropped), and
+// 'Z', 'z' or ±hh:mm; nullopt for anything else (including dates that do not exist).
 std::string FormatTimeRfc3339(int64_t time_us);
 std::optional<int64_t> ParseTimeRfc3339(std::string_view text);
 

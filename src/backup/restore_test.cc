@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -693,6 +694,75 @@ TEST(TimeTest, Rfc3339) {
   EXPECT_EQ(FormatTimeRfc3339(-1), "1969-12-31T23:59:59.999999Z");
   for (int64_t t : {int64_t{0}, int64_t{951'782'400'000'001}, int64_t{4'102'444'800'000'000}})
     EXPECT_EQ(ParseTimeRfc3339(FormatTimeRfc3339(t)), t);
+}
+
+TEST(GenerationTest, StartTimeIsTheNamesFirstSixteenLowerCaseHexDigits) {
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00ff"), 0x0005f3e2a1b2c3d4);
+  EXPECT_EQ(GenerationStartTime("0000000000000000-0000"), 0);
+  EXPECT_EQ(GenerationStartTime("0005F3E2A1B2C3D4-00ff"), std::nullopt);  // upper case
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00FF"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3dg-00ff"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4_00ff"), std::nullopt);
+  EXPECT_EQ(GenerationStartTime("0005f3e2a1b2c3d4-00f"), std::nullopt);
+}
+
+TEST(TimeTest, Rfc3339LeapYearsAndEndsOfMonths) {
+  EXPECT_EQ(ParseTimeRfc3339("2000-02-29T00:00:00Z"), 951'782'400'000'000);  // 400 divides 2000
+  EXPECT_EQ(FormatTimeRfc3339(951'782'400'000'000), "2000-02-29T00:00:00.000000Z");
+  EXPECT_EQ(FormatTimeRfc3339(951'782'400'000'000 - 1), "2000-02-28T23:59:59.999999Z");
+  EXPECT_EQ(FormatTimeRfc3339(951'782'400'000'000 + 86'400'000'000), "2000-03-01T00:00:00.000000Z");
+  EXPECT_EQ(ParseTimeRfc3339("2100-02-29T00:00:00Z"), std::nullopt);  // 100 divides 2100
+  EXPECT_EQ(ParseTimeRfc3339("1900-02-29T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseTimeRfc3339("2100-03-01T00:00:00Z"), 4'107'542'400'000'000);
+  EXPECT_EQ(ParseTimeRfc3339("1900-03-01T00:00:00Z"), -2'203'891'200'000'000);
+  EXPECT_EQ(FormatTimeRfc3339(-2'203'891'200'000'000), "1900-03-01T00:00:00.000000Z");
+  for (const char* last : {"2023-01-31", "2023-04-30", "2023-06-30", "2023-09-30", "2023-11-30",
+                           "2023-12-31", "2024-02-29"}) {
+    EXPECT_TRUE(ParseTimeRfc3339(std::string(last) + "T00:00:00Z").has_value()) << last;
+  }
+  for (const char* past : {"2023-01-32", "2023-04-31", "2023-06-31", "2023-09-31", "2023-11-31",
+                           "2023-12-32", "2023-02-29", "2023-00-10", "2023-13-01", "2023-05-00"}) {
+    EXPECT_EQ(ParseTimeRfc3339(std::string(past) + "T00:00:00Z"), std::nullopt) << past;
+  }
+  // The last second of a year, and a leap second taken as the next day's first.
+  EXPECT_EQ(ParseTimeRfc3339("2024-12-31T23:59:59Z"), 1'735'689'599'000'000);
+  EXPECT_EQ(FormatTimeRfc3339(1'735'689'599'999'999), "2024-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatTimeRfc3339(1'735'689'600'000'000), "2025-01-01T00:00:00.000000Z");
+  EXPECT_EQ(ParseTimeRfc3339("2016-12-31T23:59:60Z"), ParseTimeRfc3339("2017-01-01T00:00:00Z"));
+  // The ends of what four digits write.
+  EXPECT_EQ(ParseTimeRfc3339("0000-01-01T00:00:00Z"), -62'167'219'200'000'000);
+  EXPECT_EQ(FormatTimeRfc3339(-62'167'219'200'000'000), "0000-01-01T00:00:00.000000Z");
+  EXPECT_EQ(ParseTimeRfc3339("9999-12-31T23:59:59.999999Z"), 253'402'300'799'999'999);
+  EXPECT_EQ(FormatTimeRfc3339(253'402'300'799'999'999), "9999-12-31T23:59:59.999999Z");
+}
+
+TEST(TimeTest, Rfc3339Offsets) {
+  // Negative offsets are behind UTC: local 19:00 at -05:00 is midnight UTC, across a year's end.
+  EXPECT_EQ(ParseTimeRfc3339("1969-12-31T19:00:00-05:00"), 0);
+  EXPECT_EQ(ParseTimeRfc3339("2024-12-31T20:30:00-03:30"),
+            ParseTimeRfc3339("2025-01-01T00:00:00Z"));
+  // Positive offsets are ahead: 01:00 at +02:00 on March 1st is February 29th in UTC.
+  EXPECT_EQ(ParseTimeRfc3339("2024-03-01T01:00:00+02:00"),
+            ParseTimeRfc3339("2024-02-29T23:00:00Z"));
+  EXPECT_EQ(ParseTimeRfc3339("2024-03-01T00:00:00+00:00"),
+            ParseTimeRfc3339("2024-03-01T00:00:00Z"));
+  EXPECT_EQ(ParseTimeRfc3339("2024-03-01T00:00:00-00:00"),
+            ParseTimeRfc3339("2024-03-01T00:00:00Z"));
+  EXPECT_EQ(ParseTimeRfc3339("2024-03-01T00:00:00+23:59"),
+            ParseTimeRfc3339("2024-02-29T00:01:00Z"));
+  for (const char* bad : {"2024-03-01T00:00:00+24:00", "2024-03-01T00:00:00-01:60",
+                          "2024-03-01T00:00:00+1:00", "2024-03-01T00:00:00-01"}) {
+    EXPECT_EQ(ParseTimeRfc3339(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(TimeTest, Rfc3339OutsideTheCalendarIsANumber) {
+  const int64_t far = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(FormatTimeRfc3339(far),
+            std::to_string(far) + " microseconds after 1970-01-01T00:00:00Z");
+  const int64_t before = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(FormatTimeRfc3339(before),
+            std::to_string(before) + " microseconds after 1970-01-01T00:00:00Z");
 }
 
 }  // namespace

@@ -34,33 +34,54 @@ void Encode(std::string_view data, std::string* out, const char* alphabet, bool 
   }
 }
 
-constexpr std::array<int8_t, 256> MakeDecodeTable() {
-  std::array<int8_t, 256> t{};
+// Each character's value, -1 for characters outside the alphabet.
+using DecodeTable = std::array<int8_t, 256>;
+
+constexpr DecodeTable MakeDecodeTable(bool standard, bool url) {
+  DecodeTable t{};
   for (auto& x : t) x = -1;
   for (int i = 0; i < 64; ++i) {
-    t[static_cast<uint8_t>(kStd[i])] = static_cast<int8_t>(i);
-    t[static_cast<uint8_t>(kUrl[i])] = static_cast<int8_t>(i);
+    if (standard) t[static_cast<uint8_t>(kStd[i])] = static_cast<int8_t>(i);
+    if (url) t[static_cast<uint8_t>(kUrl[i])] = static_cast<int8_t>(i);
   }
   return t;
 }
-constexpr auto kDecode = MakeDecodeTable();
+constexpr DecodeTable kDecodeStd = MakeDecodeTable(true, false);
+constexpr DecodeTable kDecodeUrl = MakeDecodeTable(false, true);
+constexpr DecodeTable kDecodeEither = MakeDecodeTable(true, true);
+
+const DecodeTable& TableFor(Base64Alphabet alphabet) {
+  switch (alphabet) {
+    case Base64Alphabet::kStandard:
+      return kDecodeStd;
+    case Base64Alphabet::kUrl:
+      return kDecodeUrl;
+    case Base64Alphabet::kEither:
+      break;
+  }
+  return kDecodeEither;
+}
 
 }  // namespace
 
 void Base64Encode(std::string_view data, std::string* out) { Encode(data, out, kStd, true); }
 void Base64UrlEncode(std::string_view data, std::string* out) { Encode(data, out, kUrl, false); }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
+std::optional<std::string> Base64Decode(std::string_view text, const Base64Rules& rules) {
   size_t n = text.size();
   while (n > 0 && text[n - 1] == '=') --n;
-  if (text.size() - n > 2 || n % 4 == 1) return std::nullopt;
-  if (text.size() % 4 != 0 && n != text.size()) return std::nullopt;  // padding but wrong length
+  const size_t padding = text.size() - n;
+  if (padding > 2 || n % 4 == 1) return std::nullopt;
+  if (padding > 0 && text.size() % 4 != 0) return std::nullopt;  // padding but wrong length
+  if (rules.padding == Base64Padding::kForbidden && padding > 0) return std::nullopt;
+  if (rules.padding == Base64Padding::kRequired && text.size() % 4 != 0) return std::nullopt;
+  const DecodeTable& table = TableFor(rules.alphabet);
   std::string out;
   out.reserve(n / 4 * 3 + 2);
   uint32_t acc = 0;
   int bits = 0;
   for (size_t i = 0; i < n; ++i) {
-    int8_t v = kDecode[static_cast<uint8_t>(text[i])];
+    int8_t v = table[static_cast<uint8_t>(text[i])];
     if (v < 0) return std::nullopt;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -69,6 +90,7 @@ std::optional<std::string> Base64Decode(std::string_view text) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
+  if (rules.canonical && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

@@ -4,7 +4,9 @@
 
 #include "base/base64.h"
 #include "base/clock.h"
+#include "base/hex.h"
 #include "base/json_writer.h"
+#include "base/sha256.h"
 #include "base/status.h"
 
 namespace cairn {
@@ -69,7 +71,11 @@ TEST(Base64Test, RoundTripAllLengths) {
     EXPECT_EQ(*dec, data);
     std::string url;
     Base64UrlEncode(data, &url);
+    EXPECT_EQ(url.find('='), std::string::npos);
     EXPECT_EQ(Base64Decode(url).value(), data);
+    EXPECT_EQ(Base64Decode(url, kBase64UrlStrict).value(), data);
+    const Base64Rules standard_padded{Base64Alphabet::kStandard, Base64Padding::kRequired, true};
+    EXPECT_EQ(Base64Decode(enc, standard_padded).value(), data);
     data.push_back(static_cast<char>(n * 37 + 200));
   }
 }
@@ -82,6 +88,51 @@ TEST(Base64Test, KnownVectorsAndRejects) {
   EXPECT_FALSE(Base64Decode("Z").has_value());
   EXPECT_FALSE(Base64Decode("Zm9vYg=").has_value());
   EXPECT_FALSE(Base64Decode("Zm9v\n").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v====").has_value());
+  EXPECT_EQ(Base64Decode("-_8").value(), "\xfb\xff");
+  EXPECT_EQ(Base64Decode("+/8=").value(), "\xfb\xff");
+  EXPECT_EQ(Base64Decode("Zm9vYh").value(), "foob");  // unused bits set: lenient by default
+}
+
+TEST(Base64Test, UrlStrictIsJwsBase64Url) {
+  EXPECT_EQ(Base64Decode("", kBase64UrlStrict).value(), "");
+  EXPECT_EQ(Base64Decode("Zm9vYg", kBase64UrlStrict).value(), "foob");
+  EXPECT_EQ(Base64Decode("-_8", kBase64UrlStrict).value(), "\xfb\xff");
+  EXPECT_FALSE(Base64Decode("Zm9vYg==", kBase64UrlStrict).has_value());  // padded
+  EXPECT_FALSE(Base64Decode("+/8", kBase64UrlStrict).has_value());       // standard alphabet
+  EXPECT_FALSE(Base64Decode("Zm9vYh", kBase64UrlStrict).has_value());    // a second spelling
+  EXPECT_FALSE(Base64Decode("Zm9vY", kBase64UrlStrict).has_value());     // no encoding is 5 long
+}
+
+TEST(Base64Test, StandardPaddedRefusesTheUrlAlphabetAndMissingPadding) {
+  const Base64Rules rules{Base64Alphabet::kStandard, Base64Padding::kRequired, false};
+  EXPECT_EQ(Base64Decode("Zm9vYg==", rules).value(), "foob");
+  EXPECT_EQ(Base64Decode("Zm9vYh==", rules).value(), "foob");  // not canonical, but allowed
+  EXPECT_EQ(Base64Decode("+/8=", rules).value(), "\xfb\xff");
+  EXPECT_FALSE(Base64Decode("Zm9vYg", rules).has_value());
+  EXPECT_FALSE(Base64Decode("-_8=", rules).has_value());
+}
+
+TEST(HexTest, BytesDigitsAndValues) {
+  EXPECT_EQ(Hex(""), "");
+  EXPECT_EQ(Hex(std::string_view("\x00\x01\xab\xff", 4)), "0001abff");
+  EXPECT_EQ(Hex("\xab\xcd", HexCase::kUpper), "ABCD");
+  std::string out = "x'";
+  AppendHex("\x0f", &out);
+  EXPECT_EQ(out, "x'0f");
+  for (unsigned v = 0; v < 16; ++v) {
+    EXPECT_EQ(HexValue(HexDigit(v)), static_cast<int>(v));
+    EXPECT_EQ(HexValue(HexDigit(v, HexCase::kUpper)), static_cast<int>(v));
+  }
+  EXPECT_EQ(HexDigit(0x1c), 'c');  // the low four bits
+  for (char c : {'g', 'G', '/', ':', '@', '`', ' ', '\0'}) EXPECT_EQ(HexValue(c), -1) << c;
+}
+
+TEST(Sha256Test, KnownDigests) {  // FIPS 180-4's examples
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST(ClockTest, ManualClockAdvances) {

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/hex.h"
+
 namespace cairn {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
@@ -61,7 +63,6 @@ JsonWriter& JsonWriter::Double(double v) {
 }
 
 void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   size_t run = 0;  // start of the current run of bytes that need no escaping
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
@@ -77,7 +78,7 @@ void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
       case '\b': out->append("\\b"); break;
       case '\f': out->append("\\f"); break;
       default: {
-        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        char esc[6] = {'\\', 'u', '0', '0', HexDigit(c >> 4), HexDigit(c)};
         out->append(esc, 6);
       }
     }

@@ -9,7 +9,7 @@
 
 #include "base/json_writer.h"
 #include "cluster/etcd.h"
-#include "replication/http_client.h"
+#include "net/http_client.h"
 
 namespace cairn::cli {
 
@@ -52,7 +52,7 @@ int Status(const StatusArgs& a) {
                 "databases (txid / primary txid)");
   }
   for (const auto& [key, url] : *nodes) {
-    replication::HttpClient http(url, a.admin_key);
+    net::HttpClient http(url, a.admin_key, {.accept_compressed = true});
     auto answer = http.Get("/v1/replication", std::chrono::seconds(3));
     w.BeginObject().Key("url").String(url);
     simdjson::dom::parser parser;

@@ -54,11 +54,11 @@ std::string RangeEnd(const std::string& prefix) {
 }  // namespace
 
 EtcdClient::EtcdClient(std::string url, std::chrono::milliseconds timeout)
-    : http_(std::move(url), ""), timeout_(timeout) {}
+    : http_(std::move(url), "", {.accept_compressed = true}), timeout_(timeout) {}
 
 Result<std::string> EtcdClient::Call(const std::string& path, const std::string& body) {
-  CAIRN_ASSIGN_OR_RETURN(replication::HttpAnswer a,
-                         http_.Post(path, body, {"Content-Type: application/json"}, timeout_));
+  static const std::vector<std::string> kFields = {"Content-Type: application/json"};
+  CAIRN_ASSIGN_OR_RETURN(net::HttpAnswer a, http_.Post(path, body, kFields, timeout_));
   if (a.status != 200)
     return Status(Code::kUnavailable, fmt::format("etcd {}: HTTP {} {}", path, a.status, a.body));
   return std::move(a.body);

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "replication/http_client.h"
+#include "net/http_client.h"
 
 namespace cairn::cluster {
 
@@ -42,7 +42,7 @@ class EtcdClient {
 
  private:
   Result<std::string> Call(const std::string& path, const std::string& body);
-  replication::HttpClient http_;
+  net::HttpClient http_;
   const std::chrono::milliseconds timeout_;
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/hex.h"
+
 namespace cairn::http {
 
 namespace {
@@ -315,17 +317,8 @@ RequestReader::Result RequestReader::DecodeChunks() {
         uint64_t size = 0;
         size_t digits = 0;
         for (; digits < eol; ++digits) {
-          const char c = rest[digits];
-          int v;
-          if (c >= '0' && c <= '9') {
-            v = c - '0';
-          } else if (c >= 'a' && c <= 'f') {
-            v = c - 'a' + 10;
-          } else if (c >= 'A' && c <= 'F') {
-            v = c - 'A' + 10;
-          } else {
-            break;
-          }
+          const int v = HexValue(rest[digits]);
+          if (v < 0) break;
           if (digits >= 15) return Fail(413, "the request body is larger than the limit");
           size = size * 16 + static_cast<uint64_t>(v);
         }

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+
+#include "base/base64.h"
 
 namespace cairn::http::ws {
 
@@ -17,26 +20,6 @@ constexpr size_t kMaxControlPayload = 125;  // RFC 6455 §5.5
 constexpr size_t kMaxCloseReason = kMaxControlPayload - 2;
 
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64(const unsigned char* p, size_t n) {
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  for (size_t i = 0; i < n; i += 3) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (i + 1 < n ? uint32_t{p[i + 1]} << 8 : 0) |
-                       (i + 2 < n ? uint32_t{p[i + 2]} : 0);
-    out.push_back(kBase64[v >> 18]);
-    out.push_back(kBase64[(v >> 12) & 63]);
-    out.push_back(i + 1 < n ? kBase64[(v >> 6) & 63] : '=');
-    out.push_back(i + 2 < n ? kBase64[v & 63] : '=');
-  }
-  return out;
-}
-
-bool IsBase64Char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
 
 // Whether any field named `name` lists `token` (both case-insensitive).
 bool FieldHasToken(const Request& req, std::string_view name, std::string_view token) {
@@ -129,7 +112,9 @@ std::string AcceptKey(std::string_view client_key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr) != 1) return {};
-  return Base64(digest, len);
+  std::string out;
+  Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len), &out);
+  return out;
 }
 
 bool IsUpgradeRequest(const Request& req) { return FieldHasToken(req, "upgrade", "websocket"); }
@@ -141,9 +126,9 @@ std::string_view CheckUpgrade(const Request& req) {
   if (!FieldHasToken(req, "connection", "upgrade")) return "Connection does not list upgrade";
   if (req.Find("sec-websocket-version") != "13") return "Sec-WebSocket-Version must be 13";
   const std::string_view key = req.Find("sec-websocket-key");
-  if (key.size() != 24 || key.substr(22) != "==" ||
-      !std::all_of(key.begin(), key.begin() + 22, IsBase64Char))
-    return "Sec-WebSocket-Key is not 16 bytes in base64";
+  const std::optional<std::string> nonce =
+      Base64Decode(key, {Base64Alphabet::kStandard, Base64Padding::kRequired, false});
+  if (!nonce || nonce->size() != 16) return "Sec-WebSocket-Key is not 16 bytes in base64";
   return {};
 }
 

@@ -1,30 +1,14 @@
 #include "migrate/admin_client.h"
 
-#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <algorithm>
-#include <memory>
-#include <mutex>
+#include <chrono>
 
+#include "net/http_client.h"
 #include "shell/hrana_client.h"
 
 namespace cairn::migrate {
-namespace {
-
-size_t AppendBody(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
-}  // namespace
 
 Result<std::vector<std::string>> ParseNamespaceList(std::string_view body) {
   simdjson::dom::parser parser;
@@ -51,49 +35,24 @@ Result<std::vector<std::string>> ParseNamespaceList(std::string_view body) {
 
 Result<std::vector<std::string>> ListDatabases(std::string_view admin_url,
                                                const std::string& admin_key) {
-  static std::once_flag global_init;
-  static CURLcode global_status = CURLE_OK;
-  std::call_once(global_init, [] { global_status = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (global_status != CURLE_OK) return Status(Code::kInternal, "cannot initialise libcurl");
-
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Status(Code::kInternal, "cannot initialise libcurl");
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  if (!admin_key.empty()) {
-    const std::string h = "Authorization: Bearer " + admin_key;
-    headers.reset(curl_slist_append(nullptr, h.c_str()));
-  }
-  const std::string url = shell::NormalizeBaseUrl(admin_url) + "/v1/namespaces";
-  std::string body;
-  char error[CURL_ERROR_SIZE] = {};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "cairn-migrate");
-  const CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    return Status(Code::kUnavailable, "cannot reach the admin API at " + url + ": " +
-                                          (error[0] ? std::string(error) : curl_easy_strerror(rc)));
-  }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status == 401 || status == 403) {
+  net::HttpClient http(
+      shell::NormalizeBaseUrl(admin_url), admin_key,
+      {.user_agent = "cairn-migrate", .connect_timeout = std::chrono::seconds(10)});
+  const std::string url = http.base_url() + "/v1/namespaces";
+  const Result<net::HttpAnswer> answer = http.Get("/v1/namespaces", std::chrono::seconds(120));
+  if (!answer.ok())
+    return Status(Code::kUnavailable, "cannot reach the admin API: " + answer.status().message());
+  if (answer->status == 401 || answer->status == 403) {
     return Status(Code::kUnauthenticated,
                   "the admin API at " + url + " refused the request (HTTP " +
-                      std::to_string(status) + "): give its key with --admin-auth-key");
+                      std::to_string(answer->status) + "): give its key with --admin-auth-key");
   }
-  if (status != 200) {
+  if (answer->status != 200) {
     return Status(Code::kInternal, "the admin API at " + url + " answered HTTP " +
-                                       std::to_string(status) + ": " + body.substr(0, 200));
+                                       std::to_string(answer->status) + ": " +
+                                       answer->body.substr(0, 200));
   }
-  return ParseNamespaceList(body);
+  return ParseNamespaceList(answer->body);
 }
 
 }  // namespace cairn::migrate

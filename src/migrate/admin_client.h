@@ -1,5 +1,5 @@
 // The one admin API call `cairn migrate` needs: the list of databases (GET /v1/namespaces on the
-// admin listener, src/server/admin.h), over libcurl.
+// admin listener, src/server/admin.h), over net's HTTP client.
 //
 // Thread-safety: free functions; safe to call from any thread.
 #pragma once

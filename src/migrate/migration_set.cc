@@ -1,7 +1,5 @@
 #include "migrate/migration_set.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -10,6 +8,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/sha256.h"
 #include "shell/statement_splitter.h"
 
 namespace cairn::migrate {
@@ -70,19 +69,7 @@ Result<std::string> ReadFile(const fs::path& path) {
 
 }  // namespace
 
-std::string Checksum(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
+std::string Checksum(std::string_view bytes) { return Sha256Hex(bytes); }
 
 bool ParseMigrationName(std::string_view name, int64_t* version) {
   size_t i = 0;

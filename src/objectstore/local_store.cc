@@ -13,6 +13,8 @@
 #include <random>
 #include <system_error>
 
+#include "base/hex.h"
+
 namespace cairn::objectstore {
 namespace {
 
@@ -80,10 +82,9 @@ std::string Join(const std::string& dir, std::string_view name) {
 
 std::string TempName() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string name(kReservedSegmentPrefix);
-  uint64_t r = rng();
-  for (int i = 0; i < 16; ++i) name += kHex[(r >> (i * 4)) & 0xf];
+  const uint64_t r = rng();
+  AppendHex(std::string_view(reinterpret_cast<const char*>(&r), sizeof r), &name);
   return name;
 }
 
@@ -136,13 +137,6 @@ Status Walk(const std::string& dir, const std::string& key_dir, std::string_view
     CAIRN_RETURN_IF_ERROR(Walk(Join(dir, name), sub_key_dir, prefix, out));
   }
   return Status::Ok();
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

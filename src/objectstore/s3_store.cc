@@ -1,8 +1,6 @@
 #include "objectstore/s3_store.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,12 +11,15 @@
 #include <random>
 #include <thread>
 
+#include "base/hex.h"
+#include "base/sha256.h"
+#include "net/http_client.h"
+
 namespace cairn::objectstore {
 
 namespace s3_internal {
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
   for (char ch : s) {
@@ -29,22 +30,9 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
       out += ch;
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
+      out += HexDigit(c >> 4, HexCase::kUpper);
+      out += HexDigit(c, HexCase::kUpper);
     }
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
   }
   return out;
 }
@@ -69,20 +57,8 @@ namespace {
 
 using s3_internal::UriEncode;
 
-constexpr size_t kMaxPooledHandles = 8;
+constexpr size_t kMaxPooledClients = 8;
 constexpr std::chrono::milliseconds kMaxBackoff{10000};
-
-void EnsureCurlInitialized() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 Result<std::string> PercentDecode(std::string_view s) {
   std::string out;
@@ -140,45 +116,17 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   return ep;
 }
 
-// What one HTTP exchange gave: a transport error, or a status and body.
-struct HttpResult {
-  CURLcode curl = CURLE_OK;
-  std::string curl_error;
-  long status = 0;
-  std::string body;
-};
+// What one attempt gave: an answer, or why none came (kUnavailable: worth another attempt).
+using Attempted = Result<net::HttpAnswer>;
 
-bool IsRetryableTransportError(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_AGAIN:
-      return true;
-    default:
-      return false;
-  }
+bool IsRetryable(const Attempted& r) {
+  if (!r.ok()) return r.status().code() == Code::kUnavailable;
+  return r->status >= 500 || r->status == 429;
 }
 
-bool IsRetryable(const HttpResult& r) {
-  if (r.curl != CURLE_OK) return IsRetryableTransportError(r.curl);
-  return r.status >= 500 || r.status == 429;
-}
-
-std::string Explain(const HttpResult& r) {
-  if (r.curl != CURLE_OK) {
-    return std::string(curl_easy_strerror(r.curl)) + (r.curl_error.empty() ? "" : ": ") +
-           r.curl_error;
-  }
-  return "HTTP " + std::to_string(r.status);
+std::string Explain(const Attempted& r) {
+  if (!r.ok()) return r.status().message();
+  return "HTTP " + std::to_string(r->status);
 }
 
 // S3's <Error><Code>..</Code><Message>..</Message></Error>, when the body is one.
@@ -199,7 +147,7 @@ S3Error ParseError(const std::string& body) {
 }
 
 // The Status for a final (not retried) non-2xx answer.
-Status ErrorFromResponse(const HttpResult& r, const std::string& what) {
+Status ErrorFromResponse(const net::HttpAnswer& r, const std::string& what) {
   S3Error e = ParseError(r.body);
   std::string text = what + " failed: HTTP " + std::to_string(r.status);
   if (!e.code.empty()) text += " " + e.code;
@@ -212,39 +160,6 @@ Status ErrorFromResponse(const HttpResult& r, const std::string& what) {
   if (r.status == 403 || r.status == 401) code = Code::kPermissionDenied;
   return Status(code, text);
 }
-
-// Feeds a Put's body to curl, rewindable for curl's own resends.
-struct UploadCursor {
-  std::string_view data;
-  size_t pos = 0;
-};
-
-size_t ReadBody(char* buf, size_t size, size_t n, void* userdata) {
-  auto* cur = static_cast<UploadCursor*>(userdata);
-  size_t len = std::min(size * n, cur->data.size() - cur->pos);
-  std::memcpy(buf, cur->data.data() + cur->pos, len);
-  cur->pos += len;
-  return len;
-}
-
-int SeekBody(void* userdata, curl_off_t offset, int origin) {
-  auto* cur = static_cast<UploadCursor*>(userdata);
-  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > cur->data.size()) {
-    return CURL_SEEKFUNC_CANTSEEK;
-  }
-  cur->pos = static_cast<size_t>(offset);
-  return CURL_SEEKFUNC_OK;
-}
-
-size_t WriteBody(char* data, size_t size, size_t n, void* userdata) {
-  static_cast<std::string*>(userdata)->append(data, size * n);
-  return size * n;
-}
-
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
 }  // namespace
 
@@ -340,14 +255,10 @@ struct S3Store::Impl {
   StoreOptions options;
   Endpoint endpoint;
   bool path_style = false;
-  std::string sigv4;  // "aws:amz:<region>:s3"
+  net::HttpClientOptions http_options;  // user agent, timeouts, CA bundle, SigV4
 
   std::mutex pool_mu;
-  std::vector<CURL*> pool;  // idle handles, guarded by pool_mu
-
-  ~Impl() {
-    for (CURL* h : pool) curl_easy_cleanup(h);
-  }
+  std::vector<std::unique_ptr<net::HttpClient>> pool;  // idle clients, guarded by pool_mu
 
   std::string Describe() const {
     std::string prefix = location.prefix;
@@ -370,111 +281,62 @@ struct S3Store::Impl {
     return url;
   }
 
-  CURL* Acquire() {
+  std::unique_ptr<net::HttpClient> Acquire() {
     {
       std::lock_guard lk(pool_mu);
       if (!pool.empty()) {
-        CURL* h = pool.back();
+        std::unique_ptr<net::HttpClient> client = std::move(pool.back());
         pool.pop_back();
-        curl_easy_reset(h);
-        return h;
+        return client;
       }
     }
-    return curl_easy_init();
+    return std::make_unique<net::HttpClient>("", "", http_options);
   }
 
-  void Release(CURL* h) {
+  void Release(std::unique_ptr<net::HttpClient> client) {
     std::lock_guard lk(pool_mu);
-    if (pool.size() < kMaxPooledHandles) {
-      pool.push_back(h);
-    } else {
-      curl_easy_cleanup(h);
-    }
+    if (pool.size() < kMaxPooledClients) pool.push_back(std::move(client));
   }
 
-  HttpResult Attempt(const char* method, const std::string& url, std::string_view body) {
-    HttpResult r;
-    CURL* h = Acquire();
-    if (h == nullptr) {
-      r.curl = CURLE_FAILED_INIT;
-      return r;
-    }
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    bool is_put = std::strcmp(method, "PUT") == 0;
-    Slist headers;
-    auto add = [&](const std::string& header) {
-      headers.reset(curl_slist_append(headers.release(), header.c_str()));
-    };
+  Attempted Attempt(std::string_view method, const std::string& url, std::string_view body) {
+    const bool is_put = method == "PUT";
+    std::vector<std::string> fields;
     // libcurl 7.88 takes the payload hash for the signature from this header when present, and
     // does not send it by itself; S3 requires it on every signed request.
-    add("x-amz-content-sha256: " +
-        (is_put ? s3_internal::Sha256Hex(body) : std::string(s3_internal::kEmptyPayloadSha256)));
-    if (!options.session_token.empty()) add("x-amz-security-token: " + options.session_token);
-    if (is_put) add("Content-Type: application/octet-stream");
-
-    UploadCursor cursor{body, 0};
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // the path is already canonical; sign it as is
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn-objectstore");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    if (!options.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-    if (!options.access_key_id.empty()) {
-      curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
-      curl_easy_setopt(h, CURLOPT_USERNAME, options.access_key_id.c_str());
-      curl_easy_setopt(h, CURLOPT_PASSWORD, options.secret_access_key.c_str());
-    }
-    if (is_put) {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
-      curl_easy_setopt(h, CURLOPT_READDATA, &cursor);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &cursor);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    } else if (std::strcmp(method, "GET") != 0) {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    }
-    r.curl = curl_easy_perform(h);
-    if (r.curl == CURLE_OK) {
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    } else {
-      r.curl_error = errbuf;
-    }
-    // Detach our buffers before the handle goes back to the pool.
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-    Release(h);
+    fields.push_back("x-amz-content-sha256: " +
+                     (is_put ? Sha256Hex(body) : std::string(s3_internal::kEmptyPayloadSha256)));
+    if (!options.session_token.empty())
+      fields.push_back("x-amz-security-token: " + options.session_token);
+    if (is_put) fields.push_back("Content-Type: application/octet-stream");
+    std::unique_ptr<net::HttpClient> client = Acquire();
+    Attempted r = client->Send({.method = method,
+                                .target = url,
+                                .body = body,
+                                .headers = fields,
+                                .timeout = options.request_timeout});
+    Release(std::move(client));
     return r;
   }
 
   // Runs the request with retries. Returns the first answer that is not to be retried (whatever
   // its HTTP status), kUnavailable when every attempt failed on something retryable, kIOError for
   // a transport error that retrying cannot fix.
-  Result<HttpResult> Perform(const char* method, const std::string& url, std::string_view body,
-                             const std::string& what) {
+  Result<net::HttpAnswer> Perform(std::string_view method, const std::string& url,
+                                  std::string_view body, const std::string& what) {
     thread_local std::mt19937_64 rng(std::random_device{}());
     const int attempts = std::max(1, options.max_attempts);
     std::chrono::milliseconds backoff = options.initial_backoff;
     for (int attempt = 1;; ++attempt) {
-      HttpResult r = Attempt(method, url, body);
+      Attempted r = Attempt(method, url, body);
       if (!IsRetryable(r)) {
-        if (r.curl != CURLE_OK) {
-          return Status(Code::kIOError, what + " failed: " + Explain(r));
-        }
+        if (!r.ok()) return Status(Code::kIOError, what + " failed: " + Explain(r));
         return r;
       }
       if (attempt >= attempts) {
         std::string text = what + " failed after " + std::to_string(attempt) +
                            (attempt == 1 ? " attempt: " : " attempts: ") + Explain(r);
-        if (r.curl == CURLE_OK) {
-          S3Error e = ParseError(r.body);
+        if (r.ok()) {
+          S3Error e = ParseError(r->body);
           if (!e.code.empty()) text += " " + e.code;
           if (!e.message.empty()) text += ": " + e.message;
         }
@@ -500,7 +362,6 @@ S3Store::S3Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 S3Store::~S3Store() = default;
 
 Result<std::unique_ptr<S3Store>> S3Store::Create(S3Location location, StoreOptions options) {
-  EnsureCurlInitialized();
   auto impl = std::make_unique<Impl>();
   if (options.region.empty()) options.region = "us-east-1";
   for (char c : options.region) {
@@ -519,7 +380,16 @@ Result<std::unique_ptr<S3Store>> S3Store::Create(S3Location location, StoreOptio
     return Status(Code::kInvalidRequest, "S3 access key id given without a secret access key");
   }
   impl->path_style = options.path_style || impl->endpoint.host_is_ip;
-  impl->sigv4 = "aws:amz:" + options.region + ":s3";
+  impl->http_options = {
+      .user_agent = "cairn-objectstore",
+      .connect_timeout = options.connect_timeout,
+      .expect_continue = true,  // a refused PUT of a large object is not sent for nothing
+      .ca_file = options.ca_file,
+      .path_as_is = true,  // the path is already canonical; sign it as is
+      .aws_sigv4 = {.provider = "aws:amz:" + options.region + ":s3",
+                    .key_id = options.access_key_id,
+                    .secret = options.secret_access_key},
+  };
   impl->location = std::move(location);
   impl->options = std::move(options);
   return std::unique_ptr<S3Store>(new S3Store(std::move(impl)));
@@ -534,7 +404,7 @@ std::string S3Store::ObjectUrl(std::string_view key) const {
 Status S3Store::Put(std::string_view key, std::string_view data) {
   CAIRN_RETURN_IF_ERROR(ValidateKey(key));
   std::string what = impl_->What("PUT", key);
-  CAIRN_ASSIGN_OR_RETURN(HttpResult r, impl_->Perform("PUT", ObjectUrl(key), data, what));
+  CAIRN_ASSIGN_OR_RETURN(net::HttpAnswer r, impl_->Perform("PUT", ObjectUrl(key), data, what));
   if (r.status / 100 != 2) return ErrorFromResponse(r, what);
   return Status::Ok();
 }
@@ -542,7 +412,7 @@ Status S3Store::Put(std::string_view key, std::string_view data) {
 Result<std::string> S3Store::Get(std::string_view key) {
   CAIRN_RETURN_IF_ERROR(ValidateKey(key));
   std::string what = impl_->What("GET", key);
-  CAIRN_ASSIGN_OR_RETURN(HttpResult r, impl_->Perform("GET", ObjectUrl(key), {}, what));
+  CAIRN_ASSIGN_OR_RETURN(net::HttpAnswer r, impl_->Perform("GET", ObjectUrl(key), {}, what));
   if (r.status / 100 != 2) return ErrorFromResponse(r, what);
   return std::move(r.body);
 }
@@ -550,7 +420,7 @@ Result<std::string> S3Store::Get(std::string_view key) {
 Status S3Store::Delete(std::string_view key) {
   CAIRN_RETURN_IF_ERROR(ValidateKey(key));
   std::string what = impl_->What("DELETE", key);
-  CAIRN_ASSIGN_OR_RETURN(HttpResult r, impl_->Perform("DELETE", ObjectUrl(key), {}, what));
+  CAIRN_ASSIGN_OR_RETURN(net::HttpAnswer r, impl_->Perform("DELETE", ObjectUrl(key), {}, what));
   if (r.status / 100 == 2) return Status::Ok();
   // S3 answers 204 for a missing key; some servers say 404 NoSuchKey. A missing bucket is an error.
   if (r.status == 404 && ParseError(r.body).code != "NoSuchBucket") return Status::Ok();
@@ -569,7 +439,7 @@ Result<std::vector<ObjectInfo>> S3Store::List(std::string_view prefix) {
     if (!full_prefix.empty()) params.emplace_back("prefix", full_prefix);
     if (!token.empty()) params.emplace_back("continuation-token", token);
     std::string url = impl_->Url("", s3_internal::CanonicalQuery(std::move(params)));
-    CAIRN_ASSIGN_OR_RETURN(HttpResult r, impl_->Perform("GET", url, {}, what));
+    CAIRN_ASSIGN_OR_RETURN(net::HttpAnswer r, impl_->Perform("GET", url, {}, what));
     if (r.status / 100 != 2) return ErrorFromResponse(r, what);
 
     pugi::xml_document doc;

@@ -1,4 +1,5 @@
-// S3Store: an ObjectStore in an S3-compatible bucket (AWS S3, MinIO, s3rver, ...), over libcurl.
+// S3Store: an ObjectStore in an S3-compatible bucket (AWS S3, MinIO, s3rver, ...), over net's
+// HTTP client (libcurl).
 //
 // The key "a/b" is the object <prefix>a/b of the bucket. Every request is signed with AWS
 // Signature V4 (libcurl's CURLOPT_AWS_SIGV4) unless no credentials are configured, and always
@@ -16,7 +17,7 @@
 //
 // Put sends the object in one request, so objects are limited to S3's 5 GiB single-PUT size.
 //
-// Thread-safety: all methods may be called concurrently; curl handles are pooled (up to 8 idle)
+// Thread-safety: all methods may be called concurrently; HTTP clients are pooled (up to 8 idle)
 // so connections are reused between calls.
 #pragma once
 
@@ -79,9 +80,6 @@ namespace s3_internal {
 // SigV4 URI encoding: every byte except A-Z a-z 0-9 '-' '.' '_' '~' becomes %XX (upper-case
 // hex); '/' is kept as is when keep_slash (object paths), encoded otherwise (query values).
 std::string UriEncode(std::string_view s, bool keep_slash);
-
-// Lower-case hex SHA-256 of `data`: the x-amz-content-sha256 value for a body.
-std::string Sha256Hex(std::string_view data);
 
 // The x-amz-content-sha256 value of a request without a body (GET, DELETE, LIST).
 inline constexpr std::string_view kEmptyPayloadSha256 =

@@ -36,6 +36,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/sha256.h"
 #include "objectstore/object_store.h"
 #include "objectstore/s3_store.h"
 
@@ -405,9 +406,9 @@ TEST(S3RequestTest, EveryRequestIsSignedAndCarriesThePayloadHash) {
   EXPECT_EQ(reqs[0].method, "PUT");
   EXPECT_EQ(reqs[0].target, "/bkt/pre/dir/a%20b%2Bc~%28%C3%A9%29%21.txt");
   EXPECT_EQ(reqs[0].body, "hello");
-  EXPECT_EQ(reqs[0].Header("x-amz-content-sha256"), s3_internal::Sha256Hex("hello"));
+  EXPECT_EQ(reqs[0].Header("x-amz-content-sha256"), Sha256Hex("hello"));
   EXPECT_EQ(reqs[1].body, big);
-  EXPECT_EQ(reqs[1].Header("x-amz-content-sha256"), s3_internal::Sha256Hex(big));
+  EXPECT_EQ(reqs[1].Header("x-amz-content-sha256"), Sha256Hex(big));
   EXPECT_EQ(reqs[2].Header("x-amz-content-sha256"), s3_internal::kEmptyPayloadSha256);
   EXPECT_EQ(reqs[3].method, "GET");
   EXPECT_EQ(reqs[3].Header("x-amz-content-sha256"), s3_internal::kEmptyPayloadSha256);
@@ -448,7 +449,7 @@ TEST(S3RequestTest, NoCredentialsMeansUnsignedRequests) {
   std::vector<HttpRequest> reqs = server.requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_FALSE(reqs[0].Has("authorization"));
-  EXPECT_EQ(reqs[0].Header("x-amz-content-sha256"), s3_internal::Sha256Hex("data"));
+  EXPECT_EQ(reqs[0].Header("x-amz-content-sha256"), Sha256Hex("data"));
 }
 
 TEST(S3RequestTest, RetriesServerErrorsAndThrottling) {

@@ -5,8 +5,8 @@
 
 #include "base/file.h"
 #include "engine/copy.h"
+#include "migrate/in_process.h"
 #include "server/admin.h"
-#include "server/migrate_on_create.h"
 
 namespace cairn::server {
 namespace {
@@ -72,7 +72,7 @@ AdminResponse AdminApi::Create(std::string_view ns, std::string_view body) {
       db->Close();
     }
     if (!namespaces_.migrations_dir.empty())
-      CAIRN_RETURN_IF_ERROR(MigrateNewDatabase(ns, path, namespaces_.migrations_dir));
+      CAIRN_RETURN_IF_ERROR(migrate::MigrateNewDatabase(ns, path, namespaces_.migrations_dir));
     if (namespaces_.limits) CAIRN_RETURN_IF_ERROR(namespaces_.limits->Set(ns, limits));
     CAIRN_RETURN_IF_ERROR(SyncFile(path));
     return SyncDir(registry_->DirOf(ns));
@@ -97,8 +97,8 @@ void AdminApi::MigrateDefaultAtStart() {
   if (namespaces_.migrations_dir.empty() || registry_->replica() || !registry_->Exists("default"))
     return;
   auto db = registry_->Get("default");
-  Result<bool> migrated =
-      db.ok() ? MigrateIfEmpty(*db, namespaces_.migrations_dir) : Result<bool>(db.status());
+  Result<bool> migrated = db.ok() ? migrate::MigrateIfEmpty(*db, namespaces_.migrations_dir)
+                                  : Result<bool>(db.status());
   if (!migrated.ok()) {
     spdlog::error("the default database was not migrated: {}", migrated.status().ToString());
   } else if (*migrated) {

@@ -5,8 +5,8 @@
 
 #include "base/file.h"
 #include "engine/session.h"
+#include "migrate/in_process.h"
 #include "server/admin.h"
-#include "server/migrate_on_create.h"
 
 namespace cairn::server {
 namespace {
@@ -137,7 +137,8 @@ TEST_F(NamespaceConfigTest, CreateFromATemplateThenMigrate) {
   EXPECT_NE(failed.body.find("0004_bad.sql"), std::string::npos) << failed.body;
   EXPECT_FALSE(reg_->Exists("broken"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data/databases/broken"));
-  EXPECT_EQ(CheckMigrationsDir((dir_ / "nothing-here").string()).code(), Code::kInvalidRequest);
+  EXPECT_EQ(migrate::CheckMigrationsDir((dir_ / "nothing-here").string()).code(),
+            Code::kInvalidRequest);
 }
 
 TEST_F(NamespaceConfigTest, ATemplatesLimitsFollowItExceptItsBlocks) {

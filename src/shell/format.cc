@@ -6,19 +6,11 @@
 #include <cstdint>
 
 #include "base/base64.h"
+#include "base/hex.h"
 #include "base/json_writer.h"
 
 namespace cairn::shell {
 namespace {
-
-constexpr char kHex[] = "0123456789ABCDEF";
-
-void AppendHex(std::string_view bytes, std::string* out) {
-  for (unsigned char b : bytes) {
-    out->push_back(kHex[b >> 4]);
-    out->push_back(kHex[b & 15]);
-  }
-}
 
 struct Range {
   char32_t lo, hi;
@@ -119,8 +111,8 @@ std::string DisplayValue(const Value& v) {
           out += "\\r";
         } else if (c < 0x20 || c == 0x7F) {
           out += "\\x";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
+          out.push_back(HexDigit(c >> 4, HexCase::kUpper));
+          out.push_back(HexDigit(c, HexCase::kUpper));
         } else {
           out.push_back(static_cast<char>(c));
         }
@@ -130,7 +122,7 @@ std::string DisplayValue(const Value& v) {
     case Value::Type::kBlob: {
       std::string out = "X'";
       bool truncated = v.bytes.size() > kBlobDisplayBytes;
-      AppendHex(std::string_view(v.bytes).substr(0, kBlobDisplayBytes), &out);
+      AppendHex(std::string_view(v.bytes).substr(0, kBlobDisplayBytes), &out, HexCase::kUpper);
       out += "'";
       if (truncated) out += "... (" + std::to_string(v.bytes.size()) + " bytes)";
       return out;
@@ -242,7 +234,7 @@ std::string SqlLiteral(const Value& v) {
       std::string out;
       if (v.bytes.find('\0') != std::string::npos) {
         out = "CAST(X'";
-        AppendHex(v.bytes, &out);
+        AppendHex(v.bytes, &out, HexCase::kUpper);
         out += "' AS TEXT)";
         return out;
       }
@@ -257,7 +249,7 @@ std::string SqlLiteral(const Value& v) {
     }
     case Value::Type::kBlob: {
       std::string out = "X'";
-      AppendHex(v.bytes, &out);
+      AppendHex(v.bytes, &out, HexCase::kUpper);
       out.push_back('\'');
       return out;
     }

@@ -4,8 +4,8 @@
 // The baton from each response is sent with the next request, so transactions span statements. The
 // server closes idle streams (sqld after 10 s); when that happens outside a transaction the client
 // silently opens a new stream and retries, since nothing was lost but connection settings; inside a
-// transaction it reports the error and says the transaction was rolled back. One libcurl easy
-// handle is reused, keeping the connection alive between statements.
+// transaction it reports the error and says the transaction was rolled back. One net::HttpClient
+// keeps the connection alive between statements.
 //
 // Thread-safety: none; one thread uses a client at a time.
 #pragma once
@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "net/http_client.h"
 #include "shell/sql_client.h"
 
 namespace cairn::shell {
@@ -32,7 +33,8 @@ std::string NormalizeBaseUrl(std::string_view url);
 
 class HranaClient final : public SqlClient {
  public:
-  // Fails only if libcurl cannot be set up; nothing is sent until the first Execute.
+  // Nothing is sent until the first Execute; a client that cannot set libcurl up says so there
+  // (CONNECTION_ERROR).
   static Result<std::unique_ptr<HranaClient>> Create(const HranaClientOptions& options);
   ~HranaClient() override;
 
@@ -41,19 +43,12 @@ class HranaClient final : public SqlClient {
   void Close() override;
 
  private:
-  struct Http;  // the libcurl handle and header list
-  struct Response {
-    std::optional<ServerError> transport_error;  // the request did not complete
-    long status = 0;
-    std::string body;
-  };
-
-  HranaClient(const HranaClientOptions& options, std::unique_ptr<Http> http);
-  Response Post(const std::string& body);
+  explicit HranaClient(const HranaClientOptions& options);
+  Result<net::HttpAnswer> Post(const std::string& body);
   void ForgetStream();
 
   const std::string base_url_;
-  std::unique_ptr<Http> http_;
+  net::HttpClient http_;                   // no base URL of its own: the stream's may move
   std::optional<std::string> baton_;       // the stream, when one is open
   std::string stream_url_;                 // base URL for the open stream (the server may move it)
   std::optional<bool> autocommit_ = true;  // as last reported; empty when the server cannot say

@@ -1,14 +1,16 @@
-#include "server/migrate_on_create.h"
+#include "migrate/in_process.h"
 
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "engine/session.h"
 #include "hrana/errors.h"
 #include "migrate/migration_set.h"
 #include "migrate/migrator.h"
+#include "shell/sql_client.h"
 
-namespace cairn::server {
+namespace cairn::migrate {
 namespace {
 
 // Copies a statement's rows into shell values.
@@ -50,7 +52,18 @@ class CollectRows final : public engine::RowSink {
   shell::StmtResult* out_;
 };
 
-}  // namespace
+// The SqlClient the migrator needs, over a Session of this process; one thread at a time.
+class SessionSqlClient final : public shell::SqlClient {
+ public:
+  explicit SessionSqlClient(std::unique_ptr<engine::Session> session)
+      : session_(std::move(session)) {}
+  shell::ExecOutcome Execute(std::string_view sql) override;
+  bool InTransaction() const override { return !session_->autocommit(); }
+  void Close() override { session_->Close(); }
+
+ private:
+  std::unique_ptr<engine::Session> session_;
+};
 
 shell::ExecOutcome SessionSqlClient::Execute(std::string_view sql) {
   shell::ExecOutcome out;
@@ -66,8 +79,10 @@ shell::ExecOutcome SessionSqlClient::Execute(std::string_view sql) {
   return out;
 }
 
+}  // namespace
+
 Status CheckMigrationsDir(const std::string& migrations_dir) {
-  auto set = migrate::LoadMigrationSet(migrations_dir);
+  auto set = LoadMigrationSet(migrations_dir);
   if (!set.ok())
     return Status(Code::kInvalidRequest, "--migrations-dir: " + set.status().message());
   spdlog::info("new databases get the {} migration{} of {}", set->migrations.size(),
@@ -77,7 +92,7 @@ Status CheckMigrationsDir(const std::string& migrations_dir) {
 
 Status MigrateNewDatabase(std::string_view name, const std::string& path,
                           const std::string& migrations_dir) {
-  auto set = migrate::LoadMigrationSet(migrations_dir);
+  auto set = LoadMigrationSet(migrations_dir);
   if (!set.ok()) return Status(Code::kInternal, "--migrations-dir: " + set.status().message());
   if (set->migrations.empty()) return Status::Ok();
   // A handle of its own on the new file: no log (the registry starts the database's log from the
@@ -85,10 +100,9 @@ Status MigrateNewDatabase(std::string_view name, const std::string& path,
   CAIRN_ASSIGN_OR_RETURN(
       auto db, engine::Database::Open(std::string(name), path, engine::DatabaseOptions{}, false));
   SessionSqlClient client(std::make_unique<engine::Session>(db));
-  const migrate::DatabaseOutcome outcome =
-      migrate::MigrateDatabase(client, name, *set, migrate::Mode::kApply);
+  const DatabaseOutcome outcome = MigrateDatabase(client, name, *set, Mode::kApply);
   db->Close();
-  if (outcome.state == migrate::DatabaseState::kFailed)
+  if (outcome.state == DatabaseState::kFailed)
     return Status(Code::kInternal, "migrating the new database failed (" + outcome.error_code +
                                        "): " + outcome.error);
   return Status::Ok();
@@ -96,7 +110,7 @@ Status MigrateNewDatabase(std::string_view name, const std::string& path,
 
 Result<bool> MigrateIfEmpty(const std::shared_ptr<engine::Database>& db,
                             const std::string& migrations_dir) {
-  auto set = migrate::LoadMigrationSet(migrations_dir);
+  auto set = LoadMigrationSet(migrations_dir);
   if (!set.ok()) return Status(Code::kInternal, "--migrations-dir: " + set.status().message());
   if (set->migrations.empty()) return false;
   SessionSqlClient client(std::make_unique<engine::Session>(db));
@@ -106,13 +120,12 @@ Result<bool> MigrateIfEmpty(const std::shared_ptr<engine::Database>& db,
                   "reading the schema of '" + db->name() + "': " + schema.error->message);
   const auto& rows = schema.result.rows;
   if (rows.size() != 1 || rows[0].size() != 1 || rows[0][0].integer != 0) return false;
-  const migrate::DatabaseOutcome outcome =
-      migrate::MigrateDatabase(client, db->name(), *set, migrate::Mode::kApply);
+  const DatabaseOutcome outcome = MigrateDatabase(client, db->name(), *set, Mode::kApply);
   client.Close();
-  if (outcome.state == migrate::DatabaseState::kFailed)
+  if (outcome.state == DatabaseState::kFailed)
     return Status(Code::kInternal, "migrating database '" + db->name() + "' failed (" +
                                        outcome.error_code + "): " + outcome.error);
   return true;
 }
 
-}  // namespace cairn::server
+}  // namespace cairn::migrate
