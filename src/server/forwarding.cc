@@ -107,6 +107,7 @@ ReplicaRoute RouteOnReplica(std::string_view body, bool cursor, std::string_view
                  "\"" + std::string(baton.substr(kPrimaryBatonPrefix.size())) + "\"");
     return route;
   }
+  route.stream_here = has_baton;
   Scan scan;
   if (cursor) {
     simdjson::dom::element batch;

@@ -30,6 +30,10 @@ struct ReplicaRoute {
   std::string forward_body;
   // Answer locally only once this position is applied (the largest replication_index asked).
   uint64_t wait_for_index = 0;
+  // The request continues a stream this replica keeps (it has a baton): when wait_for_index is
+  // not applied in time it is still answered here (the stream cannot move); any other request
+  // then goes to the primary, as it is.
+  bool stream_here = false;
   std::string error;  // the body is not JSON the replica can route (answered locally: it errors)
 };
 

@@ -76,6 +76,22 @@ TEST(RouteOnReplica, StreamsMoveToThePrimaryAndStayThere) {
   EXPECT_EQ(r.forward_body, Pipeline("PRIMARY", {Exec("SELECT 1")}));
 }
 
+TEST(RouteOnReplica, ALocalStreamStaysHereHoweverTheBodyIsSpaced) {
+  // Valid JSON with spaces after the colons: the baton is the parsed one.
+  const std::string body =
+      R"({ "baton": "localBaton", "requests": [ { "type": "execute", "stmt": { "sql": "SELECT 1", )"
+      R"("replication_index": "99" } } ] })";
+  ReplicaRoute r = RouteOnReplica(body, false, "");
+  EXPECT_FALSE(r.forward);
+  EXPECT_TRUE(r.stream_here);
+  EXPECT_EQ(r.wait_for_index, 99u);
+  EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("SELECT 1")}), false, "").stream_here);
+  // A primary's stream with spaces: forwarded, its baton given back to the primary unprefixed.
+  r = RouteOnReplica(R"({ "baton" : "~p~PRIMARY" , "requests": [] })", false, "");
+  ASSERT_TRUE(r.forward);
+  EXPECT_EQ(r.forward_body, R"({ "baton" : "PRIMARY" , "requests": [] })");
+}
+
 TEST(RouteOnReplica, CollectsTheLargestReplicationIndex) {
   EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1", R"(,"replication_index":"17")"),
                                          Exec("SELECT 2", R"(,"replication_index":"9")")}),

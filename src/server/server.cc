@@ -967,7 +967,7 @@ class Server::Impl {
       if (!route.forward && route.wait_for_index > 0 &&
           !co_await WaitForIndex(*f, a.db, route.wait_for_index)) {
         // Not there in time: the primary answers (a stream kept here cannot move).
-        if (req.body.find("\"baton\":\"") == std::string_view::npos) {
+        if (!route.stream_here) {
           route.forward = true;
           route.forward_body = std::string(req.body);
         }
