@@ -4,45 +4,18 @@
 
 #include <simdjson.h>
 
-#include "sqlite/connection.h"
+#include "sqlite/statement_kind.h"
 
 namespace cairn::server {
 
 namespace {
 
-bool IsWriteKeyword(const std::string& kw) {
-  return kw == "INSERT" || kw == "UPDATE" || kw == "DELETE" || kw == "REPLACE" || kw == "CREATE" ||
-         kw == "DROP" || kw == "ALTER" || kw == "BEGIN" || kw == "SAVEPOINT" || kw == "VACUUM" ||
-         kw == "REINDEX" || kw == "ANALYZE" || kw == "UPSERT";
-}
-
-bool ContainsWord(std::string_view sql, std::string_view word) {
-  // Case-insensitive whole-word search (a CTE that writes: WITH ... INSERT/UPDATE/DELETE).
-  for (size_t i = 0; i + word.size() <= sql.size(); ++i) {
-    bool match = true;
-    for (size_t k = 0; k < word.size() && match; ++k)
-      match = std::toupper(static_cast<unsigned char>(sql[i + k])) == word[k];
-    if (!match) continue;
-    const bool start = i == 0 || !std::isalnum(static_cast<unsigned char>(sql[i - 1]));
-    const size_t e = i + word.size();
-    const bool end = e == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[e]));
-    if (start && end) return true;
-  }
-  return false;
-}
-
 // Whether one statement may write (or starts a transaction that may). `local_stream`: the
 // stream lives here (only read transactions can), so ending its transaction stays here.
 bool MayWrite(std::string_view sql, bool local_stream) {
-  if (sqlite::IsBeginReadonly(sql)) return false;
-  const std::string kw = sqlite::LeadingKeyword(sql);
-  if (IsWriteKeyword(kw)) return true;
-  if (kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE") return !local_stream;
-  if (kw == "PRAGMA") return sql.find('=') != std::string_view::npos;
-  if (kw == "WITH")
-    return ContainsWord(sql, "INSERT") || ContainsWord(sql, "UPDATE") ||
-           ContainsWord(sql, "DELETE") || ContainsWord(sql, "REPLACE");
-  return false;
+  const sqlite::StatementKind k = sqlite::ClassifyStatement(sql);
+  return k.writes || k.opens_write_transaction() || k.pragma_assignment ||
+         (k.ends_transaction() && !local_stream);
 }
 
 uint64_t IndexOf(simdjson::dom::element e) {

@@ -29,11 +29,16 @@ TEST(RouteOnReplica, ReadsStayAndWritesGo) {
   EXPECT_FALSE(
       RouteOnReplica(Pipeline("", {Exec("BEGIN TRANSACTION READONLY")}), false, "").forward);
   EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("PRAGMA table_info(t)")}), false, "").forward);
+  // A common table expression calling replace(): a read.
+  EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("WITH x AS (SELECT replace('a', 'a', 'b')) "
+                                                 "SELECT * FROM x")}),
+                              false, "")
+                   .forward);
   for (const char* sql :
        {"INSERT INTO t VALUES (1)", "update t set x = 1", "  DELETE FROM t", "BEGIN",
         "BEGIN IMMEDIATE", "SAVEPOINT a", "CREATE TABLE u(x)", "PRAGMA user_version = 3",
-        "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "REPLACE INTO t VALUES (1)",
-        "COMMIT"}) {
+        "PRAGMA foreign_keys(1)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+        "REPLACE INTO t VALUES (1)", "COMMIT"}) {
     ReplicaRoute r = RouteOnReplica(Pipeline("", {Exec(sql)}), false, "");
     EXPECT_TRUE(r.forward) << sql;
     EXPECT_EQ(r.forward_body, Pipeline("", {Exec(sql)})) << sql;
