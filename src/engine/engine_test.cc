@@ -240,13 +240,46 @@ TEST_F(EngineTest, ClosingSessionRollsBack) {
 }
 
 TEST_F(EngineTest, PragmaAssignmentDoesNotLeakToOtherSessions) {
-  Session a(db_), b(db_);
-  ASSERT_TRUE(Exec(a, "PRAGMA foreign_keys=ON").ok());
-  a.Close();
+  // Each form sets the pragma; none may reach a pooled reader (SQLite applies a pragma while
+  // preparing it) or stay on the writer after the session that set it.
+  struct Set {
+    const char* set;
+    const char* get;
+    const char* unset;  // what `get` reads without it
+  };
+  for (const auto& [set, get, unset] :
+       {Set{"PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "0"},
+        Set{"PRAGMA recursive_triggers=ON", "PRAGMA recursive_triggers", "0"},
+        Set{"PRAGMA recursive_triggers(ON)", "PRAGMA recursive_triggers", "0"},
+        Set{"PRAGMA main.recursive_triggers = 1", "PRAGMA recursive_triggers", "0"},
+        Set{"pragma main.case_sensitive_like(1)", "SELECT 'a' LIKE 'A'", "1"}}) {
+    Session a(db_), b(db_);
+    ASSERT_TRUE(Exec(a, set).ok()) << set;
+    a.Close();
+    CollectSink read;
+    ASSERT_TRUE(Exec(b, get, &read).ok());  // on the pooled reader used last
+    EXPECT_EQ(read.rows[0], unset) << set;
+    CollectSink sink;
+    ASSERT_TRUE(Exec(b, "BEGIN").ok());  // pins the writer a used
+    ASSERT_TRUE(Exec(b, get, &sink).ok());
+    EXPECT_EQ(sink.rows[0], unset) << set;
+    ASSERT_TRUE(Exec(b, "ROLLBACK").ok());
+  }
+}
+
+TEST_F(EngineTest, ReadOnlySessionsSetNoPragma) {
+  Session r(db_);
+  r.set_read_only(true);
+  for (const char* set : {"PRAGMA foreign_keys=ON", "PRAGMA foreign_keys(ON)"})
+    EXPECT_EQ(Exec(r, set).status().code(), Code::kPermissionDenied) << set;
   CollectSink sink;
-  ASSERT_TRUE(Exec(b, "BEGIN").ok());  // pins the writer a used
-  ASSERT_TRUE(Exec(b, "PRAGMA foreign_keys", &sink).ok());
+  ASSERT_TRUE(Exec(r, "PRAGMA foreign_keys", &sink).ok());
   EXPECT_EQ(sink.rows[0], "0");
+  Session w(db_);
+  ASSERT_TRUE(Exec(w, "CREATE TABLE t(x)").ok());
+  CollectSink info;  // a pragma that reads with an argument is a read
+  ASSERT_TRUE(Exec(r, "PRAGMA table_info(t)", &info).ok());
+  EXPECT_EQ(info.rows.size(), 1u);
 }
 
 TEST_F(EngineTest, RegistryNamesCreateDelete) {

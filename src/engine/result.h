@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "sqlite/connection.h"
+#include "sqlite/statement_kind.h"
 
 namespace cairn::engine {
 
@@ -49,6 +50,10 @@ struct StmtSpec {
   std::span<const Value> args;
   std::span<const std::pair<std::string, Value>> named_args;
   bool want_rows = true;
+  // What the statement is (sqlite/statement_kind.h): classified from `sql` unless the caller
+  // already has it (Hrana's decoder classifies every statement it decodes). Everything the
+  // session decides from the text before SQLite prepares it comes from here.
+  sqlite::StatementKind kind = sqlite::ClassifyStatement(sql);
 };
 
 struct DescribeResult {

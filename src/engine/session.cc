@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,24 +16,17 @@ Status SqliteStatusOf(sqlite3_stmt* stmt, int rc);
 
 namespace {
 
-// Statements that certainly need the writer, so they skip the trial prepare on a reader.
-bool IsWriteKeyword(const std::string& kw) {
-  static constexpr std::array<const char*, 13> kWrites = {
-      "INSERT", "UPDATE",    "DELETE", "REPLACE", "CREATE",  "DROP",  "ALTER",
-      "BEGIN",  "SAVEPOINT", "VACUUM", "REINDEX", "ANALYZE", "UPSERT"};
-  for (const char* w : kWrites)
-    if (kw == w) return true;
-  return false;
-}
+using sqlite::Keyword;
+using sqlite::StatementKind;
+using sqlite::Transaction;
+using sqlite::VectorDdl;
 
-bool EndsTransaction(const std::string& kw) {
-  return kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
-}
-
-// A PRAGMA with an assignment or argument may change connection state: it runs on the writer, and
-// the writer's settings are restored when the session lets the writer go.
-bool IsPragmaAssignment(const std::string& kw, std::string_view sql) {
-  return kw == "PRAGMA" && (sql.find('=') != std::string_view::npos);
+// The length of the statement `sql` starts with when it is libSQL's vector-index DDL, which
+// SQLite cannot prepare as written (a script's statements are cut off and run one by one); else
+// 0. The text is classified here, before SQLite splits the script.
+size_t VectorDdlLength(sqlite::Connection* conn, std::string_view sql) {
+  if (sqlite::ClassifyStatement(sql).vector_ddl == VectorDdl::kNone) return 0;
+  return vector::VectorDdlLength(conn->raw(), sql);
 }
 
 Status BindValue(sqlite3_stmt* stmt, int idx, const Value& v) {
@@ -122,10 +114,15 @@ Result<ExecStats> RunStatement(sqlite::Connection* conn, const StmtSpec& spec, R
                                std::chrono::milliseconds timeout, Clock* clock) {
   const int64_t start = clock->MonotonicMicros();
   // libSQL's vector-index DDL runs as the statement SQLite can host (src/vector).
-  const std::optional<std::string> vector_ddl = vector::RewriteIndexDdl(conn->raw(), spec.sql);
+  const VectorDdl ddl = spec.kind.vector_ddl;
+  const std::optional<std::string> vector_ddl =
+      ddl == VectorDdl::kCreateIndex || ddl == VectorDdl::kDropIndex
+          ? vector::RewriteIndexDdl(conn->raw(), spec.sql)
+          : std::nullopt;
   // Dropping a table drops its vector indexes too, first, in one savepoint with the table.
   const std::vector<std::string> index_drops =
-      vector::IndexDropsForDropTable(conn->raw(), spec.sql);
+      ddl == VectorDdl::kDropTable ? vector::IndexDropsForDropTable(conn->raw(), spec.sql)
+                                   : std::vector<std::string>();
   if (index_drops.empty()) {
     CAIRN_ASSIGN_OR_RETURN(sqlite::Statement prepared,
                            conn->Prepare(vector_ddl ? std::string_view(*vector_ddl) : spec.sql));
@@ -237,8 +234,8 @@ Result<ExecStats> RunPrepared(sqlite::Connection* conn, sqlite::Statement& prepa
   const int64_t changed = sqlite3_total_changes64(db) - changes_before;
   if (!readonly && changed > 0) {
     stats.affected_row_count = sqlite3_changes64(db);
-    std::string kw = sqlite::LeadingKeyword(spec.sql);
-    if (kw == "INSERT" || kw == "REPLACE" || kw == "WITH")
+    const Keyword kw = spec.kind.keyword;
+    if (kw == Keyword::kInsert || kw == Keyword::kReplace || kw == Keyword::kWith)
       stats.last_insert_rowid = sqlite3_last_insert_rowid(db);
   }
   stats.query_duration_ms = static_cast<double>(clock->MonotonicMicros() - start) / 1000.0;
@@ -280,15 +277,14 @@ Status Session::WritesMayBlock() {
 
 Status Session::TimedOut() { return Status(Code::kTransactionTimeout, "Transaction timed out"); }
 
-Result<ExecStats> Session::AfterTimeout(std::string_view sql) {
+Result<ExecStats> Session::AfterTimeout(const StatementKind& kind) {
   // The client still believes its transaction is open. Nothing it sends may run in autocommit
   // mode (that would commit half a transaction) until it ends the transaction itself.
-  const std::string kw = sqlite::LeadingKeyword(sql);
-  if (kw == "ROLLBACK") {
+  if (kind.transaction == Transaction::kRollback) {
     timed_out_ = false;
     return ExecStats{};
   }
-  if (kw == "COMMIT" || kw == "END") timed_out_ = false;
+  if (kind.transaction == Transaction::kCommit) timed_out_ = false;
   return TimedOut();
 }
 
@@ -365,9 +361,9 @@ Status Session::WriteDenied() const {
 }
 
 Result<ExecStats> Session::ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, bool may_block) {
-  const std::string kw = sqlite::LeadingKeyword(stmt.sql);
+  const StatementKind& kind = stmt.kind;
   auto allowed = [&](sqlite3_stmt* s) {
-    return sqlite3_stmt_readonly(s) != 0 && !IsPragmaAssignment(kw, stmt.sql);
+    return sqlite3_stmt_readonly(s) != 0 && !kind.pragma_assignment;
   };
   const auto timeout = TimeoutOf(*db_);
   Clock* clock = db_->options().clock;
@@ -407,25 +403,23 @@ Result<ExecStats> Session::ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, 
   }
 
   // Autocommit. Transactions are read transactions on a pinned reader, whatever BEGIN asked for.
-  if (sqlite::IsBeginReadonly(stmt.sql)) {
+  if (kind.transaction == Transaction::kBeginReadonly) {
     CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
     return ExecStats{};
   }
-  if (kw == "BEGIN" || kw == "SAVEPOINT") {
+  if (kind.opens_write_transaction()) {
     {
       CAIRN_ASSIGN_OR_RETURN(ReaderLease probe, db_->AcquireReader());
       CAIRN_RETURN_IF_ERROR(probe.conn()->Prepare(stmt.sql).status());  // its syntax errors
     }
-    CAIRN_RETURN_IF_ERROR(
-        BeginReadTransaction(kw == "BEGIN" ? std::string_view("BEGIN DEFERRED") : stmt.sql));
+    CAIRN_RETURN_IF_ERROR(BeginReadTransaction(
+        kind.transaction == Transaction::kBegin ? std::string_view("BEGIN DEFERRED") : stmt.sql));
     return ExecStats{};
   }
-  if ((IsWriteKeyword(kw) && kw != "BEGIN") || IsPragmaAssignment(kw, stmt.sql))
-    return WriteDenied();
+  if (kind.writes || kind.pragma_assignment) return WriteDenied();
   CAIRN_ASSIGN_OR_RETURN(ReaderLease reader, db_->AcquireReader());
-  const bool txn_control = kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
   // No transaction is open: SQLite itself reports that, on a reader that keeps none either.
-  CAIRN_RETURN_IF_ERROR(txn_control ? reader.EndRead() : reader.BeginFreshRead());
+  CAIRN_RETURN_IF_ERROR(kind.ends_transaction() ? reader.EndRead() : reader.BeginFreshRead());
   CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, reader.conn()->Prepare(stmt.sql));
   if (!allowed(s.raw())) return WriteDenied();
   return RunPrepared(reader.conn(), s, stmt, sink, timeout, clock, start);
@@ -434,7 +428,7 @@ Result<ExecStats> Session::ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, 
 Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
   // Every statement is checked before any runs (as sqld checks a whole program). A read-only
   // session cannot change the schema, so preparing them all up front sees what running would.
-  std::vector<std::string> texts;
+  std::vector<std::pair<std::string, StatementKind>> stmts;
   {
     ReaderLease lease;
     sqlite::Connection* conn = mode_ == Mode::kReadTxn ? txn_reader_.conn() : nullptr;
@@ -446,22 +440,20 @@ Status Session::ExecuteScriptReadOnly(std::string_view sql, bool may_block) {
     std::string_view rest = sql;
     while (!rest.empty()) {
       // libSQL's vector-index DDL (which SQLite cannot prepare as written) always writes.
-      if (vector::VectorDdlLength(conn->raw(), rest) > 0) return WriteDenied();
+      if (VectorDdlLength(conn, rest) > 0) return WriteDenied();
       std::string_view tail;
       CAIRN_ASSIGN_OR_RETURN(sqlite::Statement s, conn->PrepareFirst(rest, &tail));
       rest = tail;
       if (!s) continue;
-      const std::string text(s.sql());
-      const std::string kw = sqlite::LeadingKeyword(text);
-      const bool txn_control = kw == "BEGIN" || kw == "SAVEPOINT" || kw == "COMMIT" ||
-                               kw == "END" || kw == "ROLLBACK" || kw == "RELEASE";
-      if (!txn_control && (!sqlite3_stmt_readonly(s.raw()) || IsPragmaAssignment(kw, text)))
+      const StatementKind kind = sqlite::ClassifyStatement(s.sql());
+      if (kind.transaction == Transaction::kNone &&
+          (!sqlite3_stmt_readonly(s.raw()) || kind.pragma_assignment))
         return WriteDenied();
-      texts.push_back(text);
+      stmts.push_back({s.sql(), kind});
     }
   }
-  for (const std::string& text : texts) {
-    StmtSpec spec{text, {}, {}, false};
+  for (const auto& [text, kind] : stmts) {
+    StmtSpec spec{text, {}, {}, false, kind};
     CAIRN_ASSIGN_OR_RETURN(ExecStats stats, ExecuteReadOnly(spec, nullptr, may_block));
     db_->CountStatement(stats.rows_read, stats.rows_written);  // metered as `execute` is
   }
@@ -472,11 +464,12 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
   // Every statement that finishes is counted in its database's usage (metering), once: a write
   // first tried where it may not block returns kWouldBlock and is counted when it runs.
   Result<ExecStats> result = [&]() -> Result<ExecStats> {
-    if (timed_out_) return AfterTimeout(stmt.sql);
+    const StatementKind& kind = stmt.kind;
+    if (timed_out_) return AfterTimeout(kind);
     if (const LiveLimits* limits = db_->options().limits.get()) {
       // block_reads refuses everything but ending a transaction; block_writes makes the session
       // read-only (its writes fail with BLOCKED).
-      if (limits->reads_blocked() && !EndsTransaction(sqlite::LeadingKeyword(stmt.sql)))
+      if (limits->reads_blocked() && !kind.ends_transaction())
         return limits->Blocked(db_->name(), "reads and writes");
       if (limits->writes_blocked()) return ExecuteReadOnly(stmt, sink, may_block);
     }
@@ -499,16 +492,19 @@ Result<ExecStats> Session::Execute(const StmtSpec& stmt, RowSink* sink, bool may
     }
 
     // Autocommit: pick the connection.
-    if (sqlite::IsBeginReadonly(stmt.sql)) {
+    if (kind.transaction == Transaction::kBeginReadonly) {
       CAIRN_RETURN_IF_ERROR(BeginReadTransaction("BEGIN DEFERRED"));
       return ExecStats{};
     }
-    const std::string kw = sqlite::LeadingKeyword(stmt.sql);
-    // Transaction control outside a transaction goes to the writer too: pooled readers keep read
+    // Statements that certainly need the writer skip the trial prepare on a reader. Transaction
+    // control outside a transaction goes to the writer too: pooled readers keep read
     // transactions of their own, which a client's COMMIT must never end.
-    if (IsWriteKeyword(kw) || kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE")
+    if (kind.writes || kind.transaction != Transaction::kNone)
       return RunOnWriter(stmt, sink, may_block);
-    if (IsPragmaAssignment(kw, stmt.sql)) {
+    // A PRAGMA assignment may change connection state: it runs on the writer (never prepared on a
+    // reader, where it would take effect at once), whose settings are restored when the session
+    // lets the writer go.
+    if (kind.pragma_assignment) {
       dirty_pragmas_ = true;
       return RunOnWriter(stmt, sink, may_block);
     }
@@ -550,7 +546,7 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
     std::string_view rest = sql;
     for (;;) {
       // libSQL's vector-index DDL cannot be prepared as written: it runs as in Execute.
-      if (const size_t n = vector::VectorDdlLength(conn->raw(), rest); n > 0) {
+      if (const size_t n = VectorDdlLength(conn, rest); n > 0) {
         const StmtSpec spec{rest.substr(0, n), {}, {}, false};
         rest = rest.substr(n);
         CAIRN_ASSIGN_OR_RETURN(ExecStats stats, RunStatement(conn, spec, nullptr, TimeoutOf(*db_),
@@ -565,9 +561,9 @@ Status Session::ExecuteScript(std::string_view sql, bool may_block) {
         if (rest.empty()) return Status::Ok();
         continue;
       }
-      if (sqlite::IsBeginReadonly(s.sql()))
-        return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       StmtSpec spec{s.sql(), {}, {}, false};
+      if (spec.kind.transaction == Transaction::kBeginReadonly)
+        return Status(Code::kBlocked, "BEGIN TRANSACTION READONLY is not allowed in a sequence");
       CAIRN_ASSIGN_OR_RETURN(ExecStats stats, RunPrepared(conn, s, spec, nullptr, TimeoutOf(*db_),
                                                           db_->options().clock,
                                                           db_->options().clock->MonotonicMicros()));

@@ -79,7 +79,7 @@ class Session {
   bool timed_out_ = false;
   Status TimedOut();
   static Status WritesMayBlock();
-  Result<ExecStats> AfterTimeout(std::string_view sql);
+  Result<ExecStats> AfterTimeout(const sqlite::StatementKind& kind);
 
   bool read_only_ = false;
   Result<ExecStats> ExecuteReadOnly(const StmtSpec& stmt, RowSink* sink, bool may_block);

@@ -1,6 +1,7 @@
 // JSON → protocol structs, with simdjson's DOM API (chosen by measurement: docs/benchmarks.md).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -48,6 +49,17 @@ Result<int32_t> AsInt32(element e, std::string_view what) {
   if (e.get_int64().get(v) || v < INT32_MIN || v > INT32_MAX)
     return Bad(std::string(what) + " must be a 32-bit integer");
   return static_cast<int32_t>(v);
+}
+
+// libSQL sends replication_index as a decimal string. Anything else reads as 0 (no position asked):
+// only a replica uses it, and it never refuses a request for it.
+uint64_t ReplicationIndex(object o) {
+  element f;
+  std::string_view s;
+  uint64_t v = 0;
+  if (Field(o, "replication_index", &f) && f.get_string().get(s) == simdjson::SUCCESS)
+    std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
 }
 
 Result<Value> DecodeValue(element e) {
@@ -104,6 +116,7 @@ Result<Stmt> DecodeStmt(element e) {
   if (Field(o, "sql", &f)) {
     CAIRN_ASSIGN_OR_RETURN(std::string_view sql, AsString(f, "stmt.sql"));
     s.sql = std::string(sql);
+    s.kind = sqlite::ClassifyStatement(sql);
   }
   if (Field(o, "sql_id", &f)) {
     CAIRN_ASSIGN_OR_RETURN(s.sql_id, AsInt32(f, "stmt.sql_id"));
@@ -137,6 +150,7 @@ Result<Stmt> DecodeStmt(element e) {
     if (f.get_bool().get(b)) return Bad("stmt.want_rows must be a boolean");
     s.want_rows = b;
   }
+  s.replication_index = ReplicationIndex(o);
   return s;
 }
 
@@ -188,6 +202,7 @@ Result<Batch> DecodeBatch(element e, Version version) {
   simdjson::dom::array arr;
   if (f.get_array().get(arr)) return Bad("batch steps must be an array");
   Batch b;
+  b.replication_index = ReplicationIndex(o);
   b.steps.reserve(arr.size());
   uint32_t index = 0;
   for (element s : arr) {
@@ -279,6 +294,22 @@ Status DecodeBaton(object o, std::optional<std::string>* baton) {
   return Status::Ok();
 }
 
+// Whether one statement counts for HttpRequestHead::may_write.
+bool MayWrite(const sqlite::StatementKind& k, const HttpRequestHead& head) {
+  return k.writes || k.opens_write_transaction() || k.pragma_assignment ||
+         (k.ends_transaction() && !head.baton);
+}
+
+void Note(const Stmt& s, HttpRequestHead* head) {
+  if (s.kind && MayWrite(*s.kind, *head)) head->may_write = true;
+  head->replication_index = std::max(head->replication_index, s.replication_index);
+}
+
+void Note(const Batch& b, HttpRequestHead* head) {
+  head->replication_index = std::max(head->replication_index, b.replication_index);
+  for (const BatchStep& step : b.steps) Note(step.stmt, head);
+}
+
 }  // namespace
 
 std::string_view RequestKindName(Request::Kind kind) {
@@ -317,6 +348,24 @@ Result<PipelineRequest> DecodePipeline(std::string_view body, Version version) {
     CAIRN_ASSIGN_OR_RETURN(Request req, DecodeRequest(r, version));
     p.requests.push_back(std::move(req));
   }
+  for (const Request& r : p.requests) {
+    switch (r.kind) {
+      case Request::Kind::kExecute:
+        Note(r.stmt, &p);
+        break;
+      case Request::Kind::kBatch:
+        Note(r.batch, &p);
+        break;
+      case Request::Kind::kSequence:
+        p.may_write = true;  // a script: the primary runs it
+        break;
+      case Request::Kind::kStoreSql:
+        if (MayWrite(sqlite::ClassifyStatement(*r.sql), p)) p.may_write = true;
+        break;
+      default:
+        break;
+    }
+  }
   return p;
 }
 
@@ -328,6 +377,7 @@ Result<CursorRequest> DecodeCursor(std::string_view body) {
   element f;
   if (!Field(o, "batch", &f)) return Bad("cursor request must have a batch");
   CAIRN_ASSIGN_OR_RETURN(c.batch, DecodeBatch(f, Version::kV3));
+  Note(c.batch, &c);
   return c;
 }
 

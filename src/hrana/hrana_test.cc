@@ -85,6 +85,42 @@ TEST(DecodeTest, BatchConditionsAndV3Kinds) {
   EXPECT_EQ(r->requests[1].kind, Request::Kind::kGetAutocommit);
 }
 
+TEST(DecodeTest, ClassifiesEachStatementAndGathersTheHead) {
+  auto r = DecodePipeline(R"({"baton": "b1", "requests": [
+    {"type": "execute", "stmt": {"sql": "SELECT 1", "replication_index": "12"}},
+    {"type": "execute", "stmt": {"sql_id": 4}},
+    {"type": "batch", "batch": {"steps": [{"stmt": {"sql": "COMMIT"}}], "replication_index": "30"}},
+    {"type": "execute", "stmt": {"sql": "SELECT 2", "replication_index": 99}}]})",
+                          Version::kV3);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->baton, "b1");
+  ASSERT_TRUE(r->requests[0].stmt.kind.has_value());
+  EXPECT_EQ(r->requests[0].stmt.kind->keyword, sqlite::Keyword::kSelect);
+  EXPECT_EQ(r->requests[0].stmt.replication_index, 12u);
+  EXPECT_FALSE(r->requests[1].stmt.kind.has_value());  // classified where its text is looked up
+  EXPECT_EQ(r->requests[2].batch.replication_index, 30u);
+  EXPECT_EQ(r->requests[3].stmt.replication_index, 0u);  // not libSQL's decimal string: ignored
+  EXPECT_EQ(r->replication_index, 30u);
+  EXPECT_FALSE(r->may_write);  // COMMIT on the stream the baton names
+  // The same COMMIT without a baton, a write, a script, or a write stored for later may write.
+  for (const char* body :
+       {R"J({"requests":[{"type":"execute","stmt":{"sql":"COMMIT"}}]})J",
+        R"J({"requests":[{"type":"execute","stmt":{"sql":"SELECT 1"}},
+             {"type":"execute","stmt":{"sql":"/* x */ insert into t values (1)"}}]})J",
+        R"J({"requests":[{"type":"sequence","sql":"SELECT 1"}]})J",
+        R"J({"requests":[{"type":"store_sql","sql_id":1,"sql":"PRAGMA foreign_keys(1)"}]})J"}) {
+    auto p = DecodePipeline(body, Version::kV3);
+    ASSERT_TRUE(p.ok()) << body;
+    EXPECT_TRUE(p->may_write) << body;
+  }
+  auto c = DecodeCursor(R"J({"baton":null,"batch":{"steps":[{"stmt":{"sql":"BEGIN READONLY"}},
+    {"stmt":{"sql":"SELECT 1","replication_index":"7"}}]}})J");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->may_write);
+  EXPECT_EQ(c->replication_index, 7u);
+  EXPECT_EQ(c->batch.steps[0].stmt.kind->transaction, sqlite::Transaction::kBeginReadonly);
+}
+
 TEST(DecodeTest, WebSocketMessages) {
   auto hello = DecodeWsMessage(R"({"type":"hello","jwt":"abc"})", 3);
   ASSERT_TRUE(hello.ok()) << hello.status().message();
@@ -231,6 +267,29 @@ TEST_F(StreamTableTest, PipelineRunsResumablyWhenWriterIsBusy) {
   EXPECT_NE(body.find(R"("rows":[[{"type":"integer","value":"0"}]])"), std::string::npos) << body;
   EXPECT_NE(body.find(R"("affected_row_count":1)"), std::string::npos) << body;
   EXPECT_EQ(body.find("error"), std::string::npos) << body;
+}
+
+// A replica reads what it routes by from the call that then runs the request: one decoding.
+TEST_F(StreamTableTest, DecodeBeforeRunDecodesOnce) {
+  ServiceOptions so;
+  Service service(reg_.get(), so);
+  auto call =
+      service.Pipeline(Version::kV3, "default",
+                       R"({"requests": [{"type": "execute", "stmt": {"sql": "SELECT 41 + 1"}}]})");
+  const HttpRequestHead* head = call->Decode();
+  ASSERT_NE(head, nullptr);
+  EXPECT_FALSE(head->may_write);
+  EXPECT_EQ(call->Decode(), head);
+  ASSERT_TRUE(call->Run(false));
+  EXPECT_EQ(call->response().status, 200);
+  EXPECT_NE(call->response().body.find(R"("value":"42")"), std::string::npos)
+      << call->response().body;
+  auto bad = service.Cursor("default", R"({"batch": 1})");
+  EXPECT_EQ(bad->Decode(), nullptr);
+  ASSERT_TRUE(bad->Run(false));
+  EXPECT_EQ(bad->response().status, 400);
+  EXPECT_NE(bad->response().body.find("batch must be an object"), std::string::npos)
+      << bad->response().body;
 }
 
 // A write that waits on one stream holds up no other stream; requests behind it on its own stream

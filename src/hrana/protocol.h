@@ -1,4 +1,6 @@
-// Hrana requests as decoded from JSON: the shapes of HTTP_V2_SPEC / HRANA_3_SPEC, nothing more.
+// Hrana requests as decoded from JSON: the shapes of HTTP_V2_SPEC / HRANA_3_SPEC, and what is
+// learnt from them once, while decoding: each statement's kind (sqlite/statement_kind.h) and what
+// a replica routes a request by (HttpRequestHead).
 //
 // Decoding validates shape and types once, here; everything downstream may rely on it (e.g. a Stmt
 // has exactly one of sql / sql_id, batch conditions refer only to earlier steps).
@@ -13,6 +15,7 @@
 
 #include "base/status.h"
 #include "engine/result.h"
+#include "sqlite/statement_kind.h"
 
 namespace cairn::hrana {
 
@@ -26,6 +29,11 @@ struct Stmt {
   std::vector<Value> args;
   std::vector<std::pair<std::string, Value>> named_args;
   bool want_rows = true;
+  // What `sql` is, classified once when decoded; none for SQL named by sql_id (its text is
+  // classified where it is looked up).
+  std::optional<sqlite::StatementKind> kind;
+  // libSQL's replication_index: a replica answers only once it has applied this position (0: any).
+  uint64_t replication_index = 0;
 };
 
 struct Condition {
@@ -42,6 +50,7 @@ struct BatchStep {
 
 struct Batch {
   std::vector<BatchStep> steps;
+  uint64_t replication_index = 0;  // as a Stmt's
 };
 
 struct Request {
@@ -62,13 +71,25 @@ struct Request {
   std::optional<int32_t> sql_id;   // kSequence, kDescribe, kStoreSql, kCloseSql
 };
 
-struct PipelineRequest {
+// What every Hrana-over-HTTP request carries besides its work: the stream it continues, and what
+// a replica routes it by (server/forwarding.h), gathered while decoding.
+struct HttpRequestHead {
   std::optional<std::string> baton;
+  // Some statement may write: it writes, opens a transaction that may (BEGIN, but not libSQL's
+  // BEGIN TRANSACTION READONLY; SAVEPOINT) or assigns a PRAGMA; or the request has a `sequence`
+  // (a script); or it ends a transaction (COMMIT, END, ROLLBACK, RELEASE) without a baton — a
+  // stream a replica keeps only ever has a read transaction, which it ends itself. SQL stored by
+  // store_sql counts when stored, not where a statement names it by sql_id.
+  bool may_write = false;
+  // The largest replication_index of the request's statements and batches (0: none).
+  uint64_t replication_index = 0;
+};
+
+struct PipelineRequest : HttpRequestHead {
   std::vector<Request> requests;
 };
 
-struct CursorRequest {
-  std::optional<std::string> baton;
+struct CursorRequest : HttpRequestHead {
   Batch batch;
 };
 

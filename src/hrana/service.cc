@@ -225,17 +225,30 @@ class StreamCall : public Call {
     budget_.limit = service->options().max_response_bytes;
   }
 
-  // Decodes the body and opens the stream; on failure the response is already set.
+  // Decodes the body into *req, once (see Call::Decode()).
   template <typename Req>
-  bool Start(Result<Req> (*decode)(std::string_view), Req* req) {
+  const HttpRequestHead* DecodeOnce(Result<Req> (*decode)(std::string_view), Req* req) {
+    if (!decoded_) {
+      decoded_ = true;
+      auto decoded = decode(body_);
+      body_ = std::string();
+      if (decoded.ok()) {
+        *req = std::move(decoded).value();
+      } else {
+        decode_error_ = decoded.TakeStatus();
+      }
+    }
+    return decode_error_.ok() ? req : nullptr;
+  }
+
+  // Opens the stream of the decoded request (null: it did not decode); on failure the response
+  // is already set.
+  bool Start(const HttpRequestHead* req) {
     started_ = true;
-    auto decoded = decode(body_);
-    body_ = std::string();
-    if (!decoded.ok()) {
-      Fail(decoded.status());
+    if (req == nullptr) {
+      Fail(decode_error_);
       return false;
     }
-    *req = std::move(decoded).value();
     Status st = OpenStream(req->baton);
     if (!st.ok()) {
       Fail(st);
@@ -308,7 +321,10 @@ class StreamCall : public Call {
     CAIRN_RETURN_IF_ERROR(StreamAvailable());
     std::string_view sql;
     CAIRN_RETURN_IF_ERROR(Resolve(stmt.sql, stmt.sql_id, &sql));
-    StmtSpec spec{sql, stmt.args, stmt.named_args, stmt.want_rows};
+    // Classified when decoded; SQL named by sql_id is classified here.
+    const StmtSpec spec =
+        stmt.kind ? StmtSpec{sql, stmt.args, stmt.named_args, stmt.want_rows, *stmt.kind}
+                  : StmtSpec{sql, stmt.args, stmt.named_args, stmt.want_rows};
     return stream_->session->Execute(spec, sink, may_block);
   }
 
@@ -402,6 +418,8 @@ class StreamCall : public Call {
   Service* const service_;
   const std::string db_;
   std::string body_;  // the request body, until decoded
+  bool decoded_ = false;
+  Status decode_error_;  // why the body is not a valid request
   const bool read_only_;
   std::unique_ptr<Stream> stream_;
   engine::Database::Use use_;  // while the call runs (see OpenStream)
@@ -597,8 +615,7 @@ class PipelineCall final : public RequestRunner {
 
   bool Run(bool may_block) override {
     if (!started_) {
-      auto decode = version_ == Version::kV3 ? &DecodeV3 : &DecodeV2;
-      if (!Start(decode, &req_)) return true;
+      if (!Start(Decode())) return true;
       out_.reserve(512);
       out_ = R"({"results":[)";
     }
@@ -623,6 +640,10 @@ class PipelineCall final : public RequestRunner {
     return true;
   }
 
+  const HttpRequestHead* Decode() override {
+    return DecodeOnce(version_ == Version::kV3 ? &DecodeV3 : &DecodeV2, &req_);
+  }
+
  private:
   static Result<PipelineRequest> DecodeV2(std::string_view b) {
     return DecodePipeline(b, Version::kV2);
@@ -643,7 +664,7 @@ class CursorCall final : public StreamCall {
 
   bool Run(bool may_block) override {
     if (!started_) {
-      if (!Start(&DecodeCursor, &req_)) return true;
+      if (!Start(Decode())) return true;
       outcome_.assign(req_.batch.steps.size(), -1);
     }
     Status st = RunCursorSteps(req_.batch, &outcome_, &next_step_, &entries_, may_block);
@@ -660,6 +681,8 @@ class CursorCall final : public StreamCall {
     response_.content_type = "text/plain";
     return true;
   }
+
+  const HttpRequestHead* Decode() override { return DecodeOnce(&DecodeCursor, &req_); }
 
  private:
   CursorRequest req_;

@@ -48,6 +48,10 @@ class Call {
   virtual bool HoldsWriteLock() const { return false; }
   // The database the call runs on (empty: none).
   virtual std::string_view database() const { return {}; }
+  // A call of Hrana over HTTP: decodes its body now — Run() would first; a body is decoded once —
+  // and returns the request's head, what a replica routes it by (server/forwarding.h). Null when
+  // the body is not a valid request (Run() answers the error), and for other calls.
+  virtual const HttpRequestHead* Decode() { return nullptr; }
   Response& response() { return response_; }
 
  protected:

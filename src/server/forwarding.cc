@@ -1,78 +1,11 @@
 #include "server/forwarding.h"
 
+#include <algorithm>
 #include <charconv>
-
-#include <simdjson.h>
-
-#include "sqlite/connection.h"
 
 namespace cairn::server {
 
 namespace {
-
-bool IsWriteKeyword(const std::string& kw) {
-  return kw == "INSERT" || kw == "UPDATE" || kw == "DELETE" || kw == "REPLACE" || kw == "CREATE" ||
-         kw == "DROP" || kw == "ALTER" || kw == "BEGIN" || kw == "SAVEPOINT" || kw == "VACUUM" ||
-         kw == "REINDEX" || kw == "ANALYZE" || kw == "UPSERT";
-}
-
-bool ContainsWord(std::string_view sql, std::string_view word) {
-  // Case-insensitive whole-word search (a CTE that writes: WITH ... INSERT/UPDATE/DELETE).
-  for (size_t i = 0; i + word.size() <= sql.size(); ++i) {
-    bool match = true;
-    for (size_t k = 0; k < word.size() && match; ++k)
-      match = std::toupper(static_cast<unsigned char>(sql[i + k])) == word[k];
-    if (!match) continue;
-    const bool start = i == 0 || !std::isalnum(static_cast<unsigned char>(sql[i - 1]));
-    const size_t e = i + word.size();
-    const bool end = e == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[e]));
-    if (start && end) return true;
-  }
-  return false;
-}
-
-// Whether one statement may write (or starts a transaction that may). `local_stream`: the
-// stream lives here (only read transactions can), so ending its transaction stays here.
-bool MayWrite(std::string_view sql, bool local_stream) {
-  if (sqlite::IsBeginReadonly(sql)) return false;
-  const std::string kw = sqlite::LeadingKeyword(sql);
-  if (IsWriteKeyword(kw)) return true;
-  if (kw == "COMMIT" || kw == "END" || kw == "ROLLBACK" || kw == "RELEASE") return !local_stream;
-  if (kw == "PRAGMA") return sql.find('=') != std::string_view::npos;
-  if (kw == "WITH")
-    return ContainsWord(sql, "INSERT") || ContainsWord(sql, "UPDATE") ||
-           ContainsWord(sql, "DELETE") || ContainsWord(sql, "REPLACE");
-  return false;
-}
-
-uint64_t IndexOf(simdjson::dom::element e) {
-  std::string_view s;
-  if (e["replication_index"].get(s) != simdjson::SUCCESS) return 0;
-  uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-struct Scan {
-  bool may_write = false;
-  uint64_t index = 0;
-};
-
-void ScanStmt(simdjson::dom::element stmt, bool local, Scan* out) {
-  std::string_view sql;
-  if (stmt["sql"].get(sql) == simdjson::SUCCESS && MayWrite(sql, local)) out->may_write = true;
-  out->index = std::max(out->index, IndexOf(stmt));
-}
-
-void ScanBatch(simdjson::dom::element batch, bool local, Scan* out) {
-  out->index = std::max(out->index, IndexOf(batch));
-  simdjson::dom::array steps;
-  if (batch["steps"].get(steps) != simdjson::SUCCESS) return;
-  for (auto step : steps) {
-    simdjson::dom::element stmt;
-    if (step["stmt"].get(stmt) == simdjson::SUCCESS) ScanStmt(stmt, local, out);
-  }
-}
 
 // Replaces the first occurrence of `from` (a quoted JSON string: inside other strings its quotes
 // would be escaped, so the first raw occurrence is the value itself) with `to`.
@@ -85,65 +18,33 @@ bool ReplaceFirst(std::string* s, std::string_view from, std::string_view to) {
 
 }  // namespace
 
-ReplicaRoute RouteOnReplica(std::string_view body, bool cursor, std::string_view index_header) {
+ReplicaRoute RouteOnReplica(std::string_view body, const hrana::HttpRequestHead& head,
+                            std::string_view index_header) {
   ReplicaRoute route;
-  {
-    uint64_t v = 0;
-    std::from_chars(index_header.data(), index_header.data() + index_header.size(), v);
-    route.wait_for_index = v;
-  }
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) {
-    route.error = "malformed JSON";
-    return route;
-  }
-  std::string_view baton;
-  const bool has_baton = doc["baton"].get(baton) == simdjson::SUCCESS;
-  if (has_baton && baton.substr(0, kPrimaryBatonPrefix.size()) == kPrimaryBatonPrefix) {
+  uint64_t header_index = 0;
+  std::from_chars(index_header.data(), index_header.data() + index_header.size(), header_index);
+  route.wait_for_index = std::max(header_index, head.replication_index);
+  const std::string_view baton = head.baton ? std::string_view(*head.baton) : std::string_view();
+  if (head.baton && baton.substr(0, kPrimaryBatonPrefix.size()) == kPrimaryBatonPrefix) {
     route.forward = true;
     route.forward_body = std::string(body);
     ReplaceFirst(&route.forward_body, "\"" + std::string(baton) + "\"",
                  "\"" + std::string(baton.substr(kPrimaryBatonPrefix.size())) + "\"");
     return route;
   }
-  Scan scan;
-  if (cursor) {
-    simdjson::dom::element batch;
-    if (doc["batch"].get(batch) == simdjson::SUCCESS) ScanBatch(batch, has_baton, &scan);
-  } else {
-    simdjson::dom::array requests;
-    if (doc["requests"].get(requests) == simdjson::SUCCESS) {
-      for (auto r : requests) {
-        std::string_view type;
-        if (r["type"].get(type) != simdjson::SUCCESS) continue;
-        simdjson::dom::element x;
-        if (type == "execute" && r["stmt"].get(x) == simdjson::SUCCESS) {
-          ScanStmt(x, has_baton, &scan);
-        } else if (type == "batch" && r["batch"].get(x) == simdjson::SUCCESS) {
-          ScanBatch(x, has_baton, &scan);
-        } else if (type == "sequence") {
-          scan.may_write = true;  // a script: the primary runs it
-        } else if (type == "store_sql") {
-          std::string_view sql;
-          if (r["sql"].get(sql) == simdjson::SUCCESS && MayWrite(sql, has_baton))
-            scan.may_write = true;
-        }
-      }
-    }
-  }
-  route.wait_for_index = std::max(route.wait_for_index, scan.index);
-  if (!scan.may_write) return route;
+  route.stream_here = head.baton.has_value();
+  if (!head.may_write) return route;
   route.forward = true;
   route.forward_body = std::string(body);
   // A stream that lived here moves to the primary: the primary starts a new one.
-  if (has_baton) ReplaceFirst(&route.forward_body, "\"" + std::string(baton) + "\"", "null");
+  if (head.baton) ReplaceFirst(&route.forward_body, "\"" + std::string(baton) + "\"", "null");
   return route;
 }
 
 std::string WrapPrimaryBaton(std::string body) {
   constexpr std::string_view kKey = "\"baton\":\"";
-  // Quotes inside JSON strings are escaped, so the only raw "baton":" is the response's own key.
+  // The primary's own answer (Cairn writes no space after a colon), and quotes inside JSON strings
+  // are escaped, so the only raw "baton":" is the response's own key.
   const size_t at = body.find(kKey);
   if (at == std::string::npos) return body;
   body.insert(at + kKey.size(), kPrimaryBatonPrefix);

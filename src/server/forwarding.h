@@ -10,12 +10,18 @@
 // primary's results unchanged and needs no knowledge of the topology. Misjudging a write as a
 // read cannot corrupt anything: replica databases refuse every client write.
 //
+// What a request is comes from hrana's decoder (hrana::HttpRequestHead: the baton, whether it may
+// write, the replication_index asked), which decodes each body once: nothing here parses JSON or
+// reads SQL.
+//
 // Thread-safety: stateless functions.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "hrana/protocol.h"
 
 namespace cairn::server {
 
@@ -30,11 +36,16 @@ struct ReplicaRoute {
   std::string forward_body;
   // Answer locally only once this position is applied (the largest replication_index asked).
   uint64_t wait_for_index = 0;
-  std::string error;  // the body is not JSON the replica can route (answered locally: it errors)
+  // The request continues a stream this replica keeps: when wait_for_index is not applied in
+  // time it is still answered here (the stream cannot move); any other request then goes to the
+  // primary, as it is.
+  bool stream_here = false;
 };
 
-// Decides where a /v2|v3/pipeline (cursor=false) or /v3/cursor (cursor=true) request runs.
-ReplicaRoute RouteOnReplica(std::string_view body, bool cursor, std::string_view index_header);
+// Decides where a /v2|v3/pipeline or /v3/cursor request runs: `body` as received, `head` as hrana
+// decoded it (a body that does not decode is answered here, with the protocol's error).
+ReplicaRoute RouteOnReplica(std::string_view body, const hrana::HttpRequestHead& head,
+                            std::string_view index_header);
 
 // The primary's answer (a pipeline response, or a cursor response whose first line holds the
 // baton), with its baton prefixed so that the stream's next requests come back here to be

@@ -2,12 +2,26 @@
 
 #include <gtest/gtest.h>
 
+#include "hrana/protocol.h"
+
 namespace cairn::server {
 namespace {
 
 std::string Exec(std::string_view sql, std::string_view extra = "") {
   return std::string(R"({"type":"execute","stmt":{"sql":")") + std::string(sql) + "\"" +
          std::string(extra) + "}}";
+}
+
+// Routes a request as a replica does: decoded by hrana, then routed by what the decoder found.
+ReplicaRoute Route(std::string_view body, bool cursor, std::string_view index_header) {
+  if (cursor) {
+    Result<hrana::CursorRequest> c = hrana::DecodeCursor(body);
+    EXPECT_TRUE(c.ok()) << c.status().ToString() << ": " << body;
+    return c.ok() ? server::RouteOnReplica(body, *c, index_header) : ReplicaRoute{};
+  }
+  Result<hrana::PipelineRequest> p = hrana::DecodePipeline(body, hrana::Version::kV3);
+  EXPECT_TRUE(p.ok()) << p.status().ToString() << ": " << body;
+  return p.ok() ? server::RouteOnReplica(body, *p, index_header) : ReplicaRoute{};
 }
 
 std::string Pipeline(const std::string& baton, std::initializer_list<std::string> requests) {
@@ -24,28 +38,38 @@ std::string Pipeline(const std::string& baton, std::initializer_list<std::string
 
 TEST(RouteOnReplica, ReadsStayAndWritesGo) {
   EXPECT_FALSE(
-      RouteOnReplica(Pipeline("", {Exec("SELECT * FROM t"), R"({"type":"close"})"}), false, "")
-          .forward);
-  EXPECT_FALSE(
-      RouteOnReplica(Pipeline("", {Exec("BEGIN TRANSACTION READONLY")}), false, "").forward);
-  EXPECT_FALSE(RouteOnReplica(Pipeline("", {Exec("PRAGMA table_info(t)")}), false, "").forward);
+      Route(Pipeline("", {Exec("SELECT * FROM t"), R"({"type":"close"})"}), false, "").forward);
+  EXPECT_FALSE(Route(Pipeline("", {Exec("BEGIN TRANSACTION READONLY")}), false, "").forward);
+  EXPECT_FALSE(Route(Pipeline("", {Exec("PRAGMA table_info(t)")}), false, "").forward);
+  // A common table expression calling replace(): a read.
+  EXPECT_FALSE(Route(Pipeline("", {Exec("WITH x AS (SELECT replace('a', 'a', 'b')) "
+                                        "SELECT * FROM x")}),
+                     false, "")
+                   .forward);
   for (const char* sql :
        {"INSERT INTO t VALUES (1)", "update t set x = 1", "  DELETE FROM t", "BEGIN",
         "BEGIN IMMEDIATE", "SAVEPOINT a", "CREATE TABLE u(x)", "PRAGMA user_version = 3",
-        "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "REPLACE INTO t VALUES (1)",
-        "COMMIT"}) {
-    ReplicaRoute r = RouteOnReplica(Pipeline("", {Exec(sql)}), false, "");
+        "PRAGMA foreign_keys(1)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+        "REPLACE INTO t VALUES (1)", "COMMIT"}) {
+    ReplicaRoute r = Route(Pipeline("", {Exec(sql)}), false, "");
     EXPECT_TRUE(r.forward) << sql;
     EXPECT_EQ(r.forward_body, Pipeline("", {Exec(sql)})) << sql;
   }
   // One write anywhere sends the whole request; so does a script.
   EXPECT_TRUE(
-      RouteOnReplica(Pipeline("", {Exec("SELECT 1"), Exec("INSERT INTO t VALUES (2)")}), false, "")
-          .forward);
+      Route(Pipeline("", {Exec("SELECT 1"), Exec("INSERT INTO t VALUES (2)")}), false, "").forward);
+  EXPECT_TRUE(Route(Pipeline("", {R"({"type":"sequence","sql":"SELECT 1"})"}), false, "").forward);
+  // SQL stored to be run by id counts when stored.
+  EXPECT_TRUE(Route(Pipeline("", {R"({"type":"store_sql","sql_id":1,"sql":"DELETE FROM t"})",
+                                  R"({"type":"execute","stmt":{"sql_id":1}})"}),
+                    false, "")
+                  .forward);
+  EXPECT_FALSE(Route(Pipeline("", {R"({"type":"store_sql","sql_id":1,"sql":"SELECT 1"})",
+                                   R"({"type":"execute","stmt":{"sql_id":1}})"}),
+                     false, "")
+                   .forward);
   EXPECT_TRUE(
-      RouteOnReplica(Pipeline("", {R"({"type":"sequence","sql":"SELECT 1"})"}), false, "").forward);
-  EXPECT_TRUE(
-      RouteOnReplica(
+      Route(
           Pipeline(
               "",
               {R"({"type":"batch","batch":{"steps":[{"stmt":{"sql":"SELECT 1"}},{"stmt":{"sql":"DELETE FROM t"}}]}})"}),
@@ -53,46 +77,61 @@ TEST(RouteOnReplica, ReadsStayAndWritesGo) {
           .forward);
   // A cursor's batch.
   EXPECT_TRUE(
-      RouteOnReplica(
-          R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"INSERT INTO t VALUES (1) "}}]}})",
-          true, "")
+      Route(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"INSERT INTO t VALUES (1) "}}]}})",
+            true, "")
           .forward);
   EXPECT_FALSE(
-      RouteOnReplica(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"SELECT 1"}}]}})", true, "")
-          .forward);
+      Route(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"SELECT 1"}}]}})", true, "").forward);
 }
 
 TEST(RouteOnReplica, StreamsMoveToThePrimaryAndStayThere) {
   // A local stream that writes: the primary starts a new stream (the local baton is dropped).
-  ReplicaRoute r =
-      RouteOnReplica(Pipeline("localBaton", {Exec("INSERT INTO t VALUES (1)")}), false, "");
+  ReplicaRoute r = Route(Pipeline("localBaton", {Exec("INSERT INTO t VALUES (1)")}), false, "");
   ASSERT_TRUE(r.forward);
   EXPECT_EQ(r.forward_body, Pipeline("", {Exec("INSERT INTO t VALUES (1)")}));
   // Ending a read transaction of a local stream stays local.
-  EXPECT_FALSE(RouteOnReplica(Pipeline("localBaton", {Exec("COMMIT")}), false, "").forward);
+  EXPECT_FALSE(Route(Pipeline("localBaton", {Exec("COMMIT")}), false, "").forward);
   // A stream on the primary: everything goes, with the primary's own baton.
-  r = RouteOnReplica(Pipeline("~p~PRIMARY", {Exec("SELECT 1")}), false, "");
+  r = Route(Pipeline("~p~PRIMARY", {Exec("SELECT 1")}), false, "");
   ASSERT_TRUE(r.forward);
   EXPECT_EQ(r.forward_body, Pipeline("PRIMARY", {Exec("SELECT 1")}));
 }
 
+TEST(RouteOnReplica, ALocalStreamStaysHereHoweverTheBodyIsSpaced) {
+  // Valid JSON with spaces after the colons: the baton is what the decoder found.
+  const std::string body =
+      R"({ "baton": "localBaton", "requests": [ { "type": "execute", "stmt": { "sql": "SELECT 1", )"
+      R"("replication_index": "99" } } ] })";
+  ReplicaRoute r = Route(body, false, "");
+  EXPECT_FALSE(r.forward);
+  EXPECT_TRUE(r.stream_here);
+  EXPECT_EQ(r.wait_for_index, 99u);
+  EXPECT_FALSE(Route(Pipeline("", {Exec("SELECT 1")}), false, "").stream_here);
+  // A primary's stream with spaces: forwarded, its baton given back to the primary unprefixed.
+  const std::string spaced = R"({ "baton" : "~p~PRIMARY" , "requests": [] })";
+  r = Route(spaced, false, "");
+  ASSERT_TRUE(r.forward);
+  EXPECT_EQ(r.forward_body, R"({ "baton" : "PRIMARY" , "requests": [] })");
+}
+
 TEST(RouteOnReplica, CollectsTheLargestReplicationIndex) {
-  EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1", R"(,"replication_index":"17")"),
-                                         Exec("SELECT 2", R"(,"replication_index":"9")")}),
-                           false, "")
+  EXPECT_EQ(Route(Pipeline("", {Exec("SELECT 1", R"(,"replication_index":"17")"),
+                                Exec("SELECT 2", R"(,"replication_index":"9")")}),
+                  false, "")
                 .wait_for_index,
             17u);
-  EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1")}), false, "42").wait_for_index, 42u);
-  EXPECT_EQ(RouteOnReplica(
-                Pipeline("", {R"({"type":"batch","batch":{"steps":[],"replication_index":"5"}})"}),
-                false, "")
+  EXPECT_EQ(Route(Pipeline("", {Exec("SELECT 1")}), false, "42").wait_for_index, 42u);
+  EXPECT_EQ(
+      Route(Pipeline("", {R"({"type":"batch","batch":{"steps":[],"replication_index":"5"}})"}),
+            false, "")
+          .wait_for_index,
+      5u);
+  EXPECT_EQ(Route(Pipeline("", {Exec("SELECT 1")}), false, "").wait_for_index, 0u);
+  EXPECT_EQ(Route(R"({"baton":null,"batch":{"steps":[{"stmt":{"sql":"SELECT 1",)"
+                  R"("replication_index":"8"}}],"replication_index":"3"}})",
+                  true, "")
                 .wait_for_index,
-            5u);
-  EXPECT_EQ(RouteOnReplica(Pipeline("", {Exec("SELECT 1")}), false, "").wait_for_index, 0u);
-  // Not JSON: answered here (where it gets the protocol's error).
-  ReplicaRoute bad = RouteOnReplica("{not json", false, "");
-  EXPECT_FALSE(bad.forward);
-  EXPECT_FALSE(bad.error.empty());
+            8u);
 }
 
 TEST(WrapPrimaryBaton, PrefixesOnlyTheResponsesBaton) {

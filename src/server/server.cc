@@ -540,7 +540,7 @@ class Server::Impl {
       } else if (has_follower_.load(std::memory_order_acquire)) {
         reply = co_await OnReplica(req, std::move(admitted), request_id);
       } else {
-        reply = co_await RunCall(std::move(admitted), std::string(req.body), request_id);
+        reply = co_await RunCall(NewCall(std::move(admitted), std::string(req.body)), request_id);
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -960,35 +960,43 @@ class Server::Impl {
   }
 
   // A replica: reads here (once the asked position is applied), anything else at the primary.
+  // The body is decoded once, by the call that runs it here: routing reads what it decoded.
   asio::awaitable<Reply> OnReplica(const http::Request& req, Admitted a,
                                    std::string_view request_id) {
-    if (auto f = follower()) {
-      ReplicaRoute route = RouteOnReplica(req.body, a.cursor, req.Find(kReplicationIndexHeader));
+    const std::string db = a.db;
+    const bool read_only = a.read_only;
+    std::unique_ptr<hrana::Call> call = NewCall(std::move(a), std::string(req.body));
+    const hrana::HttpRequestHead* head = call->Decode();  // null: answered here, with its error
+    if (auto f = follower(); f && head != nullptr) {
+      ReplicaRoute route = RouteOnReplica(req.body, *head, req.Find(kReplicationIndexHeader));
       if (!route.forward && route.wait_for_index > 0 &&
-          !co_await WaitForIndex(*f, a.db, route.wait_for_index)) {
+          !co_await WaitForIndex(*f, db, route.wait_for_index)) {
         // Not there in time: the primary answers (a stream kept here cannot move).
-        if (req.body.find("\"baton\":\"") == std::string_view::npos) {
+        if (!route.stream_here) {
           route.forward = true;
           route.forward_body = std::string(req.body);
         }
       }
       if (route.forward) {
-        auto res = co_await Forward(req.path(), a.db, std::move(route.forward_body), a.read_only,
-                                    request_id);
+        auto res =
+            co_await Forward(req.path(), db, std::move(route.forward_body), read_only, request_id);
         co_return res;
       }
     }
-    auto res = co_await RunCall(std::move(a), std::string(req.body), request_id);
+    auto res = co_await RunCall(std::move(call), request_id);
     co_return res;
+  }
+
+  // The call that runs a Hrana request on the database it was admitted for.
+  std::unique_ptr<hrana::Call> NewCall(Admitted a, std::string body) {
+    if (a.cursor) return service_->Cursor(std::move(a.db), std::move(body), a.read_only);
+    return service_->Pipeline(a.version, std::move(a.db), std::move(body), a.read_only);
   }
 
   // Runs one Hrana request: on the network thread until it must wait for the write lock, then on
   // a thread that may block. A request that does not wait completes within the first resumption
   // of this coroutine: no suspension, no thread switch.
-  asio::awaitable<Reply> RunCall(Admitted a, std::string body, std::string_view request_id) {
-    std::unique_ptr<hrana::Call> call =
-        a.cursor ? service_->Cursor(std::move(a.db), std::move(body), a.read_only)
-                 : service_->Pipeline(a.version, std::move(a.db), std::move(body), a.read_only);
+  asio::awaitable<Reply> RunCall(std::unique_ptr<hrana::Call> call, std::string_view request_id) {
     bool done = false;
     {
       RequestIdScope scope(request_id);
@@ -1113,7 +1121,7 @@ class Server::Impl {
     if (!st.ok())
       co_return MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
     a.read_only = req.Find("x-cairn-read-only") == "1";
-    auto res = co_await RunCall(std::move(a), std::string(req.body), request_id);
+    auto res = co_await RunCall(NewCall(std::move(a), std::string(req.body)), request_id);
     co_return res;
   }
 

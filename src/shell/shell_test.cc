@@ -51,6 +51,8 @@ TEST(SplitterTest, IgnoresSemicolonsInsideLiteralsIdentifiersAndComments) {
   EXPECT_EQ(Split("SELECT 1 -- no; end\n + 2;"), (Stmts{"SELECT 1 -- no; end\n + 2"}));
   EXPECT_EQ(Split("SELECT 4 - 2; SELECT 4 / 2;"), (Stmts{"SELECT 4 - 2", "SELECT 4 / 2"}));
   EXPECT_EQ(Split("SELECT x'00;';"), (Stmts{"SELECT x'00;'"}));
+  EXPECT_EQ(Split(std::string("SELECT '\0'; SELECT 2;", 21)),
+            (Stmts{std::string("SELECT '\0'", 10), "SELECT 2"}));
 }
 
 TEST(SplitterTest, TriggerBodiesEndAtSemicolonEndSemicolon) {

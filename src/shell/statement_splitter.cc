@@ -1,6 +1,6 @@
 #include "shell/statement_splitter.h"
 
-#include <strings.h>
+#include <sqlite3.h>
 
 #include <cassert>
 
@@ -9,18 +9,6 @@ namespace {
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-// Bytes that continue an identifier or keyword; any byte of a multi-byte UTF-8 sequence counts.
-bool IsWordByte(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_' ||
-         u == '$' || u >= 0x80;
-}
-
-bool Is(std::string_view word, const char* keyword) {
-  return word.size() == std::char_traits<char>::length(keyword) &&
-         strncasecmp(word.data(), keyword, word.size()) == 0;
 }
 
 std::string TrimmedRange(const std::string& buf, size_t begin, size_t end) {
@@ -52,16 +40,12 @@ bool StatementSplitter::Pending() const {
 std::string StatementSplitter::TakeRest() {
   assert(!has_ready_ && scan_ == buf_.size());  // Next() has returned false
   std::string rest;
-  if (mode_ == Mode::kWord) {
-    Token(token_start_, std::string_view(buf_).substr(token_start_));
-  } else if (mode_ == Mode::kDash || mode_ == Mode::kSlash) {
-    Token(token_start_, {});
-  }
+  if (mode_ == Mode::kDash || mode_ == Mode::kSlash) Significant(token_start_);  // an operator
   if (stmt_start_ != std::string::npos) rest += TrimmedRange(buf_, stmt_start_, buf_.size());
   buf_.clear();
   scan_ = consumed_ = 0;
   mode_ = Mode::kNormal;
-  ResetStatement();
+  stmt_start_ = std::string::npos;
   return rest;
 }
 
@@ -75,27 +59,16 @@ void StatementSplitter::Scan() {
         } else if (c == ';') {
           Semicolon(i);
         } else if (c == '\'' || c == '"' || c == '`' || c == '[') {
-          Token(i, {});
+          Significant(i);
           mode_ = Mode::kQuoted;
           closer_ = c == '[' ? ']' : c;
         } else if (c == '-' || c == '/') {
           token_start_ = i;
           mode_ = c == '-' ? Mode::kDash : Mode::kSlash;
-        } else if (IsWordByte(c)) {
-          token_start_ = i;
-          mode_ = Mode::kWord;
         } else {
-          Token(i, {});
+          Significant(i);
         }
         ++i;
-        break;
-      case Mode::kWord:
-        if (IsWordByte(c)) {
-          ++i;
-        } else {
-          Token(token_start_, std::string_view(buf_).substr(token_start_, i - token_start_));
-          mode_ = Mode::kNormal;  // look at `c` again
-        }
         break;
       case Mode::kQuoted:
         // A doubled closer ('it''s') reads as two adjacent literals, which splits the same way.
@@ -108,8 +81,8 @@ void StatementSplitter::Scan() {
           mode_ = mode_ == Mode::kDash ? Mode::kLineComment : Mode::kBlockComment;
           ++i;
         } else {
-          Token(token_start_, {});  // an operator
-          mode_ = Mode::kNormal;    // look at `c` again
+          Significant(token_start_);  // an operator
+          mode_ = Mode::kNormal;      // look at `c` again
         }
         break;
       case Mode::kLineComment:
@@ -132,53 +105,22 @@ void StatementSplitter::Scan() {
   scan_ = i;
 }
 
-void StatementSplitter::Token(size_t pos, std::string_view word) {
+void StatementSplitter::Significant(size_t pos) {
   if (stmt_start_ == std::string::npos) stmt_start_ = pos;
-  switch (head_) {
-    case Head::kStart:
-      head_ = Is(word, "EXPLAIN")  ? Head::kExplain
-              : Is(word, "CREATE") ? Head::kCreate
-                                   : Head::kOther;
-      break;
-    case Head::kExplain:
-      if (Is(word, "CREATE"))
-        head_ = Head::kCreate;
-      else if (!Is(word, "QUERY") && !Is(word, "PLAN"))
-        head_ = Head::kOther;
-      break;
-    case Head::kCreate:
-      if (Is(word, "TRIGGER")) {
-        head_ = Head::kTrigger;
-        body_ = Body::kInside;
-      } else if (!Is(word, "TEMP") && !Is(word, "TEMPORARY")) {
-        head_ = Head::kOther;
-      }
-      break;
-    case Head::kTrigger:
-      body_ = body_ == Body::kAfterSemicolon && Is(word, "END") ? Body::kAfterEnd : Body::kInside;
-      break;
-    case Head::kOther:
-      break;
-  }
 }
 
 void StatementSplitter::Semicolon(size_t pos) {
-  if (head_ == Head::kTrigger && body_ != Body::kAfterEnd) {
-    body_ = Body::kAfterSemicolon;
-    return;
-  }
   if (stmt_start_ != std::string::npos) {
+    // Inside CREATE TRIGGER ... BEGIN ... END a semicolon ends a statement of the body only.
+    // (SQLite reads text up to a NUL byte; a statement holding one, never valid SQL, ends at its
+    // first semicolon rather than swallowing what follows.)
+    const std::string text = buf_.substr(stmt_start_, pos + 1 - stmt_start_);
+    if (text.find('\0') == std::string::npos && sqlite3_complete(text.c_str()) == 0) return;
     ready_ = TrimmedRange(buf_, stmt_start_, pos);
     has_ready_ = true;
   }
   consumed_ = pos + 1;
-  ResetStatement();
-}
-
-void StatementSplitter::ResetStatement() {
   stmt_start_ = std::string::npos;
-  head_ = Head::kStart;
-  body_ = Body::kInside;
 }
 
 // Drops returned text from the front of buf_ once it is at least half the buffer, so appending

@@ -8,8 +8,13 @@
 // returned without leading comments, the terminating semicolon or trailing whitespace; empty
 // statements (";" alone, comment-only text) are dropped.
 //
-// Scanning is incremental: each appended byte is looked at once, so a long multi-line statement
-// costs linear time. Thread-safety: none; one splitter belongs to one input source.
+// The splitter finds the semicolons outside literals and comments; whether one ends its statement
+// is SQLite's own answer, sqlite3_complete() (the function its shell asks), so trigger bodies and
+// whatever SQLite adds later are judged as SQLite judges them.
+//
+// Scanning is incremental: each appended byte is looked at once, and sqlite3_complete() reads a
+// statement once per semicolon in it, so a long multi-line statement costs linear time (a trigger
+// body, per semicolon in it). Thread-safety: none; one splitter belongs to one input source.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +45,6 @@ class StatementSplitter {
  private:
   enum class Mode {
     kNormal,
-    kWord,    // inside an identifier or keyword
     kQuoted,  // inside '...', "...", `...` or [...]; closer_ holds the closing byte
     kDash,    // saw '-': a line comment or an operator
     kSlash,   // saw '/': a block comment or an operator
@@ -48,28 +52,20 @@ class StatementSplitter {
     kBlockComment,
     kBlockStar,  // saw '*' inside a block comment
   };
-  // Where the current statement stands with respect to CREATE TRIGGER detection.
-  enum class Head { kStart, kExplain, kCreate, kTrigger, kOther };
-  // Inside a trigger: the last tokens seen, to recognise "; END ;".
-  enum class Body { kInside, kAfterSemicolon, kAfterEnd };
-
   void Scan();
-  // One significant token that starts at `pos`; `word` is set for identifiers and keywords.
-  void Token(size_t pos, std::string_view word);
-  // A semicolon at `pos`: ends the statement unless inside a trigger body.
+  // A significant byte at `pos`: the current statement starts there if it has not started.
+  void Significant(size_t pos);
+  // A semicolon at `pos`: ends the statement when SQLite says it is complete there.
   void Semicolon(size_t pos);
-  void ResetStatement();
   void Compact();
 
   std::string buf_;
   size_t scan_ = 0;                        // next byte of buf_ to look at
   size_t consumed_ = 0;                    // bytes of buf_ already returned or dropped
   size_t stmt_start_ = std::string::npos;  // first significant byte of the current statement
-  size_t token_start_ = 0;                 // start of the word, quote, '-' or '/' being scanned
+  size_t token_start_ = 0;                 // where the '-' or '/' being looked at is
   Mode mode_ = Mode::kNormal;
   char closer_ = 0;
-  Head head_ = Head::kStart;
-  Body body_ = Body::kInside;
   // The complete statement found by Scan() and not yet taken by Next(); Scan() stops at one.
   std::string ready_;
   bool has_ready_ = false;

@@ -3,10 +3,10 @@
 #include <sqlite3.h>
 #include <strings.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstring>
 
+#include "sqlite/statement_kind.h"
 #include "sqlite/write_meter.h"
 
 namespace cairn::sqlite {
@@ -66,34 +66,6 @@ int Authorize(void* trusted_flag, int action, const char* a1, const char* a2, co
       return SQLITE_OK;
   }
   (void)db;
-}
-
-// Skips whitespace and SQL comments.
-size_t SkipSpace(std::string_view s, size_t i) {
-  while (i < s.size()) {
-    char c = s[i];
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      ++i;
-    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
-      while (i < s.size() && s[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      size_t end = s.find("*/", i + 2);
-      i = end == std::string_view::npos ? s.size() : end + 2;
-    } else {
-      break;
-    }
-  }
-  return i;
-}
-
-// Reads one identifier-like word at i (letters, digits, underscore), upper-cased.
-std::string Word(std::string_view s, size_t* i) {
-  std::string w;
-  while (*i < s.size() && (std::isalnum(static_cast<unsigned char>(s[*i])) || s[*i] == '_')) {
-    w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[*i]))));
-    ++*i;
-  }
-  return w;
 }
 
 // A failure to prepare: syntax errors and references to unknown objects are the client's input
@@ -290,11 +262,8 @@ Result<Statement> Connection::Prepare(std::string_view sql) {
   if (rc != SQLITE_OK) return PrepareStatus(db_, rc);
   if (stmt == nullptr)
     return Status(Code::kSqlNoStatement, "SQL string does not contain any statement");
-  std::string_view rest = sql.substr(static_cast<size_t>(end - sql.data()));
-  size_t after = SkipSpace(rest, 0);
   // A lone trailing ';' (or several) is not another statement.
-  while (after < rest.size() && rest[after] == ';') after = SkipSpace(rest, after + 1);
-  if (after < rest.size()) {
+  if (!HoldsNoStatement(sql.substr(static_cast<size_t>(end - sql.data())))) {
     sqlite3_finalize(stmt);
     return Status(Code::kSqlManyStatements, "SQL string contains more than one statement");
   }
@@ -351,28 +320,6 @@ SharedLockAnchor::~SharedLockAnchor() {
     file->pMethods->xClose(file);
   }
   sqlite3_free(file);
-}
-
-std::string LeadingKeyword(std::string_view sql) {
-  size_t i = SkipSpace(sql, 0);
-  return Word(sql, &i);
-}
-
-bool IsBeginReadonly(std::string_view sql) {
-  size_t i = SkipSpace(sql, 0);
-  if (Word(sql, &i) != "BEGIN") return false;
-  i = SkipSpace(sql, i);
-  std::string w = Word(sql, &i);
-  if (w == "TRANSACTION") {
-    i = SkipSpace(sql, i);
-    w = Word(sql, &i);
-  }
-  if (w != "READONLY") return false;
-  i = SkipSpace(sql, i);
-  size_t after_word = i;
-  if (Word(sql, &after_word) == "TRANSACTION") i = SkipSpace(sql, after_word);  // libSQL's order
-  while (i < sql.size() && sql[i] == ';') i = SkipSpace(sql, i + 1);
-  return i == sql.size();
 }
 
 uint64_t RowsVisited(sqlite3_stmt* stmt) {

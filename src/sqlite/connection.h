@@ -184,11 +184,4 @@ class SharedLockAnchor {
   void* file_ = nullptr;  // sqlite3_file of the default VFS
 };
 
-// True when `sql` is BEGIN [TRANSACTION] READONLY (libSQL's read-only transaction), which stock
-// SQLite would parse as a transaction named READONLY.
-bool IsBeginReadonly(std::string_view sql);
-
-// The leading keyword of a statement, upper-cased, skipping whitespace and comments ("" if none).
-std::string LeadingKeyword(std::string_view sql);
-
 }  // namespace cairn::sqlite

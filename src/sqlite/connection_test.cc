@@ -96,17 +96,5 @@ TEST_F(ConnectionTest, DeadlineInterruptsLongStatement) {
   EXPECT_TRUE(conn_->Exec("SELECT 1").ok());
 }
 
-TEST(KeywordTest, BeginReadonlyAndLeadingKeyword) {
-  EXPECT_TRUE(IsBeginReadonly("BEGIN TRANSACTION READONLY"));
-  EXPECT_TRUE(IsBeginReadonly("  begin readonly ; "));
-  EXPECT_TRUE(IsBeginReadonly("/* c */ BEGIN -- x\n TRANSACTION READONLY"));
-  EXPECT_TRUE(IsBeginReadonly("BEGIN READONLY TRANSACTION;"));
-  EXPECT_FALSE(IsBeginReadonly("BEGIN READONLY TRANSACTION x"));
-  EXPECT_FALSE(IsBeginReadonly("BEGIN IMMEDIATE"));
-  EXPECT_FALSE(IsBeginReadonly("BEGIN TRANSACTION READONLY; INSERT INTO t VALUES(1)"));
-  EXPECT_EQ(LeadingKeyword("  -- c\n  insert into t"), "INSERT");
-  EXPECT_EQ(LeadingKeyword(""), "");
-}
-
 }  // namespace
 }  // namespace cairn::sqlite

@@ -149,22 +149,6 @@ size_t FirstStatementEnd(std::string_view s) {
   return s.size();
 }
 
-// Where the first word of `s` starts, past whitespace and comments.
-size_t FirstWord(std::string_view s) {
-  size_t i = 0;
-  for (;;) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    if (s.substr(i, 2) == "--") {
-      while (i < s.size() && s[i] != '\n') ++i;
-    } else if (s.substr(i, 2) == "/*") {
-      const size_t end = s.find("*/", i + 2);
-      i = end == std::string_view::npos ? s.size() : end + 2;
-    } else {
-      return i;
-    }
-  }
-}
-
 }  // namespace
 
 std::string UpdateTriggerColumn(std::string_view trigger_sql) {
@@ -179,8 +163,6 @@ std::string UpdateTriggerColumn(std::string_view trigger_sql) {
 }
 
 std::vector<std::string> IndexDropsForDropTable(sqlite3* db, std::string_view sql) {
-  const size_t start = FirstWord(sql);
-  if (!IsWord({Token::kWord, std::string(sql.substr(start, 4))}, "drop")) return {};
   std::vector<Token> toks;
   if (!Tokenize(sql, &toks)) return {};
   Cursor c(toks);
@@ -211,30 +193,19 @@ std::vector<std::string> IndexDropsForDropTable(sqlite3* db, std::string_view sq
 }
 
 size_t VectorDdlLength(sqlite3* db, std::string_view sql) {
-  const size_t start = FirstWord(sql);
-  const std::string head(sql.substr(start, 6));
-  if (!IsWord({Token::kWord, head}, "create") && !IsWord({Token::kWord, head.substr(0, 4)}, "drop"))
-    return 0;
-  const size_t end = start + FirstStatementEnd(sql.substr(start));
-  const std::string_view first = sql.substr(start, end - start);
+  const size_t end = FirstStatementEnd(sql);
+  const std::string_view first = sql.substr(0, end);
   if (RewriteIndexDdl(db, first) || !IndexDropsForDropTable(db, first).empty()) return end;
   return 0;
 }
 
 std::optional<std::string> RewriteIndexDdl(sqlite3* db, std::string_view sql) {
-  // Cheap rejection first: this runs for every statement a server executes on its writer.
-  const size_t i = FirstWord(sql);
-  if (sql.size() - i < 6) return std::nullopt;
-  const std::string head(sql.substr(i, 6));
-  const bool create = IsWord({Token::kWord, head}, "create");
-  const bool drop = !create && IsWord({Token::kWord, head.substr(0, 4)}, "drop");
-  if (!create && !drop) return std::nullopt;
   std::vector<Token> toks;
   if (!Tokenize(sql, &toks)) return std::nullopt;
   Cursor c(toks);
   std::string schema, name;
-  if (create) {
-    if (!c.Word("create") || !c.Word("index")) return std::nullopt;
+  if (c.Word("create")) {
+    if (!c.Word("index")) return std::nullopt;
     bool if_not_exists = false;
     if (c.Word("if")) {
       if (!c.Word("not") || !c.Word("exists")) return std::nullopt;

@@ -34,6 +34,9 @@ int Register(sqlite3* db);
 // process has vector search. Idempotent.
 void RegisterAutoExtension();
 
+// These parse all of `sql` (and read the schema): a server running every statement calls them
+// only for the statements sqlite::ClassifyStatement marks as vector DDL (sqlite/statement_kind.h).
+
 // If `sql` is exactly one libSQL vector-index statement, the statement to run instead; otherwise
 // nullopt (the caller runs `sql` unchanged). `db` is read (sqlite_schema) to tell whether a
 // DROP INDEX names a vector index.

@@ -144,6 +144,22 @@ test("replication_index gives read-your-writes on a replica (in the statement or
   }
 });
 
+test("a stream of the replica stays there however its request is spaced (the baton is decoded, not searched for)", async () => {
+  const first = await replica.post("v3/pipeline", { requests: [{ type: "execute", stmt: { sql: "SELECT 1" } }] });
+  assert.equal(first.status, 200, first.text);
+  const baton = first.json.baton;
+  assert.ok(baton && !baton.startsWith("~p~"), first.text);
+  // Pretty-printed JSON (a space after every colon), naming the replica's stream and asking for a
+  // position the replica does not reach in time: the stream cannot move, so the replica answers.
+  const body = JSON.stringify({ baton, requests: [{ type: "execute", stmt: { sql: "SELECT 2" } }, { type: "close" }] }, null, 1);
+  assert.match(body, /"baton": "/);
+  const next = await replica.post("v3/pipeline", body, { headers: { "x-replication-index": "999999999999" } });
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.headers.get("x-cairn-forwarded-to"), null, "sent to the primary, which does not know the stream");
+  assert.equal(next.json.results[0].type, "ok", next.text);
+  assert.equal(next.json.results[0].response.result.rows[0][0].value, "2");
+});
+
 test("sync_replicas: a write is acknowledged only once the replica has it; without the replica it times out", async () => {
   const cfg = await primary.admin("POST", "v1/namespaces/default/config", { sync_replicas: 1, sync_timeout_ms: 1500 });
   assert.equal(cfg.status, 200, cfg.text);
