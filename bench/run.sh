@@ -22,6 +22,7 @@
 #   RESULTS      JSON summary (default bench/results/latest.json)
 #   STRICT=1     exit 1 when a target FAILs (default: only invalid runs make the exit non-zero)
 #   KEEP_TMP=1   keep the temporary directories (server data, logs) for inspection
+#   CAIRN_ARGS   extra `cairn serve` flags, e.g. "--backup off" (bench/backup_modes.sh uses it)
 #   AUTH=1       run Cairn with JWT authentication (cairn keygen / token create; every request
 #                carries a read-write token for the benchmarked database)
 #
@@ -264,7 +265,7 @@ start_cairn() {
   fi
   # Port 0: the kernel picks free loopback ports; the server logs the ones it got.
   "$CAIRN_BIN" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$WORK/cairn-data" \
-    "${auth_args[@]}" > "$WORK/cairn.log" 2>&1 &
+    "${auth_args[@]}" ${CAIRN_ARGS:-} > "$WORK/cairn.log" 2>&1 &
   CAIRN_PID=$!
   local port=""
   local i

@@ -304,6 +304,29 @@ TEST_F(EngineTest, RegistryNamesCreateDelete) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "databases" / "t1"));
 }
 
+TEST_F(EngineTest, OpeningTheDataDirectoryRemovesWhatACrashLeftBehind) {
+  // A deletion interrupted between its rename and its removal, and scratch files of a restore.
+  namespace fs = std::filesystem;
+  fs::create_directories(dir_ / "databases" / ".deleted-gone-123" / "txlog");
+  ASSERT_TRUE(WriteFileAtomic((dir_ / "databases" / ".deleted-gone-123" / "data.sqlite").string(),
+                              std::string(4096, 'x'))
+                  .ok());
+  fs::create_directories(dir_ / "tmp");
+  ASSERT_TRUE(WriteFileAtomic((dir_ / "tmp" / "verify-x.sqlite").string(), "partial").ok());
+  db_.reset();
+  reg_.reset();
+  RegistryOptions o;
+  o.data_dir = dir_.string();
+  o.database.clock = &clock_;
+  auto r = Registry::Open(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  reg_ = std::move(r).value();
+  db_ = reg_->Get("default").value();
+  EXPECT_FALSE(fs::exists(dir_ / "databases" / ".deleted-gone-123"));
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / "verify-x.sqlite"));
+  EXPECT_EQ(reg_->List(), (std::vector<std::string>{"default"}));
+}
+
 TEST_F(EngineTest, IdleHandlesAreClosed) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(reg_->Create("d" + std::to_string(i)).ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(reg_->Get("d" + std::to_string(i)).ok());

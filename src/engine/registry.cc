@@ -79,6 +79,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const RegistryOptions& opts) {
     if (fs::exists(entry.path() / "data.sqlite")) r->known_.insert(name);
   }
   if (ec) return Status(Code::kIOError, "cannot list " + opts.data_dir + ": " + ec.message());
+  // <data_dir>/tmp is scratch space (restores for verification, snapshots being assembled): what
+  // a crash left there serves nobody.
+  interrupted.push_back(fs::path(opts.data_dir) / "tmp");
   for (const fs::path& p : interrupted) {
     fs::remove_all(p, ec);
     if (ec) spdlog::warn("cannot remove {}: {}", p.string(), ec.message());

@@ -1,6 +1,8 @@
 // Registry: every database this server owns, by name.
 //
-// Databases live in <data_dir>/databases/<name>/data.sqlite (plus its -wal and -shm). Handles are
+// Databases live in <data_dir>/databases/<name>/data.sqlite (plus its -wal and -shm, its log in
+// txlog/ and its usage counters); <data_dir>/tmp is scratch space, emptied at open with what an
+// interrupted deletion left. Handles are
 // opened lazily on first use and closed again when idle, keeping at most max_open open (least
 // recently used first). Names are validated here, once: lower-case letters, digits, '-' and '_',
 // starting with a letter or digit, at most 63 characters — so a name can never address a path.

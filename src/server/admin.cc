@@ -111,6 +111,7 @@ AdminResponse AdminApi::Stats(std::string_view ns) {
     const txlog::TxLogStats ls = log->stats();
     w.Key("txlog_local_files").Int(static_cast<int64_t>(ls.local_files));
     w.Key("txlog_local_bytes").Int(static_cast<int64_t>(ls.local_bytes));
+    w.Key("txlog_files_pruned").Int(static_cast<int64_t>(ls.files_pruned));
   }
   w.EndObject();
   return {200, std::move(out)};

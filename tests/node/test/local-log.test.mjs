@@ -55,13 +55,14 @@ function localLog(dataDir, ns = "default") {
   return out;
 }
 
-// Writes incompressible rows from `writers` concurrent clients for `ms` (at most `maxRows` rows in
-// all), sampling the local log every 50 ms. Resolves {rows, max: {files, bytes, largest}}.
-async function writeAndWatch(srv, { ms, writers = 4, maxRows = 40000, blob = 2000 }) {
+// Writes incompressible rows of `blob` bytes from `writers` concurrent clients until `bytes` are
+// written (or `maxMs` passed: the loop is bounded in time as in count), sampling the local log
+// every 50 ms. Resolves {rows, ms, max: {files, bytes, largest}}.
+async function writeAndWatch(srv, { bytes, writers = 4, blob = 8000, maxMs = 60000 }) {
   const c = srv.client();
   const max = { files: 0, bytes: 0, largest: 0 };
   let rows = 0;
-  const deadline = Date.now() + ms;
+  const start = Date.now();
   let done = false;
   const watcher = (async () => {
     while (!done) {
@@ -74,7 +75,7 @@ async function writeAndWatch(srv, { ms, writers = 4, maxRows = 40000, blob = 200
   })();
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      while (Date.now() < deadline && rows < maxRows) {
+      while (Date.now() - start < maxMs && rows * blob < bytes) {
         await c.execute({ sql: "INSERT INTO t(b) VALUES (randomblob(?))", args: [blob] });
         rows++;
       }
@@ -82,7 +83,8 @@ async function writeAndWatch(srv, { ms, writers = 4, maxRows = 40000, blob = 200
   );
   done = true;
   await watcher;
-  return { rows, max };
+  assert.ok(rows * blob >= bytes, `only ${rows} rows written in ${maxMs} ms: the bound was not passed`);
+  return { rows, ms: Date.now() - start, max };
 }
 
 async function metric(srv, line) {
@@ -99,10 +101,9 @@ test("backups off: the local log keeps a bounded window, and continues after a S
   let srv = await startServer({ dataDir, args: ["--backup", "off", ...bound, "--metrics-database", "default"] });
   const c = srv.client();
   await c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)");
-  const { rows, max } = await writeAndWatch(srv, { ms: 6000 });
-  // Written: several times the bound; kept: the bound (plus the file just written, before the
-  // flush that wrote it pruned).
-  assert.ok(rows * 2000 > 3 * MiB, `only ${rows} rows written: the bound was not passed`);
+  // Written: four times the bound; kept: the bound (plus the file just written, before the flush
+  // that wrote it pruned).
+  const { rows, max } = await writeAndWatch(srv, { bytes: 4 * MiB });
   assert.ok(max.files <= 41, JSON.stringify(max));
   assert.ok(max.bytes <= MiB + max.largest, JSON.stringify(max));
   const now = localLog(dataDir);
@@ -114,6 +115,7 @@ test("backups off: the local log keeps a bounded window, and continues after a S
   assert.ok(gauge > 0 && gauge <= MiB + max.largest, String(gauge));
   const stats = (await srv.admin("GET", "v1/namespaces/default/stats")).json;
   assert.ok(stats.txlog_local_files >= 1 && stats.txlog_local_files <= 41, JSON.stringify(stats));
+  assert.ok(stats.txlog_files_pruned > 0, JSON.stringify(stats));
   assert.ok(srv.logs.join("").includes("the local transaction log holds"), "a log line reports the size");
 
   // Killed: every acknowledged row is there, and the log continues its generation (the newest
@@ -149,14 +151,13 @@ test("store down: the backlog stays under --backup-max-backlog-mb, then the log 
   const gen = (await srv.admin("GET", "v1/namespaces/default")).json.generation;
 
   s3.kill();
-  const ms = 10000;
-  const { rows, max } = await writeAndWatch(srv, { ms, writers: 1 });
+  const { rows, ms, max } = await writeAndWatch(srv, { bytes: 5 * MiB, writers: 1 });
   // The bound is checked as each log file becomes durable; while an upload attempt is in flight
   // (an unreachable S3 endpoint is retried for up to ~1.5 s) the drop waits for it: the bound, the
   // newest file, and what was written meanwhile (docs/backup.md).
-  const perSecond = (rows * 2000) / (ms / 1000);
+  const perSecond = (rows * 8000) / (ms / 1000);
   const allowed = MiB + 2 * max.largest + 1.6 * perSecond;
-  assert.ok(rows * 2000 > 2 * allowed, `only ${rows} rows written: the bound was not passed`);
+  assert.ok(rows * 8000 > 2 * allowed, JSON.stringify({ rows, allowed, perSecond }));
   assert.ok(max.bytes <= allowed, JSON.stringify({ max, allowed, perSecond }));
   const status = (await srv.admin("GET", "v1/backup")).json;
   assert.equal(status.healthy, false, JSON.stringify(status));
@@ -224,8 +225,7 @@ test("a replica gone does not hold the primary's log; back, it catches up", asyn
   assert.ok(await caughtUp(replica, 1));
 
   await replica.kill();
-  const { rows, max } = await writeAndWatch(primary, { ms: 5000 });
-  assert.ok(rows * 2000 > 3 * MiB, `only ${rows} rows written: the bound was not passed`);
+  const { rows, max } = await writeAndWatch(primary, { bytes: 4 * MiB });
   assert.ok(max.files <= 41, JSON.stringify(max));
   assert.ok(max.bytes <= MiB + max.largest, JSON.stringify(max));
 
