@@ -161,13 +161,17 @@ void Uploader::Notify(const std::string& db, uint64_t bytes) {
   std::lock_guard lk(mu_);
   DbState& st = dbs_[db];
   st.backlog_bytes += bytes;  // measured again by the next upload
-  if (st.busy) {
-    st.renotified = true;
+  const int64_t now = opts_.clock->MonotonicMicros();
+  if (OverBacklogLocked(st) && !st.drop_requested) {
+    // A worker drops the backlog now, not after the backoff — even while another one is still
+    // trying to upload this database (Worker).
+    st.drop_requested = true;
+    if (st.busy) st.renotified = true;
+    ScheduleLocked(db, &st, now);
     return;
   }
-  const int64_t now = opts_.clock->MonotonicMicros();
-  if (OverBacklogLocked(st)) {
-    ScheduleLocked(db, &st, now);  // the worker drops the backlog now, not after the backoff
+  if (st.busy) {
+    st.renotified = true;
     return;
   }
   if (st.due_us == 0) {
@@ -178,7 +182,7 @@ void Uploader::Notify(const std::string& db, uint64_t bytes) {
 }
 
 bool Uploader::OverBacklogLocked(const DbState& st) const {
-  if (st.failures == 0 || st.suspended || !opts_.suspend_log || !opts_.restart_log) return false;
+  if (st.suspended || !opts_.suspend_log || !opts_.restart_log) return false;
   uint64_t backlog = 0;
   for (const auto& [name, other] : dbs_) backlog += other.backlog_bytes;
   return backlog > opts_.max_backlog_bytes;
@@ -211,7 +215,7 @@ int64_t Uploader::DelayMicros() const {
 
 void Uploader::Forget(const std::string& db) {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return !dbs_[db].busy; });
+  cv_.wait(lk, [&] { return !dbs_[db].busy && !dbs_[db].dropping; });
   DbState& st = dbs_[db];
   if (st.due_us != 0) queue_.erase({st.due_us, db});
   dbs_.erase(db);
@@ -235,15 +239,43 @@ void Uploader::Worker() {
     queue_.erase(it);
     DbState& st = dbs_[db];
     st.due_us = 0;
-    if (st.busy) continue;
+    if (st.busy) {
+      // Another worker is uploading it (an attempt against a failing store may take a while):
+      // a drop asked for meanwhile does not wait for that attempt.
+      if (st.drop_requested && !st.dropping) {
+        st.dropping = true;
+        lk.unlock();
+        Status ds = DropLocalBacklog(db);
+        lk.lock();
+        st.dropping = false;
+        st.drop_requested = false;
+        if (ds.ok()) stats_.backlog_overflows++;
+        if (!ds.ok()) {
+          spdlog::error("cannot bound the backlog of {}: {}", db, ds.ToString());
+        } else if (st.busy) {
+          st.drop_finished = true;  // the uploading worker resets the state when it is done
+          st.backlog_bytes = 0;
+          st.backlog_files = 0;
+        } else {
+          FinishDropLocked(db, &st);
+        }
+        cv_.notify_all();
+      }
+      continue;
+    }
     st.busy = true;
     st.renotified = false;
     if (OverBacklogLocked(st)) {
       // The store is failing and the local backlog passed its bound since the last attempt.
+      st.drop_requested = false;
       lk.unlock();
-      Status ds = DropBacklog(db);
+      Status ds = DropLocalBacklog(db);
       lk.lock();
       st.busy = false;
+      if (ds.ok()) {
+        FinishDropLocked(db, &st);
+        stats_.backlog_overflows++;
+      }
       if (!ds.ok()) spdlog::error("cannot bound the backlog of {}: {}", db, ds.ToString());
       if (!stop_ && !draining_)
         ScheduleLocked(db, &st, opts_.clock->MonotonicMicros() + Backoff(st));
@@ -255,6 +287,12 @@ void Uploader::Worker() {
     lk.lock();
     st.busy = false;
     const int64_t after = opts_.clock->MonotonicMicros();
+    if (st.drop_finished) {
+      // Another worker dropped the backlog while this one was uploading.
+      st.drop_finished = false;
+      FinishDropLocked(db, &st);
+      if (s.ok()) s = Status(Code::kUnavailable, "the backlog was dropped during the upload");
+    }
     if (!s.ok()) {
       stats_.upload_errors++;
       stats_.store_healthy = false;
@@ -264,12 +302,17 @@ void Uploader::Worker() {
       if (st.failures == 1 || st.failures % 20 == 0)
         spdlog::warn("backup of {} failed ({} in a row), retrying: {}", db, st.failures,
                      s.ToString());
-      if (OverBacklogLocked(st) && !stop_) {
+      if (OverBacklogLocked(st) && !st.dropping && !stop_) {
         st.busy = true;
+        st.drop_requested = false;
         lk.unlock();
-        Status ds = DropBacklog(db);
+        Status ds = DropLocalBacklog(db);
         lk.lock();
         st.busy = false;
+        if (ds.ok()) {
+        FinishDropLocked(db, &st);
+        stats_.backlog_overflows++;
+      }
         if (!ds.ok()) spdlog::error("cannot bound the backlog of {}: {}", db, ds.ToString());
       }
       if (!stop_ && !draining_) ScheduleLocked(db, &st, after + backoff);
@@ -295,6 +338,11 @@ Result<std::pair<std::string, uint64_t>> Uploader::SyncNow(const std::string& db
   Status s = UploadDb(db, &st);
   lk.lock();
   st.busy = false;
+  if (st.drop_finished) {
+    st.drop_finished = false;
+    FinishDropLocked(db, &st);
+    if (s.ok()) s = Status(Code::kUnavailable, "the backlog was dropped during the upload");
+  }
   cv_.notify_all();
   CAIRN_RETURN_IF_ERROR(s);
   if (st.uploaded.empty()) return Status(Code::kNotFound, "no transaction log for " + db);
@@ -395,7 +443,7 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
   return Status::Ok();
 }
 
-Status Uploader::DropBacklog(const std::string& db) {
+Status Uploader::DropLocalBacklog(const std::string& db) {
   spdlog::error(
       "backup of {}: the store has been unreachable and the local backlog passed {} bytes; "
       "dropping it: the log restarts from a snapshot once the store answers",
@@ -404,15 +452,15 @@ Status Uploader::DropBacklog(const std::string& db) {
   const std::string dir = log_dir_of_(db);
   CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> gens, txlog::TxLog::Generations(dir));
   for (const std::string& g : gens) CAIRN_RETURN_IF_ERROR(RemoveTree(dir + "/" + g));
-  std::lock_guard lk(mu_);
-  DbState& st = dbs_[db];
-  st.uploaded.clear();
-  released_.erase(db);
-  st.suspended = true;
-  st.backlog_bytes = 0;
-  st.backlog_files = 0;
-  stats_.backlog_overflows++;
   return Status::Ok();
+}
+
+void Uploader::FinishDropLocked(const std::string& db, DbState* st) {
+  st->uploaded.clear();
+  released_.erase(db);
+  st->suspended = true;
+  st->backlog_bytes = 0;
+  st->backlog_files = 0;
 }
 
 Status Uploader::MergeLevel(const std::string& db, const std::string& gen, int level,

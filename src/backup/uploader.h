@@ -45,8 +45,9 @@ struct UploaderOptions {
   std::chrono::seconds maintenance_interval{600};
   // Where snapshots are assembled (a temporary file per snapshot).
   std::string scratch_dir = "/tmp";
-  // Local log bytes waiting for an unreachable store, at most (checked after every new log file
-  // while the store fails). Beyond it, the database with the failing upload drops its waiting files
+  // Local log bytes waiting for the store, at most — an unreachable store, or one too slow to keep
+  // up (checked after every new log file, without waiting for an upload attempt in flight).
+  // Beyond it, the database whose file crossed the bound drops its waiting files
   // and stops keeping a log (suspend_log), so the disk cannot fill up; once the store answers
   // again, the log restarts as a new generation from a snapshot (restart_log) and uploads resume.
   // The store keeps everything up to the drop (counted in backlog_overflows: the alarm).
@@ -120,7 +121,11 @@ class Uploader {
   void MaintenanceLoop();
   Status UploadDb(const std::string& db, DbState* st);
   Status CompactDb(const std::string& db, const std::string& gen, DbState* st);
-  Status DropBacklog(const std::string& db);
+  // A backlog beyond max_backlog_bytes: suspends the log and removes the database's local files
+  // (DropLocalBacklog), then forgets what was uploaded (FinishDropLocked, mu_ held, once no worker
+  // uploads the database). The overflow counts as soon as the files are gone.
+  Status DropLocalBacklog(const std::string& db);
+  void FinishDropLocked(const std::string& db, DbState* st);
   Status MergeLevel(const std::string& db, const std::string& gen, int level,
                     const std::vector<objectstore::ObjectInfo>& files);
 
@@ -139,11 +144,14 @@ class Uploader {
     std::map<std::string, int> level_files;    // "<gen>/L<n>" -> files known in the store
     bool renotified = false;                   // notified while busy: upload again after this one
     bool suspended = false;  // its backlog was dropped; restart the log once the store answers
+    bool drop_requested = false;  // the backlog passed its bound: drop it at once (Notify)
+    bool dropping = false;        // a worker is dropping it while another one uploads
+    bool drop_finished = false;   // dropped while busy: the uploading worker finishes the drop
     uint64_t backlog_bytes = 0;
     uint64_t backlog_files = 0;
   };
   void ScheduleLocked(const std::string& db, DbState* st, int64_t due);
-  // Whether `st`'s store is failing while the local backlog of all databases passed its bound.
+  // Whether the local backlog of all databases passed its bound (`st` not dropped already).
   bool OverBacklogLocked(const DbState& st) const;
   int64_t Backoff(const DbState& st) const;  // before the next attempt after a failure
   // db -> generation -> last txid in the store (UploadedThrough); guarded by mu_.
