@@ -26,9 +26,11 @@ constexpr char kMarker[] = "uploaded";
 
 using txlog::LocalFile;
 
-// The log files of one generation directory, by txid (a snapshot before a log ending at its txid).
-Result<std::vector<LocalFile>> LocalFiles(const std::string& dir, const std::string& gen) {
-  return txlog::ListGenerationFiles(dir, gen);
+// The log files of one generation directory, by txid (a snapshot before a log ending at its txid);
+// sizes only of those after `uploaded` (the ones already in the store are the log's window).
+Result<std::vector<LocalFile>> LocalFiles(const std::string& dir, const std::string& gen,
+                                          uint64_t uploaded = 0) {
+  return txlog::ListGenerationFiles(dir, gen, uploaded);
 }
 
 uint64_t ReadMarker(const std::string& gdir) {
@@ -363,8 +365,8 @@ Status Uploader::UploadDb(const std::string& db, DbState* st) {
   std::vector<std::vector<LocalFile>> all(gens.size());
   for (size_t g = 0; g < gens.size(); ++g) {
     const std::string gdir = dir + "/" + gens[g];
-    CAIRN_ASSIGN_OR_RETURN(all[g], LocalFiles(dir, gens[g]));
     if (!st->uploaded.count(gens[g])) st->uploaded[gens[g]] = ReadMarker(gdir);
+    CAIRN_ASSIGN_OR_RETURN(all[g], LocalFiles(dir, gens[g], st->uploaded[gens[g]]));
     for (const LocalFile& f : all[g])
       if (f.p.max_txid > st->uploaded[gens[g]]) {
         backlog += f.size;

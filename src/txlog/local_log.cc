@@ -9,7 +9,8 @@
 
 namespace cairn::txlog {
 
-Result<std::vector<LocalFile>> ListGenerationFiles(const std::string& dir, const std::string& gen) {
+Result<std::vector<LocalFile>> ListGenerationFiles(const std::string& dir, const std::string& gen,
+                                                   uint64_t sized_after) {
   const std::string gdir = dir + "/" + gen;
   auto names = ListDir(gdir);
   if (!names.ok()) {
@@ -21,7 +22,8 @@ Result<std::vector<LocalFile>> ListGenerationFiles(const std::string& dir, const
     LocalFile f;
     if (!ParseFileName(n, &f.p)) continue;
     struct stat sb {};
-    if (::stat((gdir + "/" + n).c_str(), &sb) == 0) f.size = static_cast<uint64_t>(sb.st_size);
+    if (f.p.max_txid > sized_after && ::stat((gdir + "/" + n).c_str(), &sb) == 0)
+      f.size = static_cast<uint64_t>(sb.st_size);
     f.generation = gen;
     f.name = std::move(n);
     files.push_back(std::move(f));

@@ -50,8 +50,10 @@ struct LocalLogUsage {
 };
 
 // The log files of one generation directory, by txid (a snapshot before a log ending at its txid).
-// Empty when the directory does not exist.
-Result<std::vector<LocalFile>> ListGenerationFiles(const std::string& dir, const std::string& gen);
+// Empty when the directory does not exist. Files ending at or before `sized_after` are listed with
+// size 0 (no stat: a caller that does not need their sizes).
+Result<std::vector<LocalFile>> ListGenerationFiles(const std::string& dir, const std::string& gen,
+                                                   uint64_t sized_after = 0);
 // Every log file under `dir`, oldest generation first, each by txid.
 Result<std::vector<LocalFile>> ListLocalFiles(const std::string& dir);
 
