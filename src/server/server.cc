@@ -49,6 +49,7 @@
 #include "server/admin.h"
 #include "server/forwarding.h"
 #include "server/http_metrics.h"
+#include "server/internal/blocking_pools.h"
 #include "server/migrate_on_create.h"
 #include "server/routing.h"
 
@@ -65,7 +66,6 @@ constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slo
 constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
 // A WebSocket stops reading while this many of its requests wait for the write lock.
 constexpr int kWebSocketMaxWaiting = 64;
-constexpr size_t kLockHolderThreads = 4;  // and at most half the blocking threads
 // A WebSocket stops reading while this many of its requests wait behind others on their streams.
 constexpr size_t kWebSocketMaxQueued = 256;
 // How long a replica waits to have applied a request's replication_index before the primary
@@ -133,81 +133,9 @@ void LogRequest(std::string_view id, bool admin, std::string_view method, std::s
 
 }  // namespace
 
-// A task that runs once. Move-only, as Asio's completion handlers are.
-class Task {
- public:
-  template <typename F>
-  explicit Task(F f) : impl_(std::make_unique<Impl<F>>(std::move(f))) {}
-  void operator()() { impl_->Run(); }
-
- private:
-  struct Base {
-    virtual ~Base() = default;
-    virtual void Run() = 0;
-  };
-  template <typename F>
-  struct Impl final : Base {
-    explicit Impl(F fn) : f(std::move(fn)) {}
-    void Run() override { f(); }
-    F f;
-  };
-  std::unique_ptr<Base> impl_;
-};
-
-// Admission of one database's calls to the blocking pool: at most `per_database` of them run
-// (or wait for its write lock, which only one can hold anyway) on the pool at once; the others
-// queue here, and a pool thread that finishes a call of that database takes the next one itself
-// (no thread switch). Without it, the writers queued on one database's lock could take every
-// blocking thread, and a write to any other database would wait behind them.
-// Thread-safety: Submit from any thread.
-class BlockingGate {
- public:
-  BlockingGate(asio::thread_pool& pool, int per_database)
-      : pool_(pool), per_database_(per_database) {}
-
-  void Submit(const std::string& db, Task task) {
-    {
-      std::lock_guard lk(mu_);
-      Entry& e = entries_[db];
-      if (e.running >= per_database_) {
-        e.waiting.push_back(std::move(task));
-        return;
-      }
-      e.running++;
-    }
-    asio::post(pool_, [this, db, task = std::move(task)]() mutable {
-      for (;;) {
-        task();
-        std::lock_guard lk(mu_);
-        auto it = entries_.find(db);
-        if (it->second.waiting.empty()) {
-          if (--it->second.running == 0) entries_.erase(it);
-          return;
-        }
-        task = std::move(it->second.waiting.front());
-        it->second.waiting.pop_front();
-      }
-    });
-  }
-
- private:
-  struct Entry {
-    int running = 0;
-    std::deque<Task> waiting;
-  };
-  asio::thread_pool& pool_;
-  const int per_database_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
-
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& opts)
-      : opts_(opts),
-        blocking_(static_cast<size_t>(std::max(1, opts.blocking_threads))),
-        holders_(kLockHolderThreads),
-        gate_(blocking_, std::max(1, std::min(4, opts.blocking_threads / 4))) {}
+  explicit Impl(const ServerOptions& opts) : opts_(opts), pools_(opts.blocking_threads) {}
 
   ~Impl() { Stop(); }
 
@@ -363,8 +291,7 @@ class Server::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (in_flight_.load() > 0)
       spdlog::warn("shutting down with {} requests still running", in_flight_.load());
-    blocking_.join();
-    holders_.join();
+    pools_.Join();
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
@@ -816,7 +743,7 @@ class Server::Impl {
   asio::awaitable<void> WsWait(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
                                std::unique_ptr<hrana::Call> call, std::string request_id) {
     in_flight_++;
-    co_await FinishBlocking(*call, request_id);
+    co_await pools_.Finish(*call, request_id);
     in_flight_--;
     WsDeliver(*st, *call);
     WsRun(c, st, st->conn.Complete(call.get()), request_id);
@@ -1005,38 +932,10 @@ class Server::Impl {
     if (!done) {
       // The call must wait for the write lock: finish it on a thread that may block, then resume
       // here on the network thread.
-      co_await FinishBlocking(*call, std::string(request_id));
+      co_await pools_.Finish(*call, std::string(request_id));
     }
     hrana::Response& r = call->response();
     co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-  }
-
-  // Finishes a call that must wait (Run(false) returned false) on a thread that may block, and
-  // resumes on the network thread: on the lock holders' pool when its transaction holds the write
-  // lock, else on the blocking pool when its database has a place there (gate_).
-  asio::awaitable<void> FinishBlocking(hrana::Call& call, std::string request_id) {
-    auto run = [&call, &request_id]() -> asio::awaitable<void> {
-      RequestIdScope scope(request_id);
-      call.Run(/*may_block=*/true);
-      co_return;
-    };
-    if (call.HoldsWriteLock()) {
-      co_await asio::co_spawn(holders_, run, asio::use_awaitable);
-      co_return;
-    }
-    const std::string db(call.database());
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [this, &call, &request_id, &db](auto resume) {
-          gate_.Submit(db, Task([&call, &request_id, resume = std::move(resume)]() mutable {
-                         {
-                           RequestIdScope scope(request_id);
-                           call.Run(/*may_block=*/true);
-                         }
-                         auto network = asio::get_associated_executor(resume);
-                         asio::post(network, std::move(resume));  // back to the network thread
-                       }));
-        },
-        asio::use_awaitable);
   }
 
   // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
@@ -1070,16 +969,12 @@ class Server::Impl {
     if (read_only) headers.push_back("x-cairn-read-only: 1");
     if (!request_id.empty())
       headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
-    co_await asio::co_spawn(
-        blocking_,
-        [&]() -> asio::awaitable<void> {
-          thread_local std::unique_ptr<replication::HttpClient> client;
-          if (!client || client->base_url() != primary)
-            client = std::make_unique<replication::HttpClient>(primary, opts_.replication_key);
-          answer = client->Post(target, body, headers, std::chrono::seconds(60));
-          co_return;
-        },
-        asio::use_awaitable);
+    co_await pools_.RunBlocking([&] {
+      thread_local std::unique_ptr<replication::HttpClient> client;
+      if (!client || client->base_url() != primary)
+        client = std::make_unique<replication::HttpClient>(primary, opts_.replication_key);
+      answer = client->Post(target, body, headers, std::chrono::seconds(60));
+    });
     if (!answer.ok()) {
       Status st(Code::kUnavailable, "this replica cannot reach its primary to run a write: " +
                                         answer.status().message());
@@ -1231,13 +1126,7 @@ class Server::Impl {
       }
       r = source_->Changes(sreq);
     } else {
-      co_await asio::co_spawn(
-          blocking_,
-          [&]() -> asio::awaitable<void> {
-            r = source_->Handle(sreq);
-            co_return;
-          },
-          asio::use_awaitable);
+      co_await pools_.RunBlocking([&] { r = source_->Handle(sreq); });
     }
     Reply res = MakeReply(r.status, std::move(r.content_type), std::move(r.body));
     res.headers = std::move(r.headers);
@@ -1343,12 +1232,7 @@ class Server::Impl {
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
-  asio::thread_pool blocking_;
-  // Runs the statements of transactions that hold their database's write lock: they never wait
-  // for a lock, and must not queue behind calls in blocking_ that wait for theirs (with every
-  // blocking thread waiting, a holder's COMMIT would wait until the lock timeout rolled it back).
-  asio::thread_pool holders_;
-  BlockingGate gate_;
+  BlockingPools pools_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
