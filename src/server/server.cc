@@ -50,6 +50,9 @@
 #include "server/forwarding.h"
 #include "server/http_metrics.h"
 #include "server/internal/blocking_pools.h"
+#include "server/internal/connection.h"
+#include "server/internal/reply.h"
+#include "server/internal/websocket_session.h"
 #include "server/migrate_on_create.h"
 #include "server/routing.h"
 
@@ -60,14 +63,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::chrono::seconds kIdleConnectionTimeout{120};  // between requests
-constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slow to read
-// A WebSocket with no message for this long is closed (its streams roll back).
-constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
-// A WebSocket stops reading while this many of its requests wait for the write lock.
-constexpr int kWebSocketMaxWaiting = 64;
-// A WebSocket stops reading while this many of its requests wait behind others on their streams.
-constexpr size_t kWebSocketMaxQueued = 256;
 // How long a replica waits to have applied a request's replication_index before the primary
 // answers instead.
 constexpr std::chrono::seconds kReplicaWait{2};
@@ -95,40 +90,6 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return Status(Code::kInvalidRequest, "address '" + spec + "': " + ec.message());
   return tcp::endpoint(addr, static_cast<uint16_t>(port));
-}
-
-constexpr const char* kRequestIdHeader = "x-request-id";
-
-// The id of a request into *out (whose capacity is reused): the client's x-request-id when it is
-// 1 to 128 characters of [A-Za-z0-9._:/+=@-] (safe in logs and headers), else a new one: a random
-// per-process prefix and a counter.
-void RequestIdOf(std::string_view sent, std::string* out) {
-  auto safe = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("._:/+=@-").find(c) != std::string_view::npos;
-  };
-  out->clear();
-  if (!sent.empty() && sent.size() <= 128 && std::all_of(sent.begin(), sent.end(), safe)) {
-    out->append(sent);
-    return;
-  }
-  static const uint64_t prefix = [] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
-  static std::atomic<uint64_t> next{1};
-  fmt::format_to(std::back_inserter(*out), "{:016x}-{:x}", prefix,
-                 next.fetch_add(1, std::memory_order_relaxed));
-}
-
-// Every request at debug level, failed ones (5xx) at error level, with the request id.
-void LogRequest(std::string_view id, bool admin, std::string_view method, std::string_view path,
-                int status, double seconds) {
-  const auto level = status >= 500 ? spdlog::level::err : spdlog::level::debug;
-  if (!spdlog::should_log(level)) return;
-  RequestIdScope scope(id);
-  spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path, status,
-              seconds * 1000);
 }
 
 }  // namespace
@@ -234,6 +195,9 @@ class Server::Impl {
     admin_ =
         std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
                                    NamespaceOptions{limits_.get(), opts_.migrations_dir});
+    websockets_ = std::make_unique<WebSocketSessions>(WebSocketDeps{
+        service_.get(), registry_.get(), authenticator_.get(), &pools_, &http_metrics_, &serving_,
+        &has_follower_, opts_.max_body_bytes, opts_.blocking_threads});
     return Status::Ok();
   }
 
@@ -278,7 +242,7 @@ class Server::Impl {
 
   void Stop() {
     if (stopped_.exchange(true)) return;
-    stopping_ = true;
+    serving_.stopping = true;
     for (auto& a : acceptors_) {
       asio::post(a->get_executor(), [a] {
         boost::system::error_code ec;
@@ -287,10 +251,10 @@ class Server::Impl {
     }
     // Let in-flight requests finish.
     auto deadline = std::chrono::steady_clock::now() + opts_.shutdown_grace;
-    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    while (serving_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (in_flight_.load() > 0)
-      spdlog::warn("shutting down with {} requests still running", in_flight_.load());
+    if (serving_.in_flight.load() > 0)
+      spdlog::warn("shutting down with {} requests still running", serving_.in_flight.load());
     pools_.Join();
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_)
@@ -347,52 +311,11 @@ class Server::Impl {
       tcp::socket sock =
           co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        if (!acceptor->is_open() || stopping_) co_return;
+        if (!acceptor->is_open() || serving_.stopping) co_return;
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
       asio::co_spawn(acceptor->get_executor(), Connection(std::move(sock), admin), asio::detached);
-    }
-  }
-
-  // An answer before its head is rendered. Every answer also carries Server, x-request-id,
-  // Access-Control-Allow-Origin, Content-Length and, when the connection closes, Connection.
-  struct Reply {
-    int status = 200;
-    std::string content_type;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  // more fields (rare)
-  };
-
-  static Reply MakeReply(int status, std::string content_type, std::string body) {
-    Reply r;
-    r.status = status;
-    r.content_type = std::move(content_type);
-    r.body = std::move(body);
-    return r;
-  }
-
-  // One client connection. Idle and stuck connections are closed by a watchdog that wakes only at
-  // the connection's deadline, instead of arming and cancelling a timer around every read and
-  // write (which costs timer syscalls on every request).
-  struct ConnState {
-    explicit ConnState(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
-    tcp::socket socket;
-    asio::steady_timer timer;
-    std::chrono::steady_clock::time_point deadline;
-    bool done = false;
-  };
-
-  static asio::awaitable<void> Watchdog(std::shared_ptr<ConnState> c) {
-    while (!c->done) {
-      c->timer.expires_at(c->deadline);
-      boost::system::error_code ec;
-      co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (c->done) break;
-      if (std::chrono::steady_clock::now() >= c->deadline) {
-        c->socket.close(ec);  // the pending read or write fails; Connection ends
-        break;
-      }
     }
   }
 
@@ -443,18 +366,18 @@ class Server::Impl {
       if (!admin && req.method == "GET" && http::ws::IsUpgradeRequest(req)) {
         // Hrana over WebSocket: the connection is the WebSocket's from here on (or closes after
         // a refused upgrade).
-        co_await WebSocket(c, reader, request_id);
+        co_await websockets_->Serve(c, reader, request_id);
         break;
       }
       const bool head_only = req.method == "HEAD";  // answered like GET, without the body
       const std::string_view method = head_only ? std::string_view("GET") : req.method;
       const std::string_view path = req.path();
-      in_flight_++;
+      serving_.in_flight++;
       const auto started = std::chrono::steady_clock::now();
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       Reply reply;
       Admitted admitted;
-      if (stopping_) {
+      if (serving_.stopping) {
         Status st(Code::kUnavailable, "the server is shutting down");
         if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
         reply = MakeReply(503, "application/json", hrana::ErrorBody(st));
@@ -472,10 +395,10 @@ class Server::Impl {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!admin) http_metrics_.Record(HttpMetrics::Classify(path), reply.status, seconds);
-      in_flight_--;
+      serving_.in_flight--;
       LogRequest(request_id, admin, req.method, path, reply.status, seconds);
 
-      const bool keep_alive = req.keep_alive && !stopping_;
+      const bool keep_alive = req.keep_alive && !serving_.stopping;
       fields.clear();
       fields.push_back({"Server", "cairn"});
       if (!reply.content_type.empty()) fields.push_back({"Content-Type", reply.content_type});
@@ -505,27 +428,6 @@ class Server::Impl {
     c->timer.cancel();
     boost::system::error_code ignored;
     c->socket.shutdown(tcp::socket::shutdown_send, ignored);
-  }
-
-  // Writes an answer after which the connection closes (Connection: close); the write's error.
-  static asio::awaitable<boost::system::error_code> WriteLastAnswer(ConnState& c, int minor_version,
-                                                                    int status,
-                                                                    std::string_view content_type,
-                                                                    std::string_view body,
-                                                                    std::string_view request_id) {
-    const http::Header fields[] = {{"Server", "cairn"},
-                                   {"Content-Type", content_type},
-                                   {kRequestIdHeader, request_id},
-                                   {"Access-Control-Allow-Origin", "*"}};
-    std::string head;
-    http::AppendResponseHead(&head, minor_version, status, fields, body.size(),
-                             /*keep_alive=*/false);
-    boost::system::error_code ec;
-    c.deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-    const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
-                                                      asio::buffer(body.data(), body.size())};
-    co_await asio::async_write(c.socket, gather, asio::redirect_error(asio::use_awaitable, ec));
-    co_return ec;
   }
 
   // A request the reader refused (http.h lists why): its status with a JSON error, then the
@@ -563,217 +465,6 @@ class Server::Impl {
       drained += co_await c.socket.async_read_some(asio::buffer(sink),
                                                    asio::redirect_error(asio::use_awaitable, ec));
     }
-  }
-
-  // One WebSocket's state, shared by its reading loop and the calls that wait on a blocking
-  // thread; used on the connection's network thread only.
-  struct WsState {
-    WsState(hrana::Service* service, int version, std::string db,
-            hrana::WsConnection::Authenticate auth)
-        : conn(service, version, std::move(db), std::move(auth)) {}
-    hrana::WsConnection conn;
-    std::string out;       // frames to send
-    bool writing = false;  // a WsFlush is sending
-    bool closing = false;  // a close frame is in `out`: no more messages
-    bool broken = false;   // a write failed
-    int waiting = 0;       // calls on blocking threads
-  };
-
-  // A WebSocket upgrade on the Hrana listener: refused with a JSON error, or accepted (101) and
-  // then served as Hrana over WebSocket (hrana::WsConnection) until either side closes. Messages
-  // run one after the other, each like an HTTP call: on this thread unless it must wait for the
-  // write lock.
-  asio::awaitable<void> WebSocket(std::shared_ptr<ConnState> c, http::RequestReader& reader,
-                                  std::string request_id) {
-    static constexpr std::string_view kSubprotocols[] = {"hrana3", "hrana2", "hrana1"};
-    const http::Request& req = reader.request();
-    const auto started = std::chrono::steady_clock::now();
-    const std::string_view offered = req.Find("sec-websocket-protocol");
-    const std::string_view chosen = http::ws::ChooseSubprotocol(offered, kSubprotocols);
-    std::optional<Reply> refusal;
-    Result<std::string> db = std::string();
-    if (std::string_view why = http::ws::CheckUpgrade(req); !why.empty()) {
-      refusal = MakeReply(400, "application/json",
-                          hrana::ErrorBody(Status(Code::kInvalidRequest, std::string(why))));
-    } else if (!offered.empty() && chosen.empty()) {
-      refusal = MakeReply(400, "application/json",
-                          hrana::ErrorBody(Status(Code::kInvalidRequest,
-                                                  "none of the WebSocket subprotocols offered is "
-                                                  "supported (hrana3, hrana2, hrana1)")));
-    } else if (stopping_) {
-      refusal =
-          MakeReply(503, "application/json",
-                    hrana::ErrorBody(Status(Code::kUnavailable, "the server is shutting down")));
-    } else if (has_follower_.load(std::memory_order_acquire)) {
-      refusal = MakeReply(
-          409, "application/json",
-          hrana::ErrorBody(Status(Code::kInvalidRequest,
-                                  "this server is a read replica: use Hrana over HTTP here (writes "
-                                  "are forwarded to the primary) or WebSocket on the primary")));
-    } else {
-      db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"), req.Find("host"),
-                          *registry_);
-      // With authentication, whether a database exists is told only to an authenticated client
-      // (in the answer to its hello), as over HTTP.
-      if (!db.ok() && !authenticator_)
-        refusal = MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                            hrana::ErrorBody(db.status()));
-    }
-    boost::system::error_code ec;
-    if (refusal) {
-      metrics::Process().hrana_errors.Inc("PROTOCOL_ERROR");
-      http_metrics_.Record(HttpMetrics::Classify(req.path()), refusal->status, 0);
-      LogRequest(request_id, false, req.method, req.path(), refusal->status, 0);
-      co_await WriteLastAnswer(*c, req.minor_version, refusal->status, refusal->content_type,
-                               refusal->body, request_id);
-      co_return;
-    }
-    std::string out =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
-    out += "Sec-WebSocket-Accept: " + http::ws::AcceptKey(req.Find("sec-websocket-key")) + "\r\n";
-    if (!chosen.empty()) out += "Sec-WebSocket-Protocol: " + std::string(chosen) + "\r\n";
-    out += "Server: cairn\r\n" + std::string(kRequestIdHeader) + ": " + request_id + "\r\n\r\n";
-    const int version = chosen == "hrana3" ? 3 : chosen == "hrana2" ? 2 : 1;
-    const std::string path(req.path());
-    http_metrics_.Record(
-        HttpMetrics::Classify(path), 101,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    LogRequest(request_id, false, req.method, path, 101, 0);
-
-    const std::string name = db.ok() ? *db : std::string();
-    auto st = std::make_shared<WsState>(
-        service_.get(), version, name,
-        [this, name,
-         selected = db.status()](const std::optional<std::string>& jwt) -> Result<hrana::WsAccess> {
-          if (!authenticator_) return hrana::WsAccess{};  // every client reads and writes
-          CAIRN_ASSIGN_OR_RETURN(
-              auto grant, authenticator_->Authenticate(jwt ? "Bearer " + *jwt : std::string()));
-          if (!selected.ok()) return selected;
-          const auth::Access access = grant->To(name);
-          if (access == auth::Access::kNone)
-            return Status(Code::kPermissionDenied,
-                          "the token does not grant access to database '" + name + "'");
-          return hrana::WsAccess{access == auth::Access::kRead, grant->expires()};
-        });
-    const int max_waiting = std::max(1, std::min(kWebSocketMaxWaiting, opts_.blocking_threads / 2));
-    http::ws::FrameReader frames(opts_.max_body_bytes);
-    reader.Done();
-    frames.Feed(reader.Buffered());  // frames the client sent right behind its request
-    st->out = std::move(out);        // the 101 answer goes first
-    co_await WsFlush(c, st);
-    while (!st->broken && !st->closing) {
-      http::ws::Message m;
-      const auto next = frames.Next(&m);
-      if (next == http::ws::FrameReader::Result::kNeedMore) {
-        c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;
-        const std::span<char> space = frames.ReadSpace();
-        const size_t n =
-            co_await c->socket.async_read_some(asio::buffer(space.data(), space.size()),
-                                               asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-          st->broken = true;  // the client is gone: what waits on its streams does not run
-          break;
-        }
-        frames.Commit(n);
-        continue;
-      }
-      if (next == http::ws::FrameReader::Result::kError) {
-        WsClose(*st, frames.close_code(), frames.error());
-      } else if (m.opcode == http::ws::Opcode::kPing) {
-        http::ws::AppendFrame(&st->out, http::ws::Opcode::kPong, m.payload);
-      } else if (m.opcode == http::ws::Opcode::kPong) {
-        continue;
-      } else if (m.opcode == http::ws::Opcode::kClose) {
-        const uint16_t code = http::ws::CloseCode(m.payload);
-        WsClose(*st, code == 1005 ? 1000 : code, "");
-      } else if (m.opcode == http::ws::Opcode::kBinary) {
-        WsClose(*st, 1003, "Hrana here is JSON in text messages");
-      } else if (stopping_) {
-        WsClose(*st, 1001, "the server is shutting down");
-      } else {
-        WsRun(c, st, st->conn.Message(std::move(m.payload)), request_id);
-      }
-      co_await WsFlush(c, st);
-      // Back-pressure: with many calls waiting for the write lock, read no more for a while.
-      while (!st->broken &&
-             (st->waiting >= max_waiting || st->conn.queued() >= kWebSocketMaxQueued))
-        co_await WsPause(c);
-    }
-    // The calls still waiting hold the connection's streams: let them finish first (each wait is
-    // bounded by the transaction lock timeout).
-    while (st->waiting > 0 || st->writing) co_await WsPause(c);
-    co_await WsFlush(c, st);
-  }
-
-  static void WsClose(WsState& st, uint16_t code, std::string_view reason) {
-    if (st.closing) return;
-    http::ws::AppendClose(&st.out, code, reason);
-    st.closing = true;
-  }
-
-  // Runs `call` and the calls of its stream that waited behind it, on this thread as far as they
-  // go without waiting; one that must wait for the write lock finishes on a blocking thread while
-  // the connection goes on (WsWait).
-  void WsRun(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
-             std::unique_ptr<hrana::Call> call, const std::string& request_id) {
-    while (call != nullptr && !st->closing && !st->broken) {
-      bool done = false;
-      {
-        RequestIdScope scope(request_id);
-        done = call->Run(/*may_block=*/false);
-      }
-      if (!done) {
-        st->waiting++;
-        asio::co_spawn(c->socket.get_executor(), WsWait(c, st, std::move(call), request_id),
-                       asio::detached);
-        return;
-      }
-      WsDeliver(*st, *call);
-      call = st->conn.Complete(call.get());
-    }
-  }
-
-  static void WsDeliver(WsState& st, hrana::Call& call) {
-    const std::string& reply = call.response().body;
-    if (!reply.empty() && !st.closing)
-      http::ws::AppendFrame(&st.out, http::ws::Opcode::kText, reply);
-    if (st.conn.close_code() != 0) WsClose(st, st.conn.close_code(), st.conn.close_reason());
-  }
-
-  asio::awaitable<void> WsWait(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
-                               std::unique_ptr<hrana::Call> call, std::string request_id) {
-    in_flight_++;
-    co_await pools_.Finish(*call, request_id);
-    in_flight_--;
-    WsDeliver(*st, *call);
-    WsRun(c, st, st->conn.Complete(call.get()), request_id);
-    st->waiting--;  // after WsRun: the reading loop must not see 0 while this stream has more
-    co_await WsFlush(c, st);
-  }
-
-  // Sends what is in st->out; one Flush at a time sends, the others return at once (what they
-  // added goes out with the running one).
-  static asio::awaitable<void> WsFlush(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st) {
-    if (st->writing) co_return;
-    st->writing = true;
-    std::string sending;
-    boost::system::error_code ec;
-    while (!st->out.empty() && !st->broken) {
-      sending.clear();
-      std::swap(sending, st->out);
-      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-      co_await asio::async_write(c->socket, asio::buffer(sending),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) st->broken = true;
-    }
-    c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;  // reading again
-    st->writing = false;
-  }
-
-  static asio::awaitable<void> WsPause(std::shared_ptr<ConnState> c) {
-    asio::steady_timer timer(c->socket.get_executor(), std::chrono::milliseconds(2));
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 
   static Reply Preflight(const http::Request& req) {
@@ -945,7 +636,7 @@ class Server::Impl {
     const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (f.Position(db).position.txid < index) {
-      if (std::chrono::steady_clock::now() >= deadline || stopping_) co_return false;
+      if (std::chrono::steady_clock::now() >= deadline || serving_.stopping) co_return false;
       timer.expires_after(std::chrono::milliseconds(1));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -1114,7 +805,7 @@ class Server::Impl {
         path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
     replication::SourceResponse r;
     if (sreq.kind == replication::SourceRequest::Kind::kChanges) {
-      if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !stopping_) {
+      if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !serving_.stopping) {
         auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
         timer->expires_after(std::chrono::milliseconds(sreq.wait_ms));
         const uint64_t id = feed_.NotifyAfter(sreq.after, [timer] {
@@ -1233,8 +924,8 @@ class Server::Impl {
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
   BlockingPools pools_;
-  std::atomic<int> in_flight_{0};
-  std::atomic<bool> stopping_{false};
+  ServingState serving_;
+  std::unique_ptr<WebSocketSessions> websockets_;
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
   uint16_t admin_port_ = 0;
