@@ -11,8 +11,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -21,40 +19,33 @@
 #include <cctype>
 #include <condition_variable>
 #include <csignal>
-#include <deque>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <span>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "auth/auth.h"
-#include "base/base64.h"
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "base/log.h"
-#include "cluster/election.h"
 #include "engine/limits.h"
 #include "hrana/errors.h"
-#include "hrana/websocket.h"
 #include "http/http.h"
 #include "http/websocket.h"
 #include "metrics/metrics.h"
 #include "replication/feed.h"
-#include "replication/http_client.h"
-#include "replication/peers.h"
 #include "replication/source.h"
 #include "server/admin.h"
-#include "server/forwarding.h"
 #include "server/http_metrics.h"
 #include "server/internal/blocking_pools.h"
+#include "server/internal/cluster_role.h"
 #include "server/internal/connection.h"
+#include "server/internal/hrana_requests.h"
+#include "server/internal/replica_routing.h"
+#include "server/internal/replication_endpoints.h"
 #include "server/internal/reply.h"
 #include "server/internal/websocket_session.h"
 #include "server/migrate_on_create.h"
-#include "server/routing.h"
 
 namespace cairn::server {
 
@@ -63,11 +54,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// How long a replica waits to have applied a request's replication_index before the primary
-// answers instead.
-constexpr std::chrono::seconds kReplicaWait{2};
-// On a replica's answer to a forwarded request: the primary (admin URL) that ran it.
-constexpr const char* kForwardedToHeader = "x-cairn-forwarded-to";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kMaxHeaderBytes = 64 << 10;
 
@@ -158,8 +144,9 @@ class Server::Impl {
     });
     ro.limits = limits_.get();
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
+    role_ = std::make_unique<ClusterRole>(opts_, registry_.get(), &feed_);
     if (!opts_.replica_of.empty()) {
-      SetFollower(opts_.replica_of);
+      role_->Follow(opts_.replica_of);
     } else {
       source_ = std::make_unique<replication::Source>(registry_.get(), &feed_);
     }
@@ -195,9 +182,15 @@ class Server::Impl {
     admin_ =
         std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
                                    NamespaceOptions{limits_.get(), opts_.migrations_dir});
+    requests_ = std::make_unique<HranaRequests>(service_.get(), registry_.get(),
+                                                authenticator_.get(), &pools_);
+    routing_ = std::make_unique<ReplicaRouting>(requests_.get(), role_.get(), registry_.get(),
+                                                &pools_, &serving_, opts_.replication_key);
+    replication_ = std::make_unique<ReplicationEndpoints>(source_.get(), &feed_, role_.get(),
+                                                          &pools_, &serving_);
     websockets_ = std::make_unique<WebSocketSessions>(WebSocketDeps{
         service_.get(), registry_.get(), authenticator_.get(), &pools_, &http_metrics_, &serving_,
-        &has_follower_, opts_.max_body_bytes, opts_.blocking_threads});
+        &role_->replica_flag(), opts_.max_body_bytes, opts_.blocking_threads});
     return Status::Ok();
   }
 
@@ -223,11 +216,11 @@ class Server::Impl {
       });
     }
     janitor_ = std::thread([this] { JanitorLoop(); });
-    if (auto f = follower()) {
+    if (auto f = role_->follower()) {
       f->Start();
       spdlog::info("read replica of {}", opts_.replica_of);
     }
-    if (!opts_.cluster_etcd.empty()) StartElection();
+    if (!opts_.cluster_etcd.empty()) role_->StartElection(admin_port_);
     if (uploader_ && opts_.verify_interval.count() > 0)
       verifier_ = std::thread([this] { VerifierLoop(); });
     spdlog::info(
@@ -266,8 +259,7 @@ class Server::Impl {
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
     if (verifier_.joinable()) verifier_.join();
-    if (election_) election_->Stop(/*handoff=*/true);
-    if (auto f = follower()) f->Stop();
+    if (role_) role_->Stop();
     acceptors_.clear();
     ios_.clear();
     if (service_) service_->streams().CloseAll();
@@ -385,12 +377,13 @@ class Server::Impl {
         reply = Preflight(req);
       } else if (admin) {
         reply = co_await HandleAdmin(req, method, request_id);
-      } else if (std::optional<Reply> early = Admit(req, method, &admitted)) {
+      } else if (std::optional<Reply> early = requests_->Admit(req, method, &admitted)) {
         reply = std::move(*early);
-      } else if (has_follower_.load(std::memory_order_acquire)) {
-        reply = co_await OnReplica(req, std::move(admitted), request_id);
+      } else if (role_->is_replica()) {
+        reply = co_await routing_->OnReplica(req, std::move(admitted), request_id);
       } else {
-        reply = co_await RunCall(NewCall(std::move(admitted), std::string(req.body)), request_id);
+        reply = co_await requests_->Run(
+            requests_->NewCall(std::move(admitted), std::string(req.body)), request_id);
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -491,19 +484,19 @@ class Server::Impl {
           Status(Code::kUnauthenticated, "the admin API needs Authorization: Bearer <admin key>"));
     }
     if (path.substr(0, 12) == "/v1/forward/") {
-      auto res = co_await Forwarded(req, method, path, request_id);
+      auto res = co_await routing_->Forwarded(req, method, path, request_id);
       co_return res;
     }
     if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
-      auto res = co_await Replication(method, path, target);
+      auto res = co_await replication_->Handle(method, path, target);
       co_return res;
     }
-    if (follower() && method != "GET" && path.substr(0, 15) == "/v1/namespaces/" &&
+    if (role_->is_replica() && method != "GET" && path.substr(0, 15) == "/v1/namespaces/" &&
         (path.ends_with("/create") || path.ends_with("/config") ||
          path.find("/fork/") != std::string_view::npos || method == "DELETE")) {
       // Limits are copied from the primary with the data (replication::Follower).
       Status st(Code::kInvalidRequest,
-                "this server is a read replica of " + PrimaryUrl() +
+                "this server is a read replica of " + role_->PrimaryUrl() +
                     ": create, configure and delete databases on the primary");
       co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
     }
@@ -513,373 +506,6 @@ class Server::Impl {
       r = admin_->Handle(method, path, req.body);
     }
     co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-  }
-
-  // What a Hrana request runs on, once admitted.
-  struct Admitted {
-    hrana::Version version = hrana::Version::kV3;
-    bool cursor = false;
-    std::string db;
-    bool read_only = false;
-  };
-
-  // Everything about a request on the Hrana listener that comes before running it — the
-  // endpoint, the method, the credentials, the database — without waiting for anything. An answer
-  // when that settles the request (GET /health, an error), else nullopt with `out` filled in.
-  // Authentication and the choice of database happen once per HTTP request.
-  std::optional<Reply> Admit(const http::Request& req, std::string_view method, Admitted* out) {
-    const std::string_view path = req.path();
-    if (method == "GET") {
-      if (path == "/health") return MakeReply(200, "text/plain", "");
-      if (path == "/version") return MakeReply(200, "text/plain", "cairn " CAIRN_VERSION);
-      if (path == "/v2" || path == "/v3")
-        return MakeReply(200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)");
-    }
-    if (path == "/v2/pipeline") {
-      out->version = hrana::Version::kV2;
-    } else if (path == "/v3/pipeline") {
-      out->version = hrana::Version::kV3;
-    } else if (path == "/v3/cursor") {
-      out->version = hrana::Version::kV3;
-      out->cursor = true;
-    } else {
-      Status st(Code::kNotFound,
-                "no such endpoint: " + std::string(method) + " " + std::string(path));
-      metrics::Process().hrana_errors.Inc("NOT_FOUND");
-      return MakeReply(404, "application/json", NotFoundBody(st));
-    }
-    if (method != "POST") {
-      Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      return MakeReply(405, "application/json", hrana::ErrorBody(st));
-    }
-    std::shared_ptr<const auth::Grant> grant;
-    if (authenticator_) {
-      auto g = authenticator_->Authenticate(req.Find("authorization"));
-      if (!g.ok()) {
-        metrics::Process().hrana_errors.Inc(hrana::ErrorCode(g.status()));
-        return Unauthenticated(g.status());
-      }
-      grant = std::move(g).value();
-    }
-    std::function<bool(std::string_view)> may_use;
-    if (grant)
-      may_use = [&grant](std::string_view name) { return grant->To(name) != auth::Access::kNone; };
-    Result<std::string> db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"),
-                                            req.Find("host"), *registry_, may_use);
-    if (!db.ok()) {
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
-      return MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                       hrana::ErrorBody(db.status()));
-    }
-    out->read_only = grant && grant->To(*db) == auth::Access::kRead;
-    out->db = std::move(db).value();
-    return std::nullopt;
-  }
-
-  // A replica: reads here (once the asked position is applied), anything else at the primary.
-  // The body is decoded once, by the call that runs it here: routing reads what it decoded.
-  asio::awaitable<Reply> OnReplica(const http::Request& req, Admitted a,
-                                   std::string_view request_id) {
-    const std::string db = a.db;
-    const bool read_only = a.read_only;
-    std::unique_ptr<hrana::Call> call = NewCall(std::move(a), std::string(req.body));
-    const hrana::HttpRequestHead* head = call->Decode();  // null: answered here, with its error
-    if (auto f = follower(); f && head != nullptr) {
-      ReplicaRoute route = RouteOnReplica(req.body, *head, req.Find(kReplicationIndexHeader));
-      if (!route.forward && route.wait_for_index > 0 &&
-          !co_await WaitForIndex(*f, db, route.wait_for_index)) {
-        // Not there in time: the primary answers (a stream kept here cannot move).
-        if (!route.stream_here) {
-          route.forward = true;
-          route.forward_body = std::string(req.body);
-        }
-      }
-      if (route.forward) {
-        auto res =
-            co_await Forward(req.path(), db, std::move(route.forward_body), read_only, request_id);
-        co_return res;
-      }
-    }
-    auto res = co_await RunCall(std::move(call), request_id);
-    co_return res;
-  }
-
-  // The call that runs a Hrana request on the database it was admitted for.
-  std::unique_ptr<hrana::Call> NewCall(Admitted a, std::string body) {
-    if (a.cursor) return service_->Cursor(std::move(a.db), std::move(body), a.read_only);
-    return service_->Pipeline(a.version, std::move(a.db), std::move(body), a.read_only);
-  }
-
-  // Runs one Hrana request: on the network thread until it must wait for the write lock, then on
-  // a thread that may block. A request that does not wait completes within the first resumption
-  // of this coroutine: no suspension, no thread switch.
-  asio::awaitable<Reply> RunCall(std::unique_ptr<hrana::Call> call, std::string_view request_id) {
-    bool done = false;
-    {
-      RequestIdScope scope(request_id);
-      done = call->Run(/*may_block=*/false);
-    }
-    if (!done) {
-      // The call must wait for the write lock: finish it on a thread that may block, then resume
-      // here on the network thread.
-      co_await pools_.Finish(*call, std::string(request_id));
-    }
-    hrana::Response& r = call->response();
-    co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-  }
-
-  // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
-  // kReplicaWait. True when it has.
-  asio::awaitable<bool> WaitForIndex(const replication::Follower& f, const std::string& db,
-                                     uint64_t index) {
-    const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (f.Position(db).position.txid < index) {
-      if (std::chrono::steady_clock::now() >= deadline || serving_.stopping) co_return false;
-      timer.expires_after(std::chrono::milliseconds(1));
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return true;
-  }
-
-  // A replica: sends a Hrana request to the primary's admin listener (/v1/forward/...) and
-  // returns its answer unchanged but for the baton (forwarding.h).
-  asio::awaitable<Reply> Forward(std::string_view path, std::string db, std::string body,
-                                 bool read_only, std::string_view request_id) {
-    Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
-    const std::string primary = PrimaryUrl();
-    if (primary.empty()) {
-      Status st(Code::kUnavailable,
-                "this replica knows no primary right now (an election is under way); retry");
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    const std::string target = "/v1/forward" + std::string(path);
-    std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
-    if (read_only) headers.push_back("x-cairn-read-only: 1");
-    if (!request_id.empty())
-      headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
-    co_await pools_.RunBlocking([&] {
-      thread_local std::unique_ptr<replication::HttpClient> client;
-      if (!client || client->base_url() != primary)
-        client = std::make_unique<replication::HttpClient>(primary, opts_.replication_key);
-      answer = client->Post(target, body, headers, std::chrono::seconds(60));
-    });
-    if (!answer.ok()) {
-      Status st(Code::kUnavailable, "this replica cannot reach its primary to run a write: " +
-                                        answer.status().message());
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    std::string out =
-        answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
-    Reply res = MakeReply(static_cast<int>(answer->status),
-                          answer->content_type.empty() ? "application/json" : answer->content_type,
-                          std::move(out));
-    res.headers.emplace_back(kForwardedToHeader,
-                             primary);  // which primary answered (operators, and the fault tests)
-    co_return res;
-  }
-
-  // A primary: a Hrana request a replica forwarded (its client is already authenticated there;
-  // x-cairn-read-only carries what its token allows).
-  asio::awaitable<Reply> Forwarded(const http::Request& req, std::string_view method,
-                                   std::string_view path, std::string_view request_id) {
-    const std::string_view hrana_path = path.substr(std::string_view("/v1/forward").size());
-    Admitted a;
-    if (hrana_path == "/v2/pipeline") {
-      a.version = hrana::Version::kV2;
-    } else if (hrana_path == "/v3/cursor") {
-      a.cursor = true;
-    } else if (hrana_path != "/v3/pipeline" || method != "POST") {
-      Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
-      co_return MakeReply(404, "application/json", NotFoundBody(st));
-    }
-    if (follower()) {
-      Status st(Code::kUnavailable, "this server is itself a replica of " + PrimaryUrl());
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    a.db = std::string(req.Find("x-namespace"));
-    Status st = engine::Registry::ValidateName(a.db);
-    if (st.ok() && !registry_->Exists(a.db))
-      st = Status(Code::kNotFound, "database '" + a.db + "' does not exist");
-    if (!st.ok())
-      co_return MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    a.read_only = req.Find("x-cairn-read-only") == "1";
-    auto res = co_await RunCall(NewCall(std::move(a), std::string(req.body)), request_id);
-    co_return res;
-  }
-
-  // Null on a primary. Every request asks: a primary answers from an atomic, without the lock.
-  std::shared_ptr<replication::Follower> follower() const {
-    if (!has_follower_.load(std::memory_order_acquire)) return nullptr;
-    std::lock_guard lk(role_mu_);
-    return follower_;
-  }
-  std::string PrimaryUrl() const {
-    std::lock_guard lk(role_mu_);
-    return primary_url_;
-  }
-
-  // Makes this server a replica of `primary` (a new follower; the old one, if any, stops).
-  void SetFollower(const std::string& primary) {
-    replication::FollowerOptions fo = opts_.follower;
-    fo.primary_url = primary;
-    fo.auth_key = opts_.replication_key;
-    auto next = std::make_shared<replication::Follower>(registry_.get(), std::move(fo));
-    std::shared_ptr<replication::Follower> old;
-    {
-      std::lock_guard lk(role_mu_);
-      old = std::move(follower_);
-      follower_ = next;
-      primary_url_ = primary;
-      has_follower_ = true;
-    }
-    if (old) old->Stop();
-  }
-
-  // Cluster mode: campaign on etcd; switch roles as the election decides.
-  void StartElection() {
-    cluster::ElectionOptions eo;
-    eo.etcd_url = opts_.cluster_etcd;
-    eo.cluster = opts_.cluster_name;
-    eo.node_url = opts_.node_url.empty()
-                      ? "http://" + opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')) +
-                            ":" + std::to_string(admin_port_)
-                      : opts_.node_url;
-    eo.lease_ttl_s = opts_.lease_ttl_s;
-    eo.set_fence = [this](int64_t until) { registry_->SetWriteFence(until); };
-    eo.caught_up = [this] {
-      auto f = follower();
-      if (!f) return true;  // never followed anyone: a new cluster
-      for (const auto& d : f->Databases())
-        if (d.position.txid < d.primary_txid) return false;
-      return true;
-    };
-    eo.peer_ahead = [this](const std::vector<std::string>& peers) {
-      auto f = follower();
-      return f && replication::PeerAhead(f->Databases(), peers, opts_.replication_key,
-                                         std::chrono::milliseconds(300));
-    };
-    eo.become_primary = [this] {
-      // Until the databases have switched, requests are still routed as on a replica (writes
-      // forwarded to the old primary fail): nothing reaches a database in the wrong role.
-      if (auto f = follower()) f->Stop();
-      registry_->SetReplica(false);  // databases reopen with their log (a new generation each)
-      {
-        std::lock_guard lk(role_mu_);
-        follower_.reset();
-        primary_url_.clear();
-        has_follower_ = false;
-      }
-      for (const std::string& db : registry_->List()) feed_.Changed(db);
-    };
-    eo.follow = [this](const std::string& primary) {
-      const bool was_primary = !registry_->replica();
-      if (was_primary) registry_->SetReplica(true);
-      SetFollower(primary);
-      if (auto f = follower()) f->Start();
-    };
-    election_ = std::make_unique<cluster::Election>(std::move(eo));
-    election_->Start();
-  }
-
-  // The replication endpoints (replication::Source) and the replication status, on the admin
-  // listener. A change-feed poll with nothing new waits on the feed (never on a thread).
-  asio::awaitable<Reply> Replication(std::string_view method, std::string_view path,
-                                     std::string_view target) {
-    if (method != "GET") {
-      Status st(Code::kInvalidRequest, std::string(path) + " accepts only GET");
-      co_return MakeReply(405, "application/json", hrana::ErrorBody(st));
-    }
-    if (path == "/v1/replication")
-      co_return MakeReply(200, "application/json", ReplicationStatus());
-    if (!source_ || follower()) {
-      Status st(Code::kInvalidRequest,
-                "this server is a read replica of " + PrimaryUrl() + ": follow the primary");
-      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
-    }
-    const size_t q = target.find('?');
-    replication::SourceRequest sreq = replication::ParseSourceRequest(
-        path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
-    replication::SourceResponse r;
-    if (sreq.kind == replication::SourceRequest::Kind::kChanges) {
-      if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !serving_.stopping) {
-        auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-        timer->expires_after(std::chrono::milliseconds(sreq.wait_ms));
-        const uint64_t id = feed_.NotifyAfter(sreq.after, [timer] {
-          asio::post(timer->get_executor(), [timer] { timer->cancel(); });
-        });
-        boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (id != 0) feed_.Cancel(id);
-      }
-      r = source_->Changes(sreq);
-    } else {
-      co_await pools_.RunBlocking([&] { r = source_->Handle(sreq); });
-    }
-    Reply res = MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-    res.headers = std::move(r.headers);
-    co_return res;
-  }
-
-  std::string ReplicationStatus() const {
-    std::string out;
-    JsonWriter w(&out);
-    w.BeginObject();
-    if (auto f = follower()) {
-      const auto [p50, p99] = f->LagMillis();
-      w.Key("role")
-          .String("replica")
-          .Key("primary")
-          .String(PrimaryUrl())
-          .Key("connected")
-          .Bool(f->connected());
-      w.Key("lag_p50_ms").Double(p50).Key("lag_p99_ms").Double(p99).Key("databases").BeginArray();
-      for (const auto& d : f->Databases()) {
-        w.BeginObject()
-            .Key("name")
-            .String(d.name)
-            .Key("generation")
-            .String(d.generation)
-            .Key("txid")
-            .Uint(d.position.txid)
-            .Key("checksum")
-            .String(fmt::format("{:016x}", d.position.checksum))
-            .Key("primary_txid")
-            .Uint(d.primary_txid)
-            .Key("transactions")
-            .Uint(d.transactions)
-            .Key("snapshots")
-            .Uint(d.snapshots)
-            .EndObject();
-      }
-      w.EndArray();
-    } else {
-      w.Key("role")
-          .String("primary")
-          .Key("epoch")
-          .String(feed_.epoch())
-          .Key("seq")
-          .Uint(feed_.seq());
-    }
-    w.EndObject();
-    return out;
-  }
-
-  // 401 with the challenge RFC 6750 asks for.
-  static Reply Unauthenticated(const Status& st) {
-    Reply res = MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    res.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return res;
-  }
-
-  static std::string NotFoundBody(const Status& st) {
-    std::string out;
-    JsonWriter w(&out);
-    w.BeginObject().Key("message").String(st.message()).Key("code").String("NOT_FOUND").EndObject();
-    return out;
   }
 
   void VerifierLoop() {
@@ -912,12 +538,10 @@ class Server::Impl {
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<replication::Source> source_;  // a primary's replication endpoints
-  // A replica's follower (null on a primary); replaced when a cluster's primary changes.
-  mutable std::mutex role_mu_;
-  std::shared_ptr<replication::Follower> follower_;  // guarded by role_mu_
-  std::atomic<bool> has_follower_{false};            // follower_ != null
-  std::string primary_url_;                          // guarded by role_mu_
-  std::unique_ptr<cluster::Election> election_;
+  std::unique_ptr<ClusterRole> role_;
+  std::unique_ptr<HranaRequests> requests_;
+  std::unique_ptr<ReplicaRouting> routing_;
+  std::unique_ptr<ReplicationEndpoints> replication_;
   HttpMetrics http_metrics_;                            // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;

@@ -31,4 +31,11 @@ inline Reply MakeReply(int status, std::string content_type, std::string body) {
   return r;
 }
 
+// 401 with the challenge RFC 6750 asks for.
+Reply Unauthenticated(const Status& st);
+
+// The body of a request for an endpoint that does not exist: {"message", "code": "NOT_FOUND"}
+// (not the Hrana code of a missing database).
+std::string NotFoundBody(const Status& st);
+
 }  // namespace cairn::server
