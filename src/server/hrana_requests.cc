@@ -31,12 +31,12 @@ std::optional<Reply> HranaRequests::Admit(const http::Request& req, std::string_
     Status st(Code::kNotFound,
               "no such endpoint: " + std::string(method) + " " + std::string(path));
     metrics::Process().hrana_errors.Inc("NOT_FOUND");
-    return MakeReply(404, "application/json", NotFoundBody(st));
+    return NoSuchEndpoint(st);
   }
   if (method != "POST") {
     Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
     metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-    return MakeReply(405, "application/json", hrana::ErrorBody(st));
+    return ErrorReply(st, Refusal::kWrongMethod);
   }
   std::shared_ptr<const auth::Grant> grant;
   if (authenticator_) {
@@ -54,8 +54,7 @@ std::optional<Reply> HranaRequests::Admit(const http::Request& req, std::string_
                                           req.Find("host"), *registry_, may_use);
   if (!db.ok()) {
     metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
-    return MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                     hrana::ErrorBody(db.status()));
+    return ErrorReply(db.status());
   }
   out->read_only = grant && grant->To(*db) == auth::Access::kRead;
   out->db = std::move(db).value();

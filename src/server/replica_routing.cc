@@ -81,7 +81,7 @@ asio::awaitable<Reply> ReplicaRouting::Forward(std::string_view path, std::strin
   if (primary.empty()) {
     Status st(Code::kUnavailable,
               "this replica knows no primary right now (an election is under way); retry");
-    co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
+    co_return ErrorReply(st);
   }
   const std::string target = "/v1/forward" + std::string(path);
   std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
@@ -98,7 +98,7 @@ asio::awaitable<Reply> ReplicaRouting::Forward(std::string_view path, std::strin
     Status st(Code::kUnavailable,
               "this replica cannot reach its primary to run a write: " + answer.status().message());
     metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-    co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
+    co_return ErrorReply(st);
   }
   std::string out =
       answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
@@ -123,18 +123,17 @@ asio::awaitable<Reply> ReplicaRouting::Forwarded(const http::Request& req, std::
     a.cursor = true;
   } else if (hrana_path != "/v3/pipeline" || method != "POST") {
     Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
-    co_return MakeReply(404, "application/json", NotFoundBody(st));
+    co_return NoSuchEndpoint(st);
   }
   if (role_->follower()) {
     Status st(Code::kUnavailable, "this server is itself a replica of " + role_->PrimaryUrl());
-    co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
+    co_return ErrorReply(st);
   }
   a.db = std::string(req.Find("x-namespace"));
   Status st = engine::Registry::ValidateName(a.db);
   if (st.ok() && !registry_->Exists(a.db))
     st = Status(Code::kNotFound, "database '" + a.db + "' does not exist");
-  if (!st.ok())
-    co_return MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
+  if (!st.ok()) co_return ErrorReply(st);
   a.read_only = req.Find("x-cairn-read-only") == "1";
   auto res =
       co_await requests_->Run(requests_->NewCall(std::move(a), std::string(req.body)), request_id);

@@ -21,13 +21,13 @@ asio::awaitable<Reply> ReplicationEndpoints::Handle(std::string_view method, std
                                                     std::string_view target) {
   if (method != "GET") {
     Status st(Code::kInvalidRequest, std::string(path) + " accepts only GET");
-    co_return MakeReply(405, "application/json", hrana::ErrorBody(st));
+    co_return ErrorReply(st, Refusal::kWrongMethod);
   }
   if (path == "/v1/replication") co_return MakeReply(200, "application/json", StatusJson());
   if (!source_ || role_->follower()) {
     Status st(Code::kInvalidRequest,
               "this server is a read replica of " + role_->PrimaryUrl() + ": follow the primary");
-    co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
+    co_return ErrorReply(st, Refusal::kWrongRole);
   }
   const size_t q = target.find('?');
   replication::SourceRequest sreq = replication::ParseSourceRequest(

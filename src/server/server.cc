@@ -372,7 +372,7 @@ class Server::Impl {
       if (serving_.stopping) {
         Status st(Code::kUnavailable, "the server is shutting down");
         if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-        reply = MakeReply(503, "application/json", hrana::ErrorBody(st));
+        reply = ErrorReply(st);
       } else if (method == "OPTIONS") {
         reply = Preflight(req);
       } else if (admin) {
@@ -498,7 +498,7 @@ class Server::Impl {
       Status st(Code::kInvalidRequest,
                 "this server is a read replica of " + role_->PrimaryUrl() +
                     ": create, configure and delete databases on the primary");
-      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
+      co_return ErrorReply(st, Refusal::kWrongRole);
     }
     AdminResponse r;
     {

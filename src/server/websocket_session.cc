@@ -145,31 +145,24 @@ asio::awaitable<void> WebSocketSessions::Serve(std::shared_ptr<ConnState> c,
   std::optional<Reply> refusal;
   Result<std::string> db = std::string();
   if (std::string_view why = http::ws::CheckUpgrade(req); !why.empty()) {
-    refusal = MakeReply(400, "application/json",
-                        hrana::ErrorBody(Status(Code::kInvalidRequest, std::string(why))));
+    refusal = ErrorReply(Status(Code::kInvalidRequest, std::string(why)));
   } else if (!offered.empty() && chosen.empty()) {
-    refusal = MakeReply(400, "application/json",
-                        hrana::ErrorBody(Status(Code::kInvalidRequest,
-                                                "none of the WebSocket subprotocols offered is "
-                                                "supported (hrana3, hrana2, hrana1)")));
+    refusal = ErrorReply(Status(Code::kInvalidRequest,
+                                "none of the WebSocket subprotocols offered is supported (hrana3, "
+                                "hrana2, hrana1)"));
   } else if (deps.serving->stopping) {
-    refusal =
-        MakeReply(503, "application/json",
-                  hrana::ErrorBody(Status(Code::kUnavailable, "the server is shutting down")));
+    refusal = ErrorReply(Status(Code::kUnavailable, "the server is shutting down"));
   } else if (deps.is_replica->load(std::memory_order_acquire)) {
-    refusal = MakeReply(
-        409, "application/json",
-        hrana::ErrorBody(Status(Code::kInvalidRequest,
+    refusal = ErrorReply(Status(Code::kInvalidRequest,
                                 "this server is a read replica: use Hrana over HTTP here (writes "
-                                "are forwarded to the primary) or WebSocket on the primary")));
+                                "are forwarded to the primary) or WebSocket on the primary"),
+                         Refusal::kWrongRole);
   } else {
     db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"), req.Find("host"),
                         *deps.registry);
     // With authentication, whether a database exists is told only to an authenticated client
     // (in the answer to its hello), as over HTTP.
-    if (!db.ok() && !deps.authenticator)
-      refusal = MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                          hrana::ErrorBody(db.status()));
+    if (!db.ok() && !deps.authenticator) refusal = ErrorReply(db.status());
   }
   boost::system::error_code ec;
   if (refusal) {
