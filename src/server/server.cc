@@ -33,6 +33,7 @@
 #include "http/http.h"
 #include "http/websocket.h"
 #include "metrics/metrics.h"
+#include "migrate/in_process.h"
 #include "replication/feed.h"
 #include "replication/source.h"
 #include "server/admin.h"
@@ -45,7 +46,6 @@
 #include "server/internal/replication_endpoints.h"
 #include "server/internal/reply.h"
 #include "server/internal/websocket_session.h"
-#include "server/migrate_on_create.h"
 
 namespace cairn::server {
 
@@ -138,7 +138,7 @@ class Server::Impl {
       };
     }
     if (!opts_.migrations_dir.empty())
-      CAIRN_RETURN_IF_ERROR(CheckMigrationsDir(opts_.migrations_dir));
+      CAIRN_RETURN_IF_ERROR(migrate::CheckMigrationsDir(opts_.migrations_dir));
     limits_ = std::make_unique<engine::LimitsStore>([dir = ro.data_dir](std::string_view name) {
       return dir + "/databases/" + std::string(name);
     });
