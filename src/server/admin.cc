@@ -13,6 +13,7 @@
 #include "base/json_writer.h"
 #include "hrana/errors.h"
 #include "metrics/metrics.h"
+#include "server/internal/reply.h"
 #include "txlog/local_log.h"
 #include "txlog/txlog.h"
 
@@ -20,7 +21,7 @@ namespace cairn::server {
 
 AdminResponse FromStatus(const Status& st) {
   if (st.ok()) return {200, "{}"};
-  return {hrana::HttpStatus(st), hrana::ErrorBody(st)};
+  return {HttpStatusOf(st), hrana::ErrorBody(st)};
 }
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,

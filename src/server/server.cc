@@ -11,8 +11,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -21,36 +19,33 @@
 #include <cctype>
 #include <condition_variable>
 #include <csignal>
-#include <deque>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <span>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "auth/auth.h"
-#include "base/base64.h"
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "base/log.h"
-#include "cluster/election.h"
 #include "engine/limits.h"
 #include "hrana/errors.h"
-#include "hrana/websocket.h"
 #include "http/http.h"
 #include "http/websocket.h"
 #include "metrics/metrics.h"
+#include "migrate/in_process.h"
 #include "replication/feed.h"
-#include "replication/http_client.h"
-#include "replication/peers.h"
 #include "replication/source.h"
 #include "server/admin.h"
-#include "server/forwarding.h"
 #include "server/http_metrics.h"
-#include "server/migrate_on_create.h"
-#include "server/routing.h"
+#include "server/internal/blocking_pools.h"
+#include "server/internal/cluster_role.h"
+#include "server/internal/connection.h"
+#include "server/internal/hrana_requests.h"
+#include "server/internal/replica_routing.h"
+#include "server/internal/replication_endpoints.h"
+#include "server/internal/reply.h"
+#include "server/internal/websocket_session.h"
 
 namespace cairn::server {
 
@@ -59,20 +54,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::chrono::seconds kIdleConnectionTimeout{120};  // between requests
-constexpr std::chrono::seconds kWriteTimeout{60};            // a client too slow to read
-// A WebSocket with no message for this long is closed (its streams roll back).
-constexpr std::chrono::seconds kWebSocketIdleTimeout{600};
-// A WebSocket stops reading while this many of its requests wait for the write lock.
-constexpr int kWebSocketMaxWaiting = 64;
-constexpr size_t kLockHolderThreads = 4;  // and at most half the blocking threads
-// A WebSocket stops reading while this many of its requests wait behind others on their streams.
-constexpr size_t kWebSocketMaxQueued = 256;
-// How long a replica waits to have applied a request's replication_index before the primary
-// answers instead.
-constexpr std::chrono::seconds kReplicaWait{2};
-// On a replica's answer to a forwarded request: the primary (admin URL) that ran it.
-constexpr const char* kForwardedToHeader = "x-cairn-forwarded-to";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kMaxHeaderBytes = 64 << 10;
 
@@ -97,117 +78,11 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& spec) {
   return tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 
-constexpr const char* kRequestIdHeader = "x-request-id";
-
-// The id of a request into *out (whose capacity is reused): the client's x-request-id when it is
-// 1 to 128 characters of [A-Za-z0-9._:/+=@-] (safe in logs and headers), else a new one: a random
-// per-process prefix and a counter.
-void RequestIdOf(std::string_view sent, std::string* out) {
-  auto safe = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("._:/+=@-").find(c) != std::string_view::npos;
-  };
-  out->clear();
-  if (!sent.empty() && sent.size() <= 128 && std::all_of(sent.begin(), sent.end(), safe)) {
-    out->append(sent);
-    return;
-  }
-  static const uint64_t prefix = [] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
-  static std::atomic<uint64_t> next{1};
-  fmt::format_to(std::back_inserter(*out), "{:016x}-{:x}", prefix,
-                 next.fetch_add(1, std::memory_order_relaxed));
-}
-
-// Every request at debug level, failed ones (5xx) at error level, with the request id.
-void LogRequest(std::string_view id, bool admin, std::string_view method, std::string_view path,
-                int status, double seconds) {
-  const auto level = status >= 500 ? spdlog::level::err : spdlog::level::debug;
-  if (!spdlog::should_log(level)) return;
-  RequestIdScope scope(id);
-  spdlog::log(level, "{} {} {} -> {} in {:.3f} ms", admin ? "admin" : "hrana", method, path, status,
-              seconds * 1000);
-}
-
 }  // namespace
-
-// A task that runs once. Move-only, as Asio's completion handlers are.
-class Task {
- public:
-  template <typename F>
-  explicit Task(F f) : impl_(std::make_unique<Impl<F>>(std::move(f))) {}
-  void operator()() { impl_->Run(); }
-
- private:
-  struct Base {
-    virtual ~Base() = default;
-    virtual void Run() = 0;
-  };
-  template <typename F>
-  struct Impl final : Base {
-    explicit Impl(F fn) : f(std::move(fn)) {}
-    void Run() override { f(); }
-    F f;
-  };
-  std::unique_ptr<Base> impl_;
-};
-
-// Admission of one database's calls to the blocking pool: at most `per_database` of them run
-// (or wait for its write lock, which only one can hold anyway) on the pool at once; the others
-// queue here, and a pool thread that finishes a call of that database takes the next one itself
-// (no thread switch). Without it, the writers queued on one database's lock could take every
-// blocking thread, and a write to any other database would wait behind them.
-// Thread-safety: Submit from any thread.
-class BlockingGate {
- public:
-  BlockingGate(asio::thread_pool& pool, int per_database)
-      : pool_(pool), per_database_(per_database) {}
-
-  void Submit(const std::string& db, Task task) {
-    {
-      std::lock_guard lk(mu_);
-      Entry& e = entries_[db];
-      if (e.running >= per_database_) {
-        e.waiting.push_back(std::move(task));
-        return;
-      }
-      e.running++;
-    }
-    asio::post(pool_, [this, db, task = std::move(task)]() mutable {
-      for (;;) {
-        task();
-        std::lock_guard lk(mu_);
-        auto it = entries_.find(db);
-        if (it->second.waiting.empty()) {
-          if (--it->second.running == 0) entries_.erase(it);
-          return;
-        }
-        task = std::move(it->second.waiting.front());
-        it->second.waiting.pop_front();
-      }
-    });
-  }
-
- private:
-  struct Entry {
-    int running = 0;
-    std::deque<Task> waiting;
-  };
-  asio::thread_pool& pool_;
-  const int per_database_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
 
 class Server::Impl {
  public:
-  explicit Impl(const ServerOptions& opts)
-      : opts_(opts),
-        blocking_(static_cast<size_t>(std::max(1, opts.blocking_threads))),
-        holders_(kLockHolderThreads),
-        gate_(blocking_, std::max(1, std::min(4, opts.blocking_threads / 4))) {}
+  explicit Impl(const ServerOptions& opts) : opts_(opts), pools_(opts.blocking_threads) {}
 
   ~Impl() { Stop(); }
 
@@ -263,14 +138,15 @@ class Server::Impl {
       };
     }
     if (!opts_.migrations_dir.empty())
-      CAIRN_RETURN_IF_ERROR(CheckMigrationsDir(opts_.migrations_dir));
+      CAIRN_RETURN_IF_ERROR(migrate::CheckMigrationsDir(opts_.migrations_dir));
     limits_ = std::make_unique<engine::LimitsStore>([dir = ro.data_dir](std::string_view name) {
       return dir + "/databases/" + std::string(name);
     });
     ro.limits = limits_.get();
     CAIRN_ASSIGN_OR_RETURN(registry_, engine::Registry::Open(ro));
+    role_ = std::make_unique<ClusterRole>(opts_, registry_.get(), &feed_);
     if (!opts_.replica_of.empty()) {
-      SetFollower(opts_.replica_of);
+      role_->Follow(opts_.replica_of);
     } else {
       source_ = std::make_unique<replication::Source>(registry_.get(), &feed_);
     }
@@ -306,6 +182,15 @@ class Server::Impl {
     admin_ =
         std::make_unique<AdminApi>(registry_.get(), uploader_.get(), store_.get(), std::move(mo),
                                    NamespaceOptions{limits_.get(), opts_.migrations_dir});
+    requests_ = std::make_unique<HranaRequests>(service_.get(), registry_.get(),
+                                                authenticator_.get(), &pools_);
+    routing_ = std::make_unique<ReplicaRouting>(requests_.get(), role_.get(), registry_.get(),
+                                                &pools_, &serving_, opts_.replication_key);
+    replication_ = std::make_unique<ReplicationEndpoints>(source_.get(), &feed_, role_.get(),
+                                                          &pools_, &serving_);
+    websockets_ = std::make_unique<WebSocketSessions>(WebSocketDeps{
+        service_.get(), registry_.get(), authenticator_.get(), &pools_, &http_metrics_, &serving_,
+        &role_->replica_flag(), opts_.max_body_bytes, opts_.blocking_threads});
     return Status::Ok();
   }
 
@@ -331,11 +216,11 @@ class Server::Impl {
       });
     }
     janitor_ = std::thread([this] { JanitorLoop(); });
-    if (auto f = follower()) {
+    if (auto f = role_->follower()) {
       f->Start();
       spdlog::info("read replica of {}", opts_.replica_of);
     }
-    if (!opts_.cluster_etcd.empty()) StartElection();
+    if (!opts_.cluster_etcd.empty()) role_->StartElection(admin_port_);
     if (uploader_ && opts_.verify_interval.count() > 0)
       verifier_ = std::thread([this] { VerifierLoop(); });
     spdlog::info(
@@ -350,7 +235,7 @@ class Server::Impl {
 
   void Stop() {
     if (stopped_.exchange(true)) return;
-    stopping_ = true;
+    serving_.stopping = true;
     for (auto& a : acceptors_) {
       asio::post(a->get_executor(), [a] {
         boost::system::error_code ec;
@@ -359,12 +244,11 @@ class Server::Impl {
     }
     // Let in-flight requests finish.
     auto deadline = std::chrono::steady_clock::now() + opts_.shutdown_grace;
-    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    while (serving_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (in_flight_.load() > 0)
-      spdlog::warn("shutting down with {} requests still running", in_flight_.load());
-    blocking_.join();
-    holders_.join();
+    if (serving_.in_flight.load() > 0)
+      spdlog::warn("shutting down with {} requests still running", serving_.in_flight.load());
+    pools_.Join();
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
@@ -375,8 +259,7 @@ class Server::Impl {
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
     if (verifier_.joinable()) verifier_.join();
-    if (election_) election_->Stop(/*handoff=*/true);
-    if (auto f = follower()) f->Stop();
+    if (role_) role_->Stop();
     acceptors_.clear();
     ios_.clear();
     if (service_) service_->streams().CloseAll();
@@ -420,52 +303,11 @@ class Server::Impl {
       tcp::socket sock =
           co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        if (!acceptor->is_open() || stopping_) co_return;
+        if (!acceptor->is_open() || serving_.stopping) co_return;
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
       asio::co_spawn(acceptor->get_executor(), Connection(std::move(sock), admin), asio::detached);
-    }
-  }
-
-  // An answer before its head is rendered. Every answer also carries Server, x-request-id,
-  // Access-Control-Allow-Origin, Content-Length and, when the connection closes, Connection.
-  struct Reply {
-    int status = 200;
-    std::string content_type;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  // more fields (rare)
-  };
-
-  static Reply MakeReply(int status, std::string content_type, std::string body) {
-    Reply r;
-    r.status = status;
-    r.content_type = std::move(content_type);
-    r.body = std::move(body);
-    return r;
-  }
-
-  // One client connection. Idle and stuck connections are closed by a watchdog that wakes only at
-  // the connection's deadline, instead of arming and cancelling a timer around every read and
-  // write (which costs timer syscalls on every request).
-  struct ConnState {
-    explicit ConnState(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
-    tcp::socket socket;
-    asio::steady_timer timer;
-    std::chrono::steady_clock::time_point deadline;
-    bool done = false;
-  };
-
-  static asio::awaitable<void> Watchdog(std::shared_ptr<ConnState> c) {
-    while (!c->done) {
-      c->timer.expires_at(c->deadline);
-      boost::system::error_code ec;
-      co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (c->done) break;
-      if (std::chrono::steady_clock::now() >= c->deadline) {
-        c->socket.close(ec);  // the pending read or write fails; Connection ends
-        break;
-      }
     }
   }
 
@@ -516,39 +358,40 @@ class Server::Impl {
       if (!admin && req.method == "GET" && http::ws::IsUpgradeRequest(req)) {
         // Hrana over WebSocket: the connection is the WebSocket's from here on (or closes after
         // a refused upgrade).
-        co_await WebSocket(c, reader, request_id);
+        co_await websockets_->Serve(c, reader, request_id);
         break;
       }
       const bool head_only = req.method == "HEAD";  // answered like GET, without the body
       const std::string_view method = head_only ? std::string_view("GET") : req.method;
       const std::string_view path = req.path();
-      in_flight_++;
+      serving_.in_flight++;
       const auto started = std::chrono::steady_clock::now();
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       Reply reply;
       Admitted admitted;
-      if (stopping_) {
+      if (serving_.stopping) {
         Status st(Code::kUnavailable, "the server is shutting down");
         if (!admin) metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-        reply = MakeReply(503, "application/json", hrana::ErrorBody(st));
+        reply = ErrorReply(st);
       } else if (method == "OPTIONS") {
         reply = Preflight(req);
       } else if (admin) {
         reply = co_await HandleAdmin(req, method, request_id);
-      } else if (std::optional<Reply> early = Admit(req, method, &admitted)) {
+      } else if (std::optional<Reply> early = requests_->Admit(req, method, &admitted)) {
         reply = std::move(*early);
-      } else if (has_follower_.load(std::memory_order_acquire)) {
-        reply = co_await OnReplica(req, std::move(admitted), request_id);
+      } else if (role_->is_replica()) {
+        reply = co_await routing_->OnReplica(req, std::move(admitted), request_id);
       } else {
-        reply = co_await RunCall(NewCall(std::move(admitted), std::string(req.body)), request_id);
+        reply = co_await requests_->Run(
+            requests_->NewCall(std::move(admitted), std::string(req.body)), request_id);
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!admin) http_metrics_.Record(HttpMetrics::Classify(path), reply.status, seconds);
-      in_flight_--;
+      serving_.in_flight--;
       LogRequest(request_id, admin, req.method, path, reply.status, seconds);
 
-      const bool keep_alive = req.keep_alive && !stopping_;
+      const bool keep_alive = req.keep_alive && !serving_.stopping;
       fields.clear();
       fields.push_back({"Server", "cairn"});
       if (!reply.content_type.empty()) fields.push_back({"Content-Type", reply.content_type});
@@ -578,27 +421,6 @@ class Server::Impl {
     c->timer.cancel();
     boost::system::error_code ignored;
     c->socket.shutdown(tcp::socket::shutdown_send, ignored);
-  }
-
-  // Writes an answer after which the connection closes (Connection: close); the write's error.
-  static asio::awaitable<boost::system::error_code> WriteLastAnswer(ConnState& c, int minor_version,
-                                                                    int status,
-                                                                    std::string_view content_type,
-                                                                    std::string_view body,
-                                                                    std::string_view request_id) {
-    const http::Header fields[] = {{"Server", "cairn"},
-                                   {"Content-Type", content_type},
-                                   {kRequestIdHeader, request_id},
-                                   {"Access-Control-Allow-Origin", "*"}};
-    std::string head;
-    http::AppendResponseHead(&head, minor_version, status, fields, body.size(),
-                             /*keep_alive=*/false);
-    boost::system::error_code ec;
-    c.deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-    const std::array<asio::const_buffer, 2> gather = {asio::buffer(head),
-                                                      asio::buffer(body.data(), body.size())};
-    co_await asio::async_write(c.socket, gather, asio::redirect_error(asio::use_awaitable, ec));
-    co_return ec;
   }
 
   // A request the reader refused (http.h lists why): its status with a JSON error, then the
@@ -638,217 +460,6 @@ class Server::Impl {
     }
   }
 
-  // One WebSocket's state, shared by its reading loop and the calls that wait on a blocking
-  // thread; used on the connection's network thread only.
-  struct WsState {
-    WsState(hrana::Service* service, int version, std::string db,
-            hrana::WsConnection::Authenticate auth)
-        : conn(service, version, std::move(db), std::move(auth)) {}
-    hrana::WsConnection conn;
-    std::string out;       // frames to send
-    bool writing = false;  // a WsFlush is sending
-    bool closing = false;  // a close frame is in `out`: no more messages
-    bool broken = false;   // a write failed
-    int waiting = 0;       // calls on blocking threads
-  };
-
-  // A WebSocket upgrade on the Hrana listener: refused with a JSON error, or accepted (101) and
-  // then served as Hrana over WebSocket (hrana::WsConnection) until either side closes. Messages
-  // run one after the other, each like an HTTP call: on this thread unless it must wait for the
-  // write lock.
-  asio::awaitable<void> WebSocket(std::shared_ptr<ConnState> c, http::RequestReader& reader,
-                                  std::string request_id) {
-    static constexpr std::string_view kSubprotocols[] = {"hrana3", "hrana2", "hrana1"};
-    const http::Request& req = reader.request();
-    const auto started = std::chrono::steady_clock::now();
-    const std::string_view offered = req.Find("sec-websocket-protocol");
-    const std::string_view chosen = http::ws::ChooseSubprotocol(offered, kSubprotocols);
-    std::optional<Reply> refusal;
-    Result<std::string> db = std::string();
-    if (std::string_view why = http::ws::CheckUpgrade(req); !why.empty()) {
-      refusal = MakeReply(400, "application/json",
-                          hrana::ErrorBody(Status(Code::kInvalidRequest, std::string(why))));
-    } else if (!offered.empty() && chosen.empty()) {
-      refusal = MakeReply(400, "application/json",
-                          hrana::ErrorBody(Status(Code::kInvalidRequest,
-                                                  "none of the WebSocket subprotocols offered is "
-                                                  "supported (hrana3, hrana2, hrana1)")));
-    } else if (stopping_) {
-      refusal =
-          MakeReply(503, "application/json",
-                    hrana::ErrorBody(Status(Code::kUnavailable, "the server is shutting down")));
-    } else if (has_follower_.load(std::memory_order_acquire)) {
-      refusal = MakeReply(
-          409, "application/json",
-          hrana::ErrorBody(Status(Code::kInvalidRequest,
-                                  "this server is a read replica: use Hrana over HTTP here (writes "
-                                  "are forwarded to the primary) or WebSocket on the primary")));
-    } else {
-      db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"), req.Find("host"),
-                          *registry_);
-      // With authentication, whether a database exists is told only to an authenticated client
-      // (in the answer to its hello), as over HTTP.
-      if (!db.ok() && !authenticator_)
-        refusal = MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                            hrana::ErrorBody(db.status()));
-    }
-    boost::system::error_code ec;
-    if (refusal) {
-      metrics::Process().hrana_errors.Inc("PROTOCOL_ERROR");
-      http_metrics_.Record(HttpMetrics::Classify(req.path()), refusal->status, 0);
-      LogRequest(request_id, false, req.method, req.path(), refusal->status, 0);
-      co_await WriteLastAnswer(*c, req.minor_version, refusal->status, refusal->content_type,
-                               refusal->body, request_id);
-      co_return;
-    }
-    std::string out =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
-    out += "Sec-WebSocket-Accept: " + http::ws::AcceptKey(req.Find("sec-websocket-key")) + "\r\n";
-    if (!chosen.empty()) out += "Sec-WebSocket-Protocol: " + std::string(chosen) + "\r\n";
-    out += "Server: cairn\r\n" + std::string(kRequestIdHeader) + ": " + request_id + "\r\n\r\n";
-    const int version = chosen == "hrana3" ? 3 : chosen == "hrana2" ? 2 : 1;
-    const std::string path(req.path());
-    http_metrics_.Record(
-        HttpMetrics::Classify(path), 101,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    LogRequest(request_id, false, req.method, path, 101, 0);
-
-    const std::string name = db.ok() ? *db : std::string();
-    auto st = std::make_shared<WsState>(
-        service_.get(), version, name,
-        [this, name,
-         selected = db.status()](const std::optional<std::string>& jwt) -> Result<hrana::WsAccess> {
-          if (!authenticator_) return hrana::WsAccess{};  // every client reads and writes
-          CAIRN_ASSIGN_OR_RETURN(
-              auto grant, authenticator_->Authenticate(jwt ? "Bearer " + *jwt : std::string()));
-          if (!selected.ok()) return selected;
-          const auth::Access access = grant->To(name);
-          if (access == auth::Access::kNone)
-            return Status(Code::kPermissionDenied,
-                          "the token does not grant access to database '" + name + "'");
-          return hrana::WsAccess{access == auth::Access::kRead, grant->expires()};
-        });
-    const int max_waiting = std::max(1, std::min(kWebSocketMaxWaiting, opts_.blocking_threads / 2));
-    http::ws::FrameReader frames(opts_.max_body_bytes);
-    reader.Done();
-    frames.Feed(reader.Buffered());  // frames the client sent right behind its request
-    st->out = std::move(out);        // the 101 answer goes first
-    co_await WsFlush(c, st);
-    while (!st->broken && !st->closing) {
-      http::ws::Message m;
-      const auto next = frames.Next(&m);
-      if (next == http::ws::FrameReader::Result::kNeedMore) {
-        c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;
-        const std::span<char> space = frames.ReadSpace();
-        const size_t n =
-            co_await c->socket.async_read_some(asio::buffer(space.data(), space.size()),
-                                               asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-          st->broken = true;  // the client is gone: what waits on its streams does not run
-          break;
-        }
-        frames.Commit(n);
-        continue;
-      }
-      if (next == http::ws::FrameReader::Result::kError) {
-        WsClose(*st, frames.close_code(), frames.error());
-      } else if (m.opcode == http::ws::Opcode::kPing) {
-        http::ws::AppendFrame(&st->out, http::ws::Opcode::kPong, m.payload);
-      } else if (m.opcode == http::ws::Opcode::kPong) {
-        continue;
-      } else if (m.opcode == http::ws::Opcode::kClose) {
-        const uint16_t code = http::ws::CloseCode(m.payload);
-        WsClose(*st, code == 1005 ? 1000 : code, "");
-      } else if (m.opcode == http::ws::Opcode::kBinary) {
-        WsClose(*st, 1003, "Hrana here is JSON in text messages");
-      } else if (stopping_) {
-        WsClose(*st, 1001, "the server is shutting down");
-      } else {
-        WsRun(c, st, st->conn.Message(std::move(m.payload)), request_id);
-      }
-      co_await WsFlush(c, st);
-      // Back-pressure: with many calls waiting for the write lock, read no more for a while.
-      while (!st->broken &&
-             (st->waiting >= max_waiting || st->conn.queued() >= kWebSocketMaxQueued))
-        co_await WsPause(c);
-    }
-    // The calls still waiting hold the connection's streams: let them finish first (each wait is
-    // bounded by the transaction lock timeout).
-    while (st->waiting > 0 || st->writing) co_await WsPause(c);
-    co_await WsFlush(c, st);
-  }
-
-  static void WsClose(WsState& st, uint16_t code, std::string_view reason) {
-    if (st.closing) return;
-    http::ws::AppendClose(&st.out, code, reason);
-    st.closing = true;
-  }
-
-  // Runs `call` and the calls of its stream that waited behind it, on this thread as far as they
-  // go without waiting; one that must wait for the write lock finishes on a blocking thread while
-  // the connection goes on (WsWait).
-  void WsRun(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
-             std::unique_ptr<hrana::Call> call, const std::string& request_id) {
-    while (call != nullptr && !st->closing && !st->broken) {
-      bool done = false;
-      {
-        RequestIdScope scope(request_id);
-        done = call->Run(/*may_block=*/false);
-      }
-      if (!done) {
-        st->waiting++;
-        asio::co_spawn(c->socket.get_executor(), WsWait(c, st, std::move(call), request_id),
-                       asio::detached);
-        return;
-      }
-      WsDeliver(*st, *call);
-      call = st->conn.Complete(call.get());
-    }
-  }
-
-  static void WsDeliver(WsState& st, hrana::Call& call) {
-    const std::string& reply = call.response().body;
-    if (!reply.empty() && !st.closing)
-      http::ws::AppendFrame(&st.out, http::ws::Opcode::kText, reply);
-    if (st.conn.close_code() != 0) WsClose(st, st.conn.close_code(), st.conn.close_reason());
-  }
-
-  asio::awaitable<void> WsWait(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st,
-                               std::unique_ptr<hrana::Call> call, std::string request_id) {
-    in_flight_++;
-    co_await FinishBlocking(*call, request_id);
-    in_flight_--;
-    WsDeliver(*st, *call);
-    WsRun(c, st, st->conn.Complete(call.get()), request_id);
-    st->waiting--;  // after WsRun: the reading loop must not see 0 while this stream has more
-    co_await WsFlush(c, st);
-  }
-
-  // Sends what is in st->out; one Flush at a time sends, the others return at once (what they
-  // added goes out with the running one).
-  static asio::awaitable<void> WsFlush(std::shared_ptr<ConnState> c, std::shared_ptr<WsState> st) {
-    if (st->writing) co_return;
-    st->writing = true;
-    std::string sending;
-    boost::system::error_code ec;
-    while (!st->out.empty() && !st->broken) {
-      sending.clear();
-      std::swap(sending, st->out);
-      c->deadline = std::chrono::steady_clock::now() + kWriteTimeout;
-      co_await asio::async_write(c->socket, asio::buffer(sending),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) st->broken = true;
-    }
-    c->deadline = std::chrono::steady_clock::now() + kWebSocketIdleTimeout;  // reading again
-    st->writing = false;
-  }
-
-  static asio::awaitable<void> WsPause(std::shared_ptr<ConnState> c) {
-    asio::steady_timer timer(c->socket.get_executor(), std::chrono::milliseconds(2));
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-
   static Reply Preflight(const http::Request& req) {
     Reply r;
     r.status = 204;
@@ -873,21 +484,21 @@ class Server::Impl {
           Status(Code::kUnauthenticated, "the admin API needs Authorization: Bearer <admin key>"));
     }
     if (path.substr(0, 12) == "/v1/forward/") {
-      auto res = co_await Forwarded(req, method, path, request_id);
+      auto res = co_await routing_->Forwarded(req, method, path, request_id);
       co_return res;
     }
     if (path == "/v1/replication" || path.substr(0, 16) == "/v1/replication/") {
-      auto res = co_await Replication(method, path, target);
+      auto res = co_await replication_->Handle(method, path, target);
       co_return res;
     }
-    if (follower() && method != "GET" && path.substr(0, 15) == "/v1/namespaces/" &&
+    if (role_->is_replica() && method != "GET" && path.substr(0, 15) == "/v1/namespaces/" &&
         (path.ends_with("/create") || path.ends_with("/config") ||
          path.find("/fork/") != std::string_view::npos || method == "DELETE")) {
       // Limits are copied from the primary with the data (replication::Follower).
       Status st(Code::kInvalidRequest,
-                "this server is a read replica of " + PrimaryUrl() +
+                "this server is a read replica of " + role_->PrimaryUrl() +
                     ": create, configure and delete databases on the primary");
-      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
+      co_return ErrorReply(st, Refusal::kWrongRole);
     }
     AdminResponse r;
     {
@@ -895,411 +506,6 @@ class Server::Impl {
       r = admin_->Handle(method, path, req.body);
     }
     co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-  }
-
-  // What a Hrana request runs on, once admitted.
-  struct Admitted {
-    hrana::Version version = hrana::Version::kV3;
-    bool cursor = false;
-    std::string db;
-    bool read_only = false;
-  };
-
-  // Everything about a request on the Hrana listener that comes before running it — the
-  // endpoint, the method, the credentials, the database — without waiting for anything. An answer
-  // when that settles the request (GET /health, an error), else nullopt with `out` filled in.
-  // Authentication and the choice of database happen once per HTTP request.
-  std::optional<Reply> Admit(const http::Request& req, std::string_view method, Admitted* out) {
-    const std::string_view path = req.path();
-    if (method == "GET") {
-      if (path == "/health") return MakeReply(200, "text/plain", "");
-      if (path == "/version") return MakeReply(200, "text/plain", "cairn " CAIRN_VERSION);
-      if (path == "/v2" || path == "/v3")
-        return MakeReply(200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)");
-    }
-    if (path == "/v2/pipeline") {
-      out->version = hrana::Version::kV2;
-    } else if (path == "/v3/pipeline") {
-      out->version = hrana::Version::kV3;
-    } else if (path == "/v3/cursor") {
-      out->version = hrana::Version::kV3;
-      out->cursor = true;
-    } else {
-      Status st(Code::kNotFound,
-                "no such endpoint: " + std::string(method) + " " + std::string(path));
-      metrics::Process().hrana_errors.Inc("NOT_FOUND");
-      return MakeReply(404, "application/json", NotFoundBody(st));
-    }
-    if (method != "POST") {
-      Status st(Code::kInvalidRequest, std::string(path) + " accepts only POST");
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      return MakeReply(405, "application/json", hrana::ErrorBody(st));
-    }
-    std::shared_ptr<const auth::Grant> grant;
-    if (authenticator_) {
-      auto g = authenticator_->Authenticate(req.Find("authorization"));
-      if (!g.ok()) {
-        metrics::Process().hrana_errors.Inc(hrana::ErrorCode(g.status()));
-        return Unauthenticated(g.status());
-      }
-      grant = std::move(g).value();
-    }
-    std::function<bool(std::string_view)> may_use;
-    if (grant)
-      may_use = [&grant](std::string_view name) { return grant->To(name) != auth::Access::kNone; };
-    Result<std::string> db = SelectDatabase(req.Find("x-namespace"), req.Find("x-namespace-bin"),
-                                            req.Find("host"), *registry_, may_use);
-    if (!db.ok()) {
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
-      return MakeReply(hrana::HttpStatus(db.status()), "application/json",
-                       hrana::ErrorBody(db.status()));
-    }
-    out->read_only = grant && grant->To(*db) == auth::Access::kRead;
-    out->db = std::move(db).value();
-    return std::nullopt;
-  }
-
-  // A replica: reads here (once the asked position is applied), anything else at the primary.
-  // The body is decoded once, by the call that runs it here: routing reads what it decoded.
-  asio::awaitable<Reply> OnReplica(const http::Request& req, Admitted a,
-                                   std::string_view request_id) {
-    const std::string db = a.db;
-    const bool read_only = a.read_only;
-    std::unique_ptr<hrana::Call> call = NewCall(std::move(a), std::string(req.body));
-    const hrana::HttpRequestHead* head = call->Decode();  // null: answered here, with its error
-    if (auto f = follower(); f && head != nullptr) {
-      ReplicaRoute route = RouteOnReplica(req.body, *head, req.Find(kReplicationIndexHeader));
-      if (!route.forward && route.wait_for_index > 0 &&
-          !co_await WaitForIndex(*f, db, route.wait_for_index)) {
-        // Not there in time: the primary answers (a stream kept here cannot move).
-        if (!route.stream_here) {
-          route.forward = true;
-          route.forward_body = std::string(req.body);
-        }
-      }
-      if (route.forward) {
-        auto res =
-            co_await Forward(req.path(), db, std::move(route.forward_body), read_only, request_id);
-        co_return res;
-      }
-    }
-    auto res = co_await RunCall(std::move(call), request_id);
-    co_return res;
-  }
-
-  // The call that runs a Hrana request on the database it was admitted for.
-  std::unique_ptr<hrana::Call> NewCall(Admitted a, std::string body) {
-    if (a.cursor) return service_->Cursor(std::move(a.db), std::move(body), a.read_only);
-    return service_->Pipeline(a.version, std::move(a.db), std::move(body), a.read_only);
-  }
-
-  // Runs one Hrana request: on the network thread until it must wait for the write lock, then on
-  // a thread that may block. A request that does not wait completes within the first resumption
-  // of this coroutine: no suspension, no thread switch.
-  asio::awaitable<Reply> RunCall(std::unique_ptr<hrana::Call> call, std::string_view request_id) {
-    bool done = false;
-    {
-      RequestIdScope scope(request_id);
-      done = call->Run(/*may_block=*/false);
-    }
-    if (!done) {
-      // The call must wait for the write lock: finish it on a thread that may block, then resume
-      // here on the network thread.
-      co_await FinishBlocking(*call, std::string(request_id));
-    }
-    hrana::Response& r = call->response();
-    co_return MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-  }
-
-  // Finishes a call that must wait (Run(false) returned false) on a thread that may block, and
-  // resumes on the network thread: on the lock holders' pool when its transaction holds the write
-  // lock, else on the blocking pool when its database has a place there (gate_).
-  asio::awaitable<void> FinishBlocking(hrana::Call& call, std::string request_id) {
-    auto run = [&call, &request_id]() -> asio::awaitable<void> {
-      RequestIdScope scope(request_id);
-      call.Run(/*may_block=*/true);
-      co_return;
-    };
-    if (call.HoldsWriteLock()) {
-      co_await asio::co_spawn(holders_, run, asio::use_awaitable);
-      co_return;
-    }
-    const std::string db(call.database());
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [this, &call, &request_id, &db](auto resume) {
-          gate_.Submit(db, Task([&call, &request_id, resume = std::move(resume)]() mutable {
-                         {
-                           RequestIdScope scope(request_id);
-                           call.Run(/*may_block=*/true);
-                         }
-                         auto network = asio::get_associated_executor(resume);
-                         asio::post(network, std::move(resume));  // back to the network thread
-                       }));
-        },
-        asio::use_awaitable);
-  }
-
-  // A replica: waits (on a timer, never a thread) until `db` has applied `index`, at most
-  // kReplicaWait. True when it has.
-  asio::awaitable<bool> WaitForIndex(const replication::Follower& f, const std::string& db,
-                                     uint64_t index) {
-    const auto deadline = std::chrono::steady_clock::now() + kReplicaWait;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (f.Position(db).position.txid < index) {
-      if (std::chrono::steady_clock::now() >= deadline || stopping_) co_return false;
-      timer.expires_after(std::chrono::milliseconds(1));
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return true;
-  }
-
-  // A replica: sends a Hrana request to the primary's admin listener (/v1/forward/...) and
-  // returns its answer unchanged but for the baton (forwarding.h).
-  asio::awaitable<Reply> Forward(std::string_view path, std::string db, std::string body,
-                                 bool read_only, std::string_view request_id) {
-    Result<replication::HttpAnswer> answer = Status(Code::kInternal, "not sent");
-    const std::string primary = PrimaryUrl();
-    if (primary.empty()) {
-      Status st(Code::kUnavailable,
-                "this replica knows no primary right now (an election is under way); retry");
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    const std::string target = "/v1/forward" + std::string(path);
-    std::vector<std::string> headers = {"Content-Type: application/json", "x-namespace: " + db};
-    if (read_only) headers.push_back("x-cairn-read-only: 1");
-    if (!request_id.empty())
-      headers.push_back(std::string(kRequestIdHeader) + ": " + std::string(request_id));
-    co_await asio::co_spawn(
-        blocking_,
-        [&]() -> asio::awaitable<void> {
-          thread_local std::unique_ptr<replication::HttpClient> client;
-          if (!client || client->base_url() != primary)
-            client = std::make_unique<replication::HttpClient>(primary, opts_.replication_key);
-          answer = client->Post(target, body, headers, std::chrono::seconds(60));
-          co_return;
-        },
-        asio::use_awaitable);
-    if (!answer.ok()) {
-      Status st(Code::kUnavailable, "this replica cannot reach its primary to run a write: " +
-                                        answer.status().message());
-      metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    std::string out =
-        answer->status == 200 ? WrapPrimaryBaton(std::move(answer->body)) : std::move(answer->body);
-    Reply res = MakeReply(static_cast<int>(answer->status),
-                          answer->content_type.empty() ? "application/json" : answer->content_type,
-                          std::move(out));
-    res.headers.emplace_back(kForwardedToHeader,
-                             primary);  // which primary answered (operators, and the fault tests)
-    co_return res;
-  }
-
-  // A primary: a Hrana request a replica forwarded (its client is already authenticated there;
-  // x-cairn-read-only carries what its token allows).
-  asio::awaitable<Reply> Forwarded(const http::Request& req, std::string_view method,
-                                   std::string_view path, std::string_view request_id) {
-    const std::string_view hrana_path = path.substr(std::string_view("/v1/forward").size());
-    Admitted a;
-    if (hrana_path == "/v2/pipeline") {
-      a.version = hrana::Version::kV2;
-    } else if (hrana_path == "/v3/cursor") {
-      a.cursor = true;
-    } else if (hrana_path != "/v3/pipeline" || method != "POST") {
-      Status st(Code::kNotFound, "no such endpoint: " + std::string(path));
-      co_return MakeReply(404, "application/json", NotFoundBody(st));
-    }
-    if (follower()) {
-      Status st(Code::kUnavailable, "this server is itself a replica of " + PrimaryUrl());
-      co_return MakeReply(503, "application/json", hrana::ErrorBody(st));
-    }
-    a.db = std::string(req.Find("x-namespace"));
-    Status st = engine::Registry::ValidateName(a.db);
-    if (st.ok() && !registry_->Exists(a.db))
-      st = Status(Code::kNotFound, "database '" + a.db + "' does not exist");
-    if (!st.ok())
-      co_return MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    a.read_only = req.Find("x-cairn-read-only") == "1";
-    auto res = co_await RunCall(NewCall(std::move(a), std::string(req.body)), request_id);
-    co_return res;
-  }
-
-  // Null on a primary. Every request asks: a primary answers from an atomic, without the lock.
-  std::shared_ptr<replication::Follower> follower() const {
-    if (!has_follower_.load(std::memory_order_acquire)) return nullptr;
-    std::lock_guard lk(role_mu_);
-    return follower_;
-  }
-  std::string PrimaryUrl() const {
-    std::lock_guard lk(role_mu_);
-    return primary_url_;
-  }
-
-  // Makes this server a replica of `primary` (a new follower; the old one, if any, stops).
-  void SetFollower(const std::string& primary) {
-    replication::FollowerOptions fo = opts_.follower;
-    fo.primary_url = primary;
-    fo.auth_key = opts_.replication_key;
-    auto next = std::make_shared<replication::Follower>(registry_.get(), std::move(fo));
-    std::shared_ptr<replication::Follower> old;
-    {
-      std::lock_guard lk(role_mu_);
-      old = std::move(follower_);
-      follower_ = next;
-      primary_url_ = primary;
-      has_follower_ = true;
-    }
-    if (old) old->Stop();
-  }
-
-  // Cluster mode: campaign on etcd; switch roles as the election decides.
-  void StartElection() {
-    cluster::ElectionOptions eo;
-    eo.etcd_url = opts_.cluster_etcd;
-    eo.cluster = opts_.cluster_name;
-    eo.node_url = opts_.node_url.empty()
-                      ? "http://" + opts_.admin_listen.substr(0, opts_.admin_listen.rfind(':')) +
-                            ":" + std::to_string(admin_port_)
-                      : opts_.node_url;
-    eo.lease_ttl_s = opts_.lease_ttl_s;
-    eo.set_fence = [this](int64_t until) { registry_->SetWriteFence(until); };
-    eo.caught_up = [this] {
-      auto f = follower();
-      if (!f) return true;  // never followed anyone: a new cluster
-      for (const auto& d : f->Databases())
-        if (d.position.txid < d.primary_txid) return false;
-      return true;
-    };
-    eo.peer_ahead = [this](const std::vector<std::string>& peers) {
-      auto f = follower();
-      return f && replication::PeerAhead(f->Databases(), peers, opts_.replication_key,
-                                         std::chrono::milliseconds(300));
-    };
-    eo.become_primary = [this] {
-      // Until the databases have switched, requests are still routed as on a replica (writes
-      // forwarded to the old primary fail): nothing reaches a database in the wrong role.
-      if (auto f = follower()) f->Stop();
-      registry_->SetReplica(false);  // databases reopen with their log (a new generation each)
-      {
-        std::lock_guard lk(role_mu_);
-        follower_.reset();
-        primary_url_.clear();
-        has_follower_ = false;
-      }
-      for (const std::string& db : registry_->List()) feed_.Changed(db);
-    };
-    eo.follow = [this](const std::string& primary) {
-      const bool was_primary = !registry_->replica();
-      if (was_primary) registry_->SetReplica(true);
-      SetFollower(primary);
-      if (auto f = follower()) f->Start();
-    };
-    election_ = std::make_unique<cluster::Election>(std::move(eo));
-    election_->Start();
-  }
-
-  // The replication endpoints (replication::Source) and the replication status, on the admin
-  // listener. A change-feed poll with nothing new waits on the feed (never on a thread).
-  asio::awaitable<Reply> Replication(std::string_view method, std::string_view path,
-                                     std::string_view target) {
-    if (method != "GET") {
-      Status st(Code::kInvalidRequest, std::string(path) + " accepts only GET");
-      co_return MakeReply(405, "application/json", hrana::ErrorBody(st));
-    }
-    if (path == "/v1/replication")
-      co_return MakeReply(200, "application/json", ReplicationStatus());
-    if (!source_ || follower()) {
-      Status st(Code::kInvalidRequest,
-                "this server is a read replica of " + PrimaryUrl() + ": follow the primary");
-      co_return MakeReply(409, "application/json", hrana::ErrorBody(st));
-    }
-    const size_t q = target.find('?');
-    replication::SourceRequest sreq = replication::ParseSourceRequest(
-        path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
-    replication::SourceResponse r;
-    if (sreq.kind == replication::SourceRequest::Kind::kChanges) {
-      if (sreq.wait_ms > 0 && !source_->HasChanges(sreq) && !stopping_) {
-        auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-        timer->expires_after(std::chrono::milliseconds(sreq.wait_ms));
-        const uint64_t id = feed_.NotifyAfter(sreq.after, [timer] {
-          asio::post(timer->get_executor(), [timer] { timer->cancel(); });
-        });
-        boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (id != 0) feed_.Cancel(id);
-      }
-      r = source_->Changes(sreq);
-    } else {
-      co_await asio::co_spawn(
-          blocking_,
-          [&]() -> asio::awaitable<void> {
-            r = source_->Handle(sreq);
-            co_return;
-          },
-          asio::use_awaitable);
-    }
-    Reply res = MakeReply(r.status, std::move(r.content_type), std::move(r.body));
-    res.headers = std::move(r.headers);
-    co_return res;
-  }
-
-  std::string ReplicationStatus() const {
-    std::string out;
-    JsonWriter w(&out);
-    w.BeginObject();
-    if (auto f = follower()) {
-      const auto [p50, p99] = f->LagMillis();
-      w.Key("role")
-          .String("replica")
-          .Key("primary")
-          .String(PrimaryUrl())
-          .Key("connected")
-          .Bool(f->connected());
-      w.Key("lag_p50_ms").Double(p50).Key("lag_p99_ms").Double(p99).Key("databases").BeginArray();
-      for (const auto& d : f->Databases()) {
-        w.BeginObject()
-            .Key("name")
-            .String(d.name)
-            .Key("generation")
-            .String(d.generation)
-            .Key("txid")
-            .Uint(d.position.txid)
-            .Key("checksum")
-            .String(fmt::format("{:016x}", d.position.checksum))
-            .Key("primary_txid")
-            .Uint(d.primary_txid)
-            .Key("transactions")
-            .Uint(d.transactions)
-            .Key("snapshots")
-            .Uint(d.snapshots)
-            .EndObject();
-      }
-      w.EndArray();
-    } else {
-      w.Key("role")
-          .String("primary")
-          .Key("epoch")
-          .String(feed_.epoch())
-          .Key("seq")
-          .Uint(feed_.seq());
-    }
-    w.EndObject();
-    return out;
-  }
-
-  // 401 with the challenge RFC 6750 asks for.
-  static Reply Unauthenticated(const Status& st) {
-    Reply res = MakeReply(hrana::HttpStatus(st), "application/json", hrana::ErrorBody(st));
-    res.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return res;
-  }
-
-  static std::string NotFoundBody(const Status& st) {
-    std::string out;
-    JsonWriter w(&out);
-    w.BeginObject().Key("message").String(st.message()).Key("code").String("NOT_FOUND").EndObject();
-    return out;
   }
 
   void VerifierLoop() {
@@ -1332,25 +538,18 @@ class Server::Impl {
   std::unique_ptr<hrana::Service> service_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<replication::Source> source_;  // a primary's replication endpoints
-  // A replica's follower (null on a primary); replaced when a cluster's primary changes.
-  mutable std::mutex role_mu_;
-  std::shared_ptr<replication::Follower> follower_;  // guarded by role_mu_
-  std::atomic<bool> has_follower_{false};            // follower_ != null
-  std::string primary_url_;                          // guarded by role_mu_
-  std::unique_ptr<cluster::Election> election_;
+  std::unique_ptr<ClusterRole> role_;
+  std::unique_ptr<HranaRequests> requests_;
+  std::unique_ptr<ReplicaRouting> routing_;
+  std::unique_ptr<ReplicationEndpoints> replication_;
   HttpMetrics http_metrics_;                            // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
-  asio::thread_pool blocking_;
-  // Runs the statements of transactions that hold their database's write lock: they never wait
-  // for a lock, and must not queue behind calls in blocking_ that wait for theirs (with every
-  // blocking thread waiting, a holder's COMMIT would wait until the lock timeout rolled it back).
-  asio::thread_pool holders_;
-  BlockingGate gate_;
-  std::atomic<int> in_flight_{0};
-  std::atomic<bool> stopping_{false};
+  BlockingPools pools_;
+  ServingState serving_;
+  std::unique_ptr<WebSocketSessions> websockets_;
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
   uint16_t admin_port_ = 0;

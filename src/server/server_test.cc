@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "server/admin.h"
+#include "server/internal/reply.h"
 #include "server/routing.h"
 
 namespace cairn::server {
@@ -55,6 +56,30 @@ TEST_F(ServerUnitTest, AdminCreateListDelete) {
   EXPECT_EQ(api.Handle("DELETE", "/v1/namespaces/t2", "").status, 404);
   EXPECT_EQ(api.Handle("GET", "/v1/namespaces/t2", "").status, 404);
   EXPECT_EQ(api.Handle("GET", "/v1/nothing", "").status, 404);
+}
+
+// Every error answer gets its HTTP status from one mapping: the Status's, unless the refusal is
+// HTTP's own (wrong method, wrong role), and the body keeps the Status's Hrana error code.
+TEST(ReplyTest, StatusesComeFromTheOneMapping) {
+  EXPECT_EQ(HttpStatusOf(Status(Code::kNotFound, "x")), 404);
+  EXPECT_EQ(HttpStatusOf(Status(Code::kUnavailable, "x")), 503);
+  EXPECT_EQ(HttpStatusOf(Status(Code::kInvalidRequest, "x")), 400);
+  EXPECT_EQ(HttpStatusOf(Status(Code::kInvalidRequest, "x"), Refusal::kWrongMethod), 405);
+  EXPECT_EQ(HttpStatusOf(Status(Code::kInvalidRequest, "x"), Refusal::kWrongRole), 409);
+
+  const Reply role = ErrorReply(Status(Code::kInvalidRequest, "a replica"), Refusal::kWrongRole);
+  EXPECT_EQ(role.status, 409);
+  EXPECT_EQ(role.content_type, "application/json");
+  EXPECT_EQ(role.body, R"({"message":"a replica","code":"HRANA_PROTO_ERROR"})");
+
+  const Reply unauth = Unauthenticated(Status(Code::kUnauthenticated, "no token"));
+  EXPECT_EQ(unauth.status, 401);
+  ASSERT_EQ(unauth.headers.size(), 1u);
+  EXPECT_EQ(unauth.headers[0].first, "WWW-Authenticate");
+
+  const Reply missing = NoSuchEndpoint(Status(Code::kNotFound, "no such endpoint: GET /x"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, R"({"message":"no such endpoint: GET /x","code":"NOT_FOUND"})");
 }
 
 }  // namespace
