@@ -47,11 +47,32 @@ TEST(ResultTest, AssignOrReturn) {
 TEST(JsonWriterTest, NestingCommasAndEscapes) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("a").Int(-5).Key("b").BeginArray().String("x\"y\\\n\x01").Null().Bool(true)
-      .EndArray().Key("c").IntAsString(9223372036854775807LL).Key("d").Double(0.1)
-      .Key("e").Double(std::numeric_limits<double>::infinity()).EndObject();
-  EXPECT_EQ(out,
-            R"({"a":-5,"b":["x\"y\\\n\u0001",null,true],"c":"9223372036854775807","d":0.1,"e":null})");
+  w.BeginObject()
+      .Key("a")
+      .Int(-5)
+      .Key("b")
+      .BeginArray()
+      .String("x\"y\\\n\x01")
+      .Null()
+      .Bool(true)
+      .EndArray()
+      .Key("c")
+      .IntAsString(9223372036854775807LL)
+      .Key("d")
+      .Double(0.1)
+      .Key("e")
+      .Double(std::numeric_limits<double>::infinity())
+      .EndObject();
+  EXPECT_EQ(
+      out,
+      R"({"a":-5,"b":["x\"y\\\n\u0001",null,true],"c":"9223372036854775807","d":0.1,"e":null})");
+}
+
+TEST(JsonWriterTest, Base64Strings) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginArray().Base64("").Base64(std::string_view("\0\xff\x10", 3)).Base64("hello").EndArray();
+  EXPECT_EQ(out, R"(["","AP8Q","aGVsbG8="])");
 }
 
 TEST(JsonWriterTest, Utf8PassesThrough) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/base64.h"
 #include "base/hex.h"
 
 namespace cairn {
@@ -50,6 +51,14 @@ JsonWriter& JsonWriter::IntAsString(int64_t v) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Base64(std::string_view bytes) {
+  Sep();
+  out_->push_back('"');
+  Base64Encode(bytes, out_);
+  out_->push_back('"');
+  return *this;
+}
+
 JsonWriter& JsonWriter::Double(double v) {
   Sep();
   if (!std::isfinite(v)) {
@@ -70,13 +79,27 @@ void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default: {
         char esc[6] = {'\\', 'u', '0', '0', HexDigit(c >> 4), HexDigit(c)};
         out->append(esc, 6);
