@@ -17,37 +17,11 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
   return *this;
 }
 
-JsonWriter& JsonWriter::String(std::string_view s) {
-  Sep();
-  out_->push_back('"');
-  AppendEscaped(out_, s);
-  out_->push_back('"');
-  return *this;
-}
-
-JsonWriter& JsonWriter::Int(int64_t v) {
-  Sep();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->append(buf, r.ptr);
-  return *this;
-}
-
 JsonWriter& JsonWriter::Uint(uint64_t v) {
   Sep();
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out_->append(buf, r.ptr);
-  return *this;
-}
-
-JsonWriter& JsonWriter::IntAsString(int64_t v) {
-  Sep();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->push_back('"');
-  out_->append(buf, r.ptr);
-  out_->push_back('"');
   return *this;
 }
 

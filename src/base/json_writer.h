@@ -13,6 +13,7 @@
 // Thread-safety: a writer and its string are used by one thread at a time.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,8 +48,20 @@ class JsonWriter {
   }
   // Writes "key": — the next value call writes the value without a comma.
   JsonWriter& Key(std::string_view key);
-  JsonWriter& String(std::string_view s);
-  JsonWriter& Int(int64_t v);
+  JsonWriter& String(std::string_view s) {
+    Sep();
+    out_->push_back('"');
+    AppendEscaped(out_, s);
+    out_->push_back('"');
+    return *this;
+  }
+  JsonWriter& Int(int64_t v) {
+    Sep();
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_->append(buf, r.ptr);
+    return *this;
+  }
   JsonWriter& Uint(uint64_t v);
   JsonWriter& Double(double v);
   JsonWriter& Bool(bool v) {
@@ -62,9 +75,32 @@ class JsonWriter {
     return *this;
   }
   // An integer written as a JSON string ("123"), as Hrana requires for 64-bit integers.
-  JsonWriter& IntAsString(int64_t v);
+  JsonWriter& IntAsString(int64_t v) {
+    Sep();
+    char buf[24];
+    buf[0] = '"';
+    auto r = std::to_chars(buf + 1, buf + sizeof buf - 1, v);
+    *r.ptr++ = '"';
+    out_->append(buf, r.ptr);
+    return *this;
+  }
   // Bytes written as a JSON string of their padded standard base64 form.
   JsonWriter& Base64(std::string_view bytes);
+  // Pre-encoded JSON that ends where a value goes: a key (`"value":`), or the head of an object
+  // or array up to its next value (`{"type":"text","value":`, `[`). A comma goes before it when
+  // needed, none after it; a comma that `json` starts with stands for that one (`,"rows":[` is
+  // written whole after a value, without its comma first in an object). For literals on hot
+  // paths: one append instead of a call per token.
+  JsonWriter& RawPrefix(std::string_view json) {
+    if (!json.empty() && json.front() == ',') {
+      if (first_) json.remove_prefix(1);
+    } else {
+      Sep();
+    }
+    out_->append(json);
+    first_ = true;
+    return *this;
+  }
   // Pre-encoded JSON, inserted as one value.
   JsonWriter& Raw(std::string_view json) {
     Sep();
