@@ -47,11 +47,55 @@ TEST(ResultTest, AssignOrReturn) {
 TEST(JsonWriterTest, NestingCommasAndEscapes) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("a").Int(-5).Key("b").BeginArray().String("x\"y\\\n\x01").Null().Bool(true)
-      .EndArray().Key("c").IntAsString(9223372036854775807LL).Key("d").Double(0.1)
-      .Key("e").Double(std::numeric_limits<double>::infinity()).EndObject();
-  EXPECT_EQ(out,
-            R"({"a":-5,"b":["x\"y\\\n\u0001",null,true],"c":"9223372036854775807","d":0.1,"e":null})");
+  w.BeginObject()
+      .Key("a")
+      .Int(-5)
+      .Key("b")
+      .BeginArray()
+      .String("x\"y\\\n\x01")
+      .Null()
+      .Bool(true)
+      .EndArray()
+      .Key("c")
+      .IntAsString(9223372036854775807LL)
+      .Key("d")
+      .Double(0.1)
+      .Key("e")
+      .Double(std::numeric_limits<double>::infinity())
+      .EndObject();
+  EXPECT_EQ(
+      out,
+      R"({"a":-5,"b":["x\"y\\\n\u0001",null,true],"c":"9223372036854775807","d":0.1,"e":null})");
+}
+
+TEST(JsonWriterTest, Base64Strings) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginArray().Base64("").Base64(std::string_view("\0\xff\x10", 3)).Base64("hello").EndArray();
+  EXPECT_EQ(out, R"(["","AP8Q","aGVsbG8="])");
+}
+
+TEST(JsonWriterTest, RawPrefixPlacesItsComma) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginArray().RawPrefix(R"({"a":)").Int(1).RawPrefix(R"(,"b":)").Null().RawPrefix(R"("c":)");
+  w.Bool(false).EndObject().RawPrefix(R"({"d":[)").Int(2).EndArray().EndObject();
+  w.RawPrefix(R"(,"x")").EndArray();  // `,` stands for the separator: written here
+  EXPECT_EQ(out, R"([{"a":1,"b":null,"c":false},{"d":[2]},"x"])");
+  std::string first;
+  JsonWriter(&first).RawPrefix(R"(,"k":)").Int(3);  // no value before it: its comma goes
+  EXPECT_EQ(first, R"("k":3)");
+  // A copy undoes what was written after it.
+  std::string undo;
+  JsonWriter u(&undo);
+  u.BeginArray().Int(1);
+  const JsonWriter mark = u;
+  const size_t size = undo.size();
+  u.Int(2);
+  undo.resize(size);
+  u = mark;
+  u.Int(3).EndArray();
+  EXPECT_EQ(undo, "[1,3]");
 }
 
 TEST(JsonWriterTest, Utf8PassesThrough) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/base64.h"
 #include "base/hex.h"
 
 namespace cairn {
@@ -16,22 +17,6 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
   return *this;
 }
 
-JsonWriter& JsonWriter::String(std::string_view s) {
-  Sep();
-  out_->push_back('"');
-  AppendEscaped(out_, s);
-  out_->push_back('"');
-  return *this;
-}
-
-JsonWriter& JsonWriter::Int(int64_t v) {
-  Sep();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->append(buf, r.ptr);
-  return *this;
-}
-
 JsonWriter& JsonWriter::Uint(uint64_t v) {
   Sep();
   char buf[24];
@@ -40,12 +25,10 @@ JsonWriter& JsonWriter::Uint(uint64_t v) {
   return *this;
 }
 
-JsonWriter& JsonWriter::IntAsString(int64_t v) {
+JsonWriter& JsonWriter::Base64(std::string_view bytes) {
   Sep();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
   out_->push_back('"');
-  out_->append(buf, r.ptr);
+  Base64Encode(bytes, out_);
   out_->push_back('"');
   return *this;
 }
@@ -70,13 +53,27 @@ void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default: {
         char esc[6] = {'\\', 'u', '0', '0', HexDigit(c >> 4), HexDigit(c)};
         out->append(esc, 6);

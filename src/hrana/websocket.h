@@ -64,7 +64,7 @@ class WsConnection {
   uint16_t close_code() const;
   const std::string& close_reason() const;
 
-  struct Impl;  // service.cc
+  struct Impl;  // websocket.cc
 
  private:
   std::unique_ptr<Impl> impl_;
