@@ -38,6 +38,8 @@ TEST(ProtocolTest, ParsesTheEndpointsAndRefusesMalformedOnes) {
   EXPECT_EQ(ParseSyncRequest("POST", "/info").kind, SyncRequest::Kind::kInvalid);
   EXPECT_EQ(ParseSyncRequest("DELETE", "/sync/1/1/2").kind, SyncRequest::Kind::kInvalid);
   EXPECT_TRUE(IsSyncPath("/sync/1/1/2"));
+  EXPECT_TRUE(IsSyncPath("//info"));
+  EXPECT_EQ(ParseSyncRequest("GET", "//sync/1/1/2").kind, SyncRequest::Kind::kPull);
   EXPECT_FALSE(IsSyncPath("/v3/pipeline"));
 }
 

@@ -35,13 +35,21 @@ SyncRequest Invalid(std::string why) {
   return r;
 }
 
+// A sync URL given with a trailing slash makes the client ask for "//info".
+std::string_view Trim(std::string_view path) {
+  while (path.starts_with("//")) path.remove_prefix(1);
+  return path;
+}
+
 }  // namespace
 
 bool IsSyncPath(std::string_view path) {
+  path = Trim(path);
   return path == "/info" || path.starts_with("/export/") || path.starts_with("/sync/");
 }
 
 SyncRequest ParseSyncRequest(std::string_view method, std::string_view path) {
+  path = Trim(path);
   SyncRequest r;
   if (path == "/info") {
     if (method != "GET") return Invalid("/info accepts only GET");

@@ -28,7 +28,8 @@ struct SyncRequest {
   std::string error;   // kInvalid: why
 };
 
-// True when `path` is one of the protocol's endpoints (whatever the method and the rest).
+// True when `path` is one of the protocol's endpoints (whatever the method and the rest). Both
+// functions take "//info" for "/info": the client appends paths to the sync URL as given.
 bool IsSyncPath(std::string_view path);
 
 // Parses a request for one of the endpoints (IsSyncPath). Malformed numbers, a range that is

@@ -38,6 +38,11 @@ std::optional<Reply> HranaRequests::Admit(const http::Request& req, std::string_
     metrics::Process().hrana_errors.Inc(hrana::ErrorCode(st));
     return ErrorReply(st, Refusal::kWrongMethod);
   }
+  return Authorize(req, &out->db, &out->read_only);
+}
+
+std::optional<Reply> HranaRequests::Authorize(const http::Request& req, std::string* db_out,
+                                              bool* read_only) const {
   std::shared_ptr<const auth::Grant> grant;
   if (authenticator_) {
     auto g = authenticator_->Authenticate(req.Find("authorization"));
@@ -56,8 +61,8 @@ std::optional<Reply> HranaRequests::Admit(const http::Request& req, std::string_
     metrics::Process().hrana_errors.Inc(hrana::ErrorCode(db.status()));
     return ErrorReply(db.status());
   }
-  out->read_only = grant && grant->To(*db) == auth::Access::kRead;
-  out->db = std::move(db).value();
+  *read_only = grant && grant->To(*db) == auth::Access::kRead;
+  *db_out = std::move(db).value();
   return std::nullopt;
 }
 

@@ -32,6 +32,7 @@
 #include "hrana/errors.h"
 #include "http/http.h"
 #include "http/websocket.h"
+#include "libsql_sync/service.h"
 #include "metrics/metrics.h"
 #include "migrate/in_process.h"
 #include "replication/feed.h"
@@ -42,6 +43,7 @@
 #include "server/internal/cluster_role.h"
 #include "server/internal/connection.h"
 #include "server/internal/hrana_requests.h"
+#include "server/internal/libsql_sync_endpoints.h"
 #include "server/internal/replica_routing.h"
 #include "server/internal/replication_endpoints.h"
 #include "server/internal/reply.h"
@@ -186,6 +188,9 @@ class Server::Impl {
                                                 authenticator_.get(), &pools_);
     routing_ = std::make_unique<ReplicaRouting>(requests_.get(), role_.get(), registry_.get(),
                                                 &pools_, &serving_, opts_.replication_key);
+    sync_service_ = std::make_unique<libsql_sync::SyncService>(registry_.get());
+    libsql_sync_ =
+        std::make_unique<LibsqlSyncEndpoints>(sync_service_.get(), requests_.get(), &pools_);
     replication_ = std::make_unique<ReplicationEndpoints>(source_.get(), &feed_, role_.get(),
                                                           &pools_, &serving_);
     websockets_ = std::make_unique<WebSocketSessions>(WebSocketDeps{
@@ -377,6 +382,8 @@ class Server::Impl {
         reply = Preflight(req);
       } else if (admin) {
         reply = co_await HandleAdmin(req, method, request_id);
+      } else if (libsql_sync::IsSyncPath(path)) {
+        reply = co_await libsql_sync_->Handle(req, method, path);
       } else if (std::optional<Reply> early = requests_->Admit(req, method, &admitted)) {
         reply = std::move(*early);
       } else if (role_->is_replica()) {
@@ -542,6 +549,8 @@ class Server::Impl {
   std::unique_ptr<HranaRequests> requests_;
   std::unique_ptr<ReplicaRouting> routing_;
   std::unique_ptr<ReplicationEndpoints> replication_;
+  std::unique_ptr<libsql_sync::SyncService> sync_service_;  // embedded replicas' sync protocol
+  std::unique_ptr<LibsqlSyncEndpoints> libsql_sync_;
   HttpMetrics http_metrics_;                            // the Hrana listener's requests
   std::unique_ptr<auth::Authenticator> authenticator_;  // null: no authentication
   std::vector<std::unique_ptr<asio::io_context>> ios_;

@@ -48,6 +48,12 @@ class HranaRequests {
   std::optional<Reply> Admit(const http::Request& req, std::string_view method,
                              Admitted* out) const;
 
+  // The credentials and the database of a request, as Hrana settles them (authentication, then
+  // routing.h's choice among the databases the credentials allow): an error answer, else nullopt
+  // with *db and *read_only (a read-only grant) set. Other endpoints that act for a database's
+  // clients (libSQL's sync protocol) admit the same way.
+  std::optional<Reply> Authorize(const http::Request& req, std::string* db, bool* read_only) const;
+
   // The call that runs a Hrana request on the database it was admitted for.
   std::unique_ptr<hrana::Call> NewCall(Admitted a, std::string body) const;
 
