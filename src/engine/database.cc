@@ -168,7 +168,9 @@ Result<std::shared_ptr<Database>> Database::Open(std::string name, std::string p
   // Before any client write: the log continues from exactly the state on disk (or starts anew).
   if (!opts.txlog_dir.empty()) {
     CAIRN_ASSIGN_OR_RETURN(db->txlog_, txlog::TxLog::Open(db->path_, opts.txlog_dir, opts.txlog));
-    db->repl_index_.store(db->txlog_->last_txid());
+    // A replica's own log counts its own txids; its replication index is the primary's, which
+    // the follower sets.
+    if (!opts.replica) db->repl_index_.store(db->txlog_->last_txid());
   }
   // Our hook replaces SQLite's automatic checkpoint (which would run inside a client's commit).
   if (opts.checkpointer != nullptr || db->txlog_)

@@ -51,7 +51,13 @@ DatabaseOptions Registry::OptionsFor(const std::string& name) const {
   o.replica = replica;
   o.write_fence = write_fence_;
   o.replica_acks = acks_;
-  if (opts_.txlog && !replica) {
+  if (opts_.txlog && replica) {
+    // A replica keeps a log of what it applied, in a directory of its own, for the embedded
+    // replicas it feeds (libsql_sync): a lineage of its own, never uploaded, pruned by the same
+    // rule. A promoted replica opens txlog/ and starts its primary's generation afresh.
+    o.txlog_dir = DirOf(name) + "/txlog-replica";
+    o.txlog.retention = opts_.log_retention;
+  } else if (opts_.txlog) {
     o.txlog_dir = LogDirOf(name);
     if (opts_.on_log_durable)
       o.txlog.on_durable = [cb = opts_.on_log_durable, name](uint64_t bytes) { cb(name, bytes); };

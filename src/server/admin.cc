@@ -1,5 +1,7 @@
 #include "server/admin.h"
 
+#include "libsql_sync/service.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -189,6 +191,21 @@ AdminResponse AdminApi::Metrics() {
     }
     rows.push_back({db->name(), db->usage(), 0, log});
   });
+  if (const libsql_sync::SyncStats* sync = metrics_.sync) {
+    w.Family("cairn_libsql_sync_requests_total",
+             "Requests of embedded replicas (libSQL's sync protocol: /info, /export, /sync).",
+             Type::kCounter)
+        .Sample("cairn_libsql_sync_requests_total", {}, static_cast<double>(sync->requests.load()));
+    w.Family("cairn_libsql_sync_frames_total", "Frames (4 KiB pages) sent to embedded replicas.",
+             Type::kCounter)
+        .Sample("cairn_libsql_sync_frames_total", {}, static_cast<double>(sync->frames.load()));
+    w.Family("cairn_libsql_sync_generations_total",
+             "Generations started for embedded replicas (each sends the whole database to the "
+             "replicas that sync next; docs/embedded-replicas.md).",
+             Type::kCounter)
+        .Sample("cairn_libsql_sync_generations_total", {},
+                static_cast<double>(sync->generations.load()));
+  }
   w.Family("cairn_txlog_local_open_bytes",
            "Bytes of the local transaction logs of every open database (docs/backup.md).",
            Type::kGauge)
@@ -213,7 +230,8 @@ AdminResponse AdminApi::Metrics() {
       // Closed: its log's files as they are on disk.
       DbRow row{name, {}, 0, {}};
       if (auto files = txlog::ListLocalFiles(registry_->LogDirOf(name)); files.ok())
-        for (const txlog::LocalFile& f : *files) row.log = {row.log.files + 1, row.log.bytes + f.size};
+        for (const txlog::LocalFile& f : *files)
+          row.log = {row.log.files + 1, row.log.bytes + f.size};
       shown.push_back(std::move(row));
     }
   }

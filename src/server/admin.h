@@ -35,6 +35,10 @@
 #include "engine/registry.h"
 #include "server/http_metrics.h"
 
+namespace cairn::libsql_sync {
+struct SyncStats;
+}  // namespace cairn::libsql_sync
+
 namespace cairn::server {
 
 struct AdminResponse {
@@ -48,7 +52,8 @@ AdminResponse FromStatus(const Status& st);
 
 // What /metrics publishes besides the admin API's own numbers.
 struct MetricsOptions {
-  const HttpMetrics* http = nullptr;  // the Hrana listener's request metrics; null: none
+  const HttpMetrics* http = nullptr;             // the Hrana listener's request metrics; null: none
+  const libsql_sync::SyncStats* sync = nullptr;  // embedded replicas' syncs; null: none
   // Per-database series: the top_databases open databases by rows read + written, plus these
   // (whether open or not).
   size_t top_databases = 20;

@@ -93,8 +93,8 @@ class Server::Impl {
     if (!opts_.cluster_etcd.empty() && !opts_.replica_of.empty())
       return Status(Code::kInvalidRequest, "--cluster-etcd and --replica-of exclude each other");
     if (!opts_.replica_of.empty()) {
-      // A replica keeps no log and makes no backups of its own: the primary does.
-      ro.txlog = false;
+      // A replica makes no backups of its own (the primary does); it keeps a log of what it
+      // applied only to feed embedded replicas (engine::Registry).
       ro.database.replica = true;
     } else {
       // A primary, or a cluster node (which starts as a replica: the registry opens databases
@@ -102,7 +102,7 @@ class Server::Impl {
       ro.on_change = [this](const std::string& db) { feed_.Changed(db); };
       ro.database.replica = !opts_.cluster_etcd.empty();
     }
-    if (opts_.backup_url != "off" && ro.txlog) {
+    if (opts_.backup_url != "off" && ro.txlog && opts_.replica_of.empty()) {
       std::string url = opts_.backup_url;
       if (url.empty()) {
         std::error_code ec;
@@ -177,8 +177,10 @@ class Server::Impl {
       spdlog::info("no JWT key configured: every client may read and write every database");
     }
     service_ = std::make_unique<hrana::Service>(registry_.get(), opts_.hrana);
+    sync_service_ = std::make_unique<libsql_sync::SyncService>(registry_.get());
     MetricsOptions mo;
     mo.http = &http_metrics_;
+    mo.sync = &sync_service_->stats();
     mo.top_databases = opts_.metrics_top_databases;
     mo.databases = opts_.metrics_databases;
     admin_ =
@@ -188,7 +190,6 @@ class Server::Impl {
                                                 authenticator_.get(), &pools_);
     routing_ = std::make_unique<ReplicaRouting>(requests_.get(), role_.get(), registry_.get(),
                                                 &pools_, &serving_, opts_.replication_key);
-    sync_service_ = std::make_unique<libsql_sync::SyncService>(registry_.get());
     libsql_sync_ =
         std::make_unique<LibsqlSyncEndpoints>(sync_service_.get(), requests_.get(), &pools_);
     replication_ = std::make_unique<ReplicationEndpoints>(source_.get(), &feed_, role_.get(),

@@ -207,15 +207,24 @@ export function namespaceFetch(namespace) {
 //   host       the address to listen on (default 127.0.0.1)
 //   wrap       a command that execs its arguments, prepended: ["ip", "netns", "exec", NS] runs the
 //              server inside a network namespace (the process signalled is still the server's)
-export async function startServer({ dataDir, args = [], timeoutMs = 15000, host = "127.0.0.1", wrap = [] } = {}) {
+//   port, adminPort  listen on these (a restart that clients must find at the same address)
+export async function startServer({
+  dataDir,
+  args = [],
+  timeoutMs = 15000,
+  host = "127.0.0.1",
+  wrap = [],
+  port: fixedPort,
+  adminPort: fixedAdminPort,
+} = {}) {
   const bin = cairnBin();
   const ownsDataDir = dataDir === undefined;
   const dir = dataDir ?? makeDataDir();
   let lastError;
   // A port found free can be taken before the server binds it; retry a few times on early exit.
   for (let attempt = 0; attempt < 4; attempt++) {
-    const port = await freePort();
-    let adminPort = await freePort();
+    const port = fixedPort ?? (await freePort());
+    let adminPort = fixedAdminPort ?? (await freePort());
     while (adminPort === port) adminPort = await freePort();
     const logs = [];
     const proc = spawn(
