@@ -128,9 +128,14 @@ SyncAnswer SyncService::Handle(const SyncRequest& req, const std::string& name) 
   std::shared_ptr<Slot> slot = SlotFor(name);
   slot->last_used = NowMs();
   std::lock_guard lk(slot->mu);
-  if (Status st = Prepare(*slot, db->get()); !st.ok())
+  if (Status st = Prepare(*slot, db->get()); !st.ok()) {
+    // libSQL's client takes an /info it cannot use to mean "speak the older protocol" and then
+    // fails with a handshake timeout; answered, it reports the error of its next request.
+    if (req.kind == SyncRequest::Kind::kInfo && st.code() == Code::kInvalidRequest)
+      return Json(200, "{\"current_generation\":1}");
     return ErrorAnswer(st.code() == Code::kInvalidRequest ? 400 : 500,
                        "database " + name + ": " + st.message());
+  }
   const Epoch& e = *slot->epoch;
   switch (req.kind) {
     case SyncRequest::Kind::kInfo: {
