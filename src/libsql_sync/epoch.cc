@@ -22,6 +22,8 @@ constexpr size_t kEndSize = 24;  // one index entry
 constexpr uint32_t kLockPage = (uint32_t{1} << 30) / kPageSize + 1;
 // What one Extend reads from the log at most; the rest waits for the next request.
 constexpr size_t kExtendBytes = size_t{64} << 20;
+// The newest frames kept in memory for answers.
+constexpr size_t kTailBytes = size_t{16} << 20;
 
 Status Errno(const std::string& what) {
   return Status(Code::kInternal, what + ": " + std::strerror(errno));
@@ -274,7 +276,19 @@ Status Epoch::Append(const std::vector<txlog::Record>& records) {
   CAIRN_RETURN_IF_ERROR(WriteAll(index_fd_, index.data(), index.size(),
                                  static_cast<off_t>(ends_.size() * kEndSize), "write index"));
   if (::fdatasync(index_fd_) != 0) return Errno("fdatasync index");
+  const uint32_t first_new = last_frame() + 1;
   ends_.insert(ends_.end(), ends.begin(), ends.end());
+  // Keep the newest frames for answers: what was kept, if it still ends where these begin.
+  if (tail_.empty() || tail_first_ + tail_.size() / kFrameSize != first_new) {
+    tail_.clear();
+    tail_first_ = first_new;
+  }
+  tail_.append(buf);
+  if (tail_.size() > kTailBytes) {
+    const size_t drop = (tail_.size() - kTailBytes + kFrameSize - 1) / kFrameSize;
+    tail_.erase(0, drop * kFrameSize);
+    tail_first_ += static_cast<uint32_t>(drop);
+  }
   return Status::Ok();
 }
 
@@ -303,14 +317,21 @@ Result<std::string> Epoch::Read(uint32_t start, uint32_t max_frames) const {
   if (it != ends_.begin() && std::prev(it)->last_frame >= start) cut = &*std::prev(it);
   const uint32_t through = cut != nullptr ? cut->last_frame : last;
   const size_t n = size_t{through - start + 1};
-  std::string out(n * kFrameSize, '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t r = ::pread(frames_fd_, out.data() + got, out.size() - got,
-                              static_cast<off_t>(start - 1) * kFrameSize + static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return Errno("read frames");
-    got += static_cast<size_t>(r);
+  std::string out;
+  if (!tail_.empty() && start >= tail_first_) {
+    // The newest frames, kept in memory since they were appended.
+    out = tail_.substr(size_t{start - tail_first_} * kFrameSize, n * kFrameSize);
+  } else {
+    out.assign(n * kFrameSize, '\0');
+    size_t got = 0;
+    while (got < out.size()) {
+      const ssize_t r =
+          ::pread(frames_fd_, out.data() + got, out.size() - got,
+                  static_cast<off_t>(start - 1) * kFrameSize + static_cast<off_t>(got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return Errno("read frames");
+      got += static_cast<size_t>(r);
+    }
   }
   if (cut != nullptr) {
     char* f = out.data() + (n - 1) * kFrameSize;

@@ -87,6 +87,10 @@ class Epoch {
   int frames_fd_ = -1;
   int index_fd_ = -1;
   std::vector<End> ends_;  // [0]: the image
+  // The frames appended last, as written (most answers are for them): frames
+  // [tail_first_, last_frame()], at most kTailBytes.
+  std::string tail_;
+  uint32_t tail_first_ = 0;
 };
 
 }  // namespace cairn::libsql_sync

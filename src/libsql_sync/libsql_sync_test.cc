@@ -288,6 +288,26 @@ TEST_F(SyncServiceTest, PositionsSurviveARestartOfTheServer) {
   EXPECT_EQ(c.Query(Contents()), ServerQuery(Contents()));
 }
 
+// The newest frames are answered from memory, older ones from the file: the same bytes.
+TEST_F(SyncServiceTest, FramesFromMemoryAndFromTheFileAreTheSame) {
+  Insert(50);
+  SyncService a(reg_.get());
+  Client c;
+  c.Bootstrap(a);
+  c.Sync(a);
+  const uint32_t first_delta = c.durable() + 1;
+  for (int i = 0; i < 30; ++i) Insert(1);
+  c.Sync(a);
+  SyncService b(reg_.get());  // loads the generation from its files
+  for (uint32_t start : {1u, first_delta, first_delta + 7}) {
+    const std::string path = "/sync/1/" + std::to_string(start) + "/" + std::to_string(start + 1);
+    SyncAnswer x = a.Handle(ParseSyncRequest("GET", path), "default");
+    SyncAnswer y = b.Handle(ParseSyncRequest("GET", path), "default");
+    ASSERT_EQ(x.status, 200) << path << x.body;
+    EXPECT_EQ(x.body, y.body) << path;
+  }
+}
+
 TEST_F(SyncServiceTest, ANewLineageEndsTheGenerationAndTheClientGetsTheWholeDatabase) {
   Insert(50);
   SyncService s(reg_.get());

@@ -1,9 +1,11 @@
 #include "server/http_metrics.h"
 
+#include "libsql_sync/protocol.h"
+
 namespace cairn::server {
 namespace {
 
-constexpr std::string_view kEndpointNames[] = {"pipeline", "cursor", "health", "other"};
+constexpr std::string_view kEndpointNames[] = {"pipeline", "cursor", "health", "sync", "other"};
 constexpr std::string_view kStatusNames[] = {"2xx", "4xx", "5xx"};
 
 }  // namespace
@@ -16,6 +18,7 @@ HttpMetrics::Endpoint HttpMetrics::Classify(std::string_view path) {
   if (path == "/v2/pipeline" || path == "/v3/pipeline") return Endpoint::kPipeline;
   if (path == "/v3/cursor") return Endpoint::kCursor;
   if (path == "/health") return Endpoint::kHealth;
+  if (libsql_sync::IsSyncPath(path)) return Endpoint::kSync;
   return Endpoint::kOther;
 }
 

@@ -17,8 +17,8 @@ namespace cairn::server {
 
 class HttpMetrics {
  public:
-  enum class Endpoint { kPipeline, kCursor, kHealth, kOther };
-  static constexpr size_t kEndpoints = 4;
+  enum class Endpoint { kPipeline, kCursor, kHealth, kSync, kOther };
+  static constexpr size_t kEndpoints = 5;
 
   HttpMetrics();
   // The endpoint a request path belongs to.
