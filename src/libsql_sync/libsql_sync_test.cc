@@ -324,6 +324,31 @@ TEST_F(SyncServiceTest, ANewLineageEndsTheGenerationAndTheClientGetsTheWholeData
   EXPECT_EQ(c.Query(Contents()), ServerQuery(Contents()));
 }
 
+// A replica that re-seeds deletes the database's directory and makes it again (and a user may
+// too): the generation numbers go on, so a client's old position is never read in new frames.
+TEST_F(SyncServiceTest, ADatabaseMadeAgainNeverReusesAGenerationNumber) {
+  Insert(20);
+  Client c;
+  {
+    SyncService s(reg_.get());
+    c.Bootstrap(s);
+    c.Sync(s);
+  }
+  session_.reset();
+  db_.reset();
+  ASSERT_TRUE(reg_->Delete("default").ok());
+  ASSERT_TRUE(reg_->Create("default").ok());
+  db_ = reg_->Get("default").value();
+  session_ = std::make_unique<engine::Session>(db_);
+  Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+  Insert(500);  // larger than before: the client's old position lies inside the new frames
+  SyncService s(reg_.get());
+  c.Sync(s);
+  EXPECT_GE(c.generation(), 2u);
+  EXPECT_EQ(c.Query("PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(c.Query(Contents()), ServerQuery(Contents()));
+}
+
 TEST_F(SyncServiceTest, AGenerationEndsWhenItsTransactionsOutgrowIt) {
   SyncOptions opts;
   opts.roll_min_frames = 20;

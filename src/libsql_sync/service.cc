@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/file.h"
 #include "base/json_writer.h"
 
 namespace cairn::libsql_sync {
@@ -69,6 +70,17 @@ std::shared_ptr<SyncService::Slot> SyncService::SlotFor(const std::string& db) {
 }
 
 Status SyncService::Start(Slot& slot, engine::Database* db, uint32_t generation) {
+  // A generation number is never used twice for a database name on this server, even when the
+  // database (and its directory, with the generation's files) was deleted and made again — as a
+  // replica's re-seed does: a client that held the old one must not read the new one's frames at
+  // its position. The last number used is kept outside the database's directory.
+  const std::string counter_dir = registry_->data_dir() + "/libsql-sync";
+  const std::string counter = counter_dir + "/" + db->name();
+  if (Result<std::string> text = ReadWholeFile(counter); text.ok())
+    generation = std::max<uint32_t>(
+        generation, static_cast<uint32_t>(std::strtoul(text->c_str(), nullptr, 10)) + 1);
+  CAIRN_RETURN_IF_ERROR(MakeDirs(counter_dir));
+  CAIRN_RETURN_IF_ERROR(WriteFileDurably(counter, std::to_string(generation) + "\n"));
   const std::string dir = registry_->DirOf(db->name()) + "/libsql-sync";
   slot.epoch.reset();
   CAIRN_ASSIGN_OR_RETURN(slot.epoch, Epoch::Create(dir, generation, db));
