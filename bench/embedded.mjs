@@ -162,7 +162,7 @@ if (BOOT_MB > 0) {
   servers.push(srv);
   const remote = createClient({ url: srv.url });
   await remote.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB)");
-  const perTx = 8000; // 8,000 × 4,000 bytes ≈ 32 MB per transaction
+  const perTx = 2000; // 2,000 × 4,000 bytes ≈ 8 MB per transaction (within the statement timeout)
   const rows = Math.ceil((BOOT_MB * 2 ** 20) / 4000);
   for (let done = 0; done < rows; done += perTx) {
     const n = Math.min(perTx, rows - done);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "base/file.h"
 #include "libsql_sync/protocol.h"
@@ -17,7 +18,7 @@ namespace cairn::libsql_sync {
 
 namespace {
 
-constexpr size_t kEndSize = 24;  // one index entry
+constexpr size_t kEndSize = 32;  // one index entry
 // SQLite never writes the page holding the byte at 1 GiB (its lock byte), and neither do we.
 constexpr uint32_t kLockPage = (uint32_t{1} << 30) / kPageSize + 1;
 // What one Extend reads from the log at most; the rest waits for the next request.
@@ -58,6 +59,7 @@ void EncodeEnd(const Epoch::End& e, char* out) {
   PutLE(out + 8, e.last_frame, 4);
   PutLE(out + 12, e.page_count, 4);
   PutLE(out + 16, e.checksum, 8);
+  PutLE(out + 24, e.frames_hash, 8);
 }
 
 Epoch::End DecodeEnd(const char* p) {
@@ -66,6 +68,7 @@ Epoch::End DecodeEnd(const char* p) {
   e.last_frame = static_cast<uint32_t>(GetLE(p + 8, 4));
   e.page_count = static_cast<uint32_t>(GetLE(p + 12, 4));
   e.checksum = GetLE(p + 16, 8);
+  e.frames_hash = GetLE(p + 24, 8);
   return e;
 }
 
@@ -221,6 +224,21 @@ Result<std::unique_ptr<Epoch>> Epoch::Load(const std::string& dir, txlog::TxLog*
   }
   if (e->ends_.empty() || e->ends_.front().txid != state->start_txid)
     return Status(Code::kNotFound, "the index is damaged");
+  // Frames are written without a sync: check each transaction's against its durable entry. One
+  // that a crash lost or tore means clients may hold what is no longer here: a new generation.
+  {
+    std::string chunk;
+    for (size_t i = 1; i < e->ends_.size(); ++i) {
+      const uint32_t from = e->ends_[i - 1].last_frame;  // frames (from, last_frame]
+      const size_t bytes = size_t{e->ends_[i].last_frame - from} * kFrameSize;
+      chunk.resize(bytes);
+      if (::pread(e->frames_fd_, chunk.data(), bytes, static_cast<off_t>(from) * kFrameSize) !=
+              static_cast<ssize_t>(bytes) ||
+          XXH3_64bits(chunk.data(), bytes) != e->ends_[i].frames_hash)
+        return Status(Code::kNotFound,
+                      fmt::format("the frames of txid {} were lost in a crash", e->ends_[i].txid));
+    }
+  }
   // Drop what a crash left after the last complete transaction.
   if (::ftruncate(e->frames_fd_, static_cast<off_t>(e->last_frame()) * kFrameSize) != 0 ||
       ::ftruncate(e->index_fd_, static_cast<off_t>(e->ends_.size() * kEndSize)) != 0)
@@ -250,6 +268,7 @@ Status Epoch::Append(const std::vector<txlog::Record>& records) {
   uint32_t frame = last_frame();
   uint64_t txid = last_txid();
   for (const txlog::Record& r : records) {
+    const size_t first = buf.size();
     if (r.h.txid != txid + 1)
       return Status(Code::kInternal, fmt::format("the log gave txid {} after {}", r.h.txid, txid));
     if (r.pages.size() != r.pgnos.size() * kPageSize)
@@ -265,12 +284,15 @@ Status Epoch::Append(const std::vector<txlog::Record>& records) {
       return Status(Code::kInternal, "this generation has no frame numbers left");
     frame += static_cast<uint32_t>(r.pgnos.size());
     txid = r.h.txid;
-    ends.push_back(End{txid, frame, r.h.page_count, r.h.post_checksum});
+    ends.push_back(End{txid, frame, r.h.page_count, r.h.post_checksum,
+                       XXH3_64bits(buf.data() + first, buf.size() - first)});
   }
   if (ends.empty()) return Status::Ok();
+  // The frames are not synced (a durable write of every page again would cost more than the rest
+  // of a sync): their index entries are, and carry their hash, which Load checks — frames a crash
+  // lost end the generation there.
   CAIRN_RETURN_IF_ERROR(WriteAll(frames_fd_, buf.data(), buf.size(),
                                  static_cast<off_t>(last_frame()) * kFrameSize, "write frames"));
-  if (::fdatasync(frames_fd_) != 0) return Errno("fdatasync frames");
   std::string index(ends.size() * kEndSize, '\0');
   for (size_t i = 0; i < ends.size(); ++i) EncodeEnd(ends[i], index.data() + i * kEndSize);
   CAIRN_RETURN_IF_ERROR(WriteAll(index_fd_, index.data(), index.size(),

@@ -6,10 +6,13 @@
 // then. Each later transaction of the log follows with its changed pages, in page order, its last
 // frame committing. The frames are kept in a file of their own (`frames-<g>`: frame headers and
 // pages exactly as served, commit sizes 0) with an index of transaction ends (`index-<g>`: txid,
-// last frame, database size, checksum after, 24 bytes each, little-endian), both appended and
-// fdatasync'ed before any client sees the frames; `state` names the generation, the log generation
-// it follows (its lineage) and S. So positions survive restarts, checkpoints, pruning of the local
-// log and backups; they change only with a new generation (docs/embedded-replicas.md).
+// last frame, database size, checksum after, hash of its frames; 32 bytes each, little-endian).
+// The image is synced when the generation starts; later frames are not (that would double the cost
+// of a sync), but their index entries are, before any client sees them, and Load checks every
+// transaction's frames against its hash: frames a crash lost end the generation. `state` names the
+// generation, the log generation it follows (its lineage) and S. So positions survive restarts,
+// checkpoints, pruning of the local log and backups; they change only with a new generation
+// (docs/embedded-replicas.md).
 //
 // Thread-safety: none; the owner (SyncService) serializes every use of one Epoch.
 #pragma once
@@ -41,9 +44,10 @@ class Epoch {
   // One transaction's place in the frame space.
   struct End {
     uint64_t txid = 0;
-    uint32_t last_frame = 0;  // its last frame
-    uint32_t page_count = 0;  // the database's size after it
-    uint64_t checksum = 0;    // the log's rolling checksum after it
+    uint32_t last_frame = 0;   // its last frame
+    uint32_t page_count = 0;   // the database's size after it
+    uint64_t checksum = 0;     // the log's rolling checksum after it
+    uint64_t frames_hash = 0;  // XXH3-64 of its frames as stored (0 for the image, synced whole)
   };
 
   ~Epoch();

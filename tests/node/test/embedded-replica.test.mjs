@@ -243,6 +243,20 @@ describe("an embedded replica of cairn serve", () => {
     }
   });
 
+  test("offline writes (offline: true) are refused with a message the client reports", async () => {
+    const srv = await server();
+    const remote = srv.client();
+    await seed(remote, 5);
+    const local = embedded(srv, tempDir(), { offline: true });
+    await local.sync();
+    assert.equal(await count(local), 5);
+    // Written locally, then pushed by the next sync: the server refuses, and says why.
+    await local.execute("INSERT INTO t(v) VALUES ('offline')");
+    const e = await rejection(local.sync());
+    assert.match(String(e.message), /offline/);
+    assert.equal(await count(remote), 5);
+  });
+
   test("malformed and impossible requests get a clear 4xx and the server keeps serving", async () => {
     const srv = await server();
     await seed(srv.client(), 3);
