@@ -24,7 +24,7 @@ constexpr uint32_t kLockPage = (uint32_t{1} << 30) / kPageSize + 1;
 // What one Extend reads from the log at most; the rest waits for the next request.
 constexpr size_t kExtendBytes = size_t{64} << 20;
 // The newest frames kept in memory for answers.
-constexpr size_t kTailBytes = size_t{16} << 20;
+constexpr size_t kTailBytes = size_t{8} << 20;  // one full answer
 
 Status Errno(const std::string& what) {
   return Status(Code::kInternal, what + ": " + std::strerror(errno));

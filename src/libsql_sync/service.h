@@ -35,7 +35,7 @@ struct SyncOptions {
   // A client ahead of this server starts a new generation at most this often per database.
   std::chrono::milliseconds ahead_interval{std::chrono::seconds(5)};
   // Generations kept open (files, index) at most; the least recently used close first.
-  size_t max_open = 256;
+  size_t max_open = 64;  // each keeps at most 8 MiB of its newest frames in memory
 };
 
 struct SyncAnswer {
